@@ -1,0 +1,10 @@
+"""The one exception type of sgdpotential's numerical core."""
+
+
+class DecompositionError(ValueError):
+    """Input that would make a stochastic-decomposition or Lyapunov result wrong or undefined.
+
+    Raised at the public boundary of :mod:`sgdpotential.theory` with one sentence that names the
+    offending value (shape, entry, eigenvalue) and says how to fix it. It subclasses ``ValueError``
+    so generic ``except ValueError`` handlers keep working.
+    """

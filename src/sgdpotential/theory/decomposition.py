@@ -1,0 +1,210 @@
+"""Ao's stochastic decomposition of a linear SDE: the potential U, the circulation Q, and S, A.
+
+For ẋ = −Fx + ζ, ⟨ζζᵀ⟩ = 2εD (paper Eq. 4), the decomposition rewrites the dynamics as
+(S + A)ẋ = −Ux + ξ (Eq. 5) with F = (D + Q)U (Eq. 9). Its potential u(x) = xᵀUx/2 is the true energy:
+the stationary law is exp(−u/ε) and Σ = εU⁻¹ (Eq. 15), while the loss is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DecompositionError
+from ._checks import as_square, positive_scalar, require_psd
+from .lyapunov import require_stable, solve_lyapunov
+
+__all__ = ["Decomposition", "decompose"]
+
+
+@dataclass(frozen=True, eq=False)
+class Decomposition:
+    """Result of :func:`decompose`.
+
+    Attributes
+    ----------
+    F, D : (n, n) ndarray
+        Force and diffusion matrices of ẋ = −Fx + ζ, ⟨ζζᵀ⟩ = 2εD (as validated; D symmetrised).
+    eps : float
+        Noise strength ε.
+    U : (n, n) ndarray
+        Symmetric potential matrix, u(x) = xᵀUx/2; U = εΣ⁻¹ (Eq. 15). Positive definite iff ``kind`` is
+        ``"stable"``; indefinite at a saddle.
+    Q : (n, n) ndarray
+        Antisymmetric matrix with F = (D + Q)U (Eq. 9); solves Eq. (10). Q = 0 iff detailed balance.
+    S, A : (n, n) ndarray
+        Symmetric and antisymmetric parts of (D + Q)⁻¹ (Eqs. 5, 9); S satisfies Eq. (8).
+    kind : {"stable", "saddle"}
+        ``"stable"`` when every Re λ(F) > 0, else ``"saddle"``.
+    eigenvalues : ndarray
+        Eigenvalues of F, ascending real part.
+    residuals : dict[str, float]
+        Relative residuals ‖lhs − rhs‖_F / (sum of the terms' norms) of ``"eq9"`` F = (D + Q)U,
+        ``"eq8"`` S = (S + A)D(S − A), ``"eq10"`` FQ + QFᵀ = FD − DFᵀ, ``"eq11"`` FU⁻¹ + U⁻¹Fᵀ = 2D (checked as UF + FᵀU = 2UDU),
+        ``"eq14"`` FΣ + ΣFᵀ = 2εD and ``"eq15"`` ΣU = εI. Part of the result: check them.
+    method : {"eigh", "schur"}
+        How the Lyapunov equation was solved.
+    """
+
+    F: np.ndarray
+    D: np.ndarray
+    eps: float
+    U: np.ndarray
+    Q: np.ndarray
+    S: np.ndarray
+    A: np.ndarray
+    kind: str
+    eigenvalues: np.ndarray
+    residuals: dict = field(repr=False)
+    method: str
+    lyapunov_solution: np.ndarray = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        """Dimension n."""
+        return self.F.shape[0]
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Stationary covariance Σ = εU⁻¹ (Eq. 15); only a stable F has one.
+
+        At a saddle the Lyapunov solution εU⁻¹ still exists (``lyapunov_solution``) but is not a
+        covariance, so asking for it raises :class:`~sgdpotential.DecompositionError`.
+        """
+        if self.kind != "stable":
+            require_stable("F", self.eigenvalues, "this saddle has no stationary covariance; εU⁻¹ is in "
+                           "dec.lyapunov_solution and the potential in dec.U")
+        return self.lyapunov_solution
+
+    def potential(self, x) -> np.ndarray:
+        """Stochastic potential u(x) = xᵀUx/2 for x of shape (n,) or (m, n)."""
+        x = np.asarray(x, dtype=float)
+        return 0.5 * np.einsum("...i,ij,...j->...", x, self.U, x)
+
+    def max_residual(self) -> float:
+        """Largest entry of :attr:`residuals`."""
+        return max(self.residuals.values())
+
+
+def decompose(F, D, eps: float = 1.0, *, method: str = "auto") -> Decomposition:
+    r"""Stochastic decomposition of ẋ = −Fx + ζ, ⟨ζζᵀ⟩ = 2εD into U, Q, S, A.
+
+    Finds the symmetric potential U and antisymmetric Q with
+
+    .. math:: F = (D + Q)U,\qquad (S + A)\dot x = -Ux + \xi,\qquad S + A = (D + Q)^{-1}
+
+    (paper Eqs. 5, 9), i.e. the unique solutions of Eqs. (10) and (11). Near a stable point the
+    stationary law is the Boltzmann distribution exp(−xᵀUx/2ε) with covariance Σ = εU⁻¹ (Eqs. 6, 15).
+
+    Method (one Lyapunov solve, then closed forms):
+
+    1. Σ solves FΣ + ΣFᵀ = 2εD (Eq. 14) — in F's eigenbasis when F is symmetric
+       (Σ̃_ij = 2εD̃_ij/(λ_i + λ_j), Q̃_ij = D̃_ij(λ_i − λ_j)/(λ_i + λ_j)), else Bartels–Stewart;
+    2. U = εΣ⁻¹ (via ``eigh`` of Σ), Q = (FΣ − ΣFᵀ)/(2ε), S + A = (D + Q)⁻¹ = UF⁻¹.
+
+    Parameters
+    ----------
+    F : (n, n) array_like
+        Force matrix (for SGD, αH). Need not be symmetric or stable, but λ_i + λ_j ≠ 0 for all pairs.
+    D : (n, n) array_like
+        Diffusion matrix (for SGD, the gradient-noise covariance C), symmetric positive semi-definite,
+        and reaching every direction of F (else Σ is singular and U does not exist).
+    eps : float
+        Noise strength ε > 0 (for SGD, α²/(2B)).
+    method : {"auto", "eigh", "schur"}
+        Lyapunov solver; ``auto`` uses ``eigh`` for symmetric F.
+
+    Returns
+    -------
+    Decomposition
+
+    Raises
+    ------
+    DecompositionError
+        Bad shapes or values, D not symmetric PSD, some λ_i + λ_j ≈ 0, or Σ singular.
+
+    Notes
+    -----
+    O(n³) time, O(n²) memory: never an n²×n² system (dynamo's least squares is O(n⁶)). The paper's
+    Eq. (13) lacks a factor ε; Eq. (14) is used. References: Ao, J. Phys. A 37, L25 (2004);
+    Kwon, Ao & Thouless, PNAS 102, 13029 (2005); Xiong, Chen, Shi & Ao, Eqs. (4)–(15).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dec = decompose([[1.0, 0.5], [-0.5, 1.0]], np.eye(2), eps=0.1)
+    >>> dec.kind, np.allclose(dec.F, (dec.D + dec.Q) @ dec.U)
+    ('stable', True)
+    >>> np.round(dec.U, 12)  # rotation only: U stays the identity, Q carries the circulation
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    F = as_square("F", F)
+    n = F.shape[0]
+    D = as_square("D", D, n)
+    require_psd("D", D, "a diffusion matrix")
+    D = (D + D.T) / 2
+    eps = positive_scalar("eps", eps, "the noise strength ε must be positive")
+
+    sol = solve_lyapunov(F, D, eps, method)
+    sigma = sol.sigma
+    if sol.method == "eigh":
+        V, lam = sol.basis, sol.eigenvalues
+        s_eig = sol.sigma_eig
+        Q_eig = sol.d_eig * (lam[:, None] - lam[None, :]) / (lam[:, None] + lam[None, :])
+        U_eig = eps * _symmetric_inverse(s_eig, n)
+        # (D + Q)⁻¹ = U F⁻¹, diagonal F in this basis: a column scaling instead of an inverse
+        SA_eig = U_eig / lam[None, :]
+        U, Q, SA = (V @ X @ V.T for X in (U_eig, Q_eig, SA_eig))
+    else:
+        U = eps * _symmetric_inverse(sigma, n)
+        K = F @ sigma
+        Q = (K - K.T) / (2 * eps)
+        SA = np.linalg.inv(D + Q)
+    U = (U + U.T) / 2
+    Q = (Q - Q.T) / 2
+    S, A = (SA + SA.T) / 2, (SA - SA.T) / 2
+    lam = sol.eigenvalues
+    order = np.argsort(lam.real, kind="stable")
+    kind = "stable" if sol.stable else "saddle"
+    residuals = _residuals(F, D, eps, U, Q, S, A, sigma)
+    return Decomposition(F, D, eps, U, Q, S, A, kind, lam[order], residuals, sol.method, sigma)
+
+
+def _symmetric_inverse(M: np.ndarray, n: int) -> np.ndarray:
+    """Inverse of a symmetric matrix via ``eigh``, refusing one that is singular to working precision."""
+    s, W = np.linalg.eigh((M + M.T) / 2)
+    smax = np.max(np.abs(s))
+    k = int(np.argmin(np.abs(s)))
+    if smax == 0 or abs(s[k]) <= n * np.finfo(float).eps * smax:
+        raise DecompositionError(
+            f"the Lyapunov solution Σ is singular to working precision (eigenvalue {s[k]:.3g} against "
+            f"{smax:.3g}): the noise D does not reach every direction of F, so U = εΣ⁻¹ does not exist; "
+            f"restrict F and D to the directions the noise reaches."
+        )
+    return (W / s) @ W.T
+
+
+def _rel(residual: np.ndarray, *terms: np.ndarray) -> float:
+    """‖residual‖_F over the sum of the terms' norms: scale-free, and defined when the answer is 0."""
+    scale = sum(float(np.linalg.norm(t)) for t in terms)
+    return float(np.linalg.norm(residual) / scale) if scale > 0 else 0.0
+
+
+def _residuals(F, D, eps, U, Q, S, A, sigma) -> dict[str, float]:
+    DQU = (D + Q) @ U
+    FQ, QFt, FD, DFt = F @ Q, Q @ F.T, F @ D, D @ F.T
+    # Eq. (11) multiplied by U on both sides, UF + FᵀU = 2UDU, so that it tests the computed U itself
+    # (with U⁻¹ = Σ/ε it would repeat the Eq. (14) check).
+    UF, UDU = U @ F, U @ D @ U
+    SAD = (S + A) @ D @ (S - A)
+    Fs, sFt = F @ sigma, sigma @ F.T
+    return {
+        "eq9": _rel(F - DQU, F, DQU),
+        "eq8": _rel(S - SAD, S, SAD),
+        "eq10": _rel(FQ + QFt - FD + DFt, FQ, QFt, FD, DFt),
+        "eq11": _rel(UF + UF.T - 2 * UDU, UF, UF.T, 2 * UDU),
+        "eq14": _rel(Fs + sFt - 2 * eps * D, Fs, sFt, 2 * eps * D),
+        "eq15": _rel(sigma @ U / eps - np.eye(F.shape[0]), np.eye(F.shape[0])),
+    }
