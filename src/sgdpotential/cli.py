@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -24,7 +25,7 @@ app = typer.Typer(
     help="sgdpotential: SGD measured as a physical stochastic process (Ao's stochastic potential, IVF).",
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one sentence per error, never re-wrapped
 
 
 def _fail(message: str) -> typer.Exit:
@@ -40,17 +41,21 @@ def _version(value: bool):
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ):
     """Measure SGD as a stochastic process."""
 
 
 @app.command()
 def demo(
-    n: int = typer.Option(40, min=3, help="Number of directions of the synthetic minimum."),
-    coupling: float = typer.Option(0.3, min=0.0, help="Noise coupling between modes of different curvature."),
-    seed: int = typer.Option(0, help="Random seed."),
-    rows: int = typer.Option(8, min=1, help="Directions shown in the table."),
+    n: Annotated[int, typer.Option(min=3, help="Number of directions of the synthetic minimum.")] = 40,
+    coupling: Annotated[
+        float, typer.Option(min=0.0, help="Noise coupling between modes of different curvature.")
+    ] = 0.3,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    rows: Annotated[int, typer.Option(min=1, help="Directions shown in the table.")] = 8,
 ):
     """Decompose a synthetic SGD minimum built with the paper's scalings (exact, ~1 s)."""
     from .demo import scaling_demo
@@ -120,10 +125,12 @@ def _atomic_savez(path: Path, **arrays) -> None:
 
 @app.command("decompose")
 def decompose_cmd(
-    force: Path = typer.Argument(..., help="F, the force matrix (.npy, .csv or whitespace text)."),
-    diffusion: Path = typer.Argument(..., help="D, the diffusion matrix (same formats)."),
-    eps: float = typer.Option(1.0, help="Noise strength ε > 0."),
-    output: Path = typer.Option(None, "--out", "-o", help="Write U, Q, S, A, covariance to this .npz."),
+    force: Annotated[Path, typer.Argument(help="F, the force matrix (.npy, .csv or whitespace text).")],
+    diffusion: Annotated[Path, typer.Argument(help="D, the diffusion matrix (same formats).")],
+    eps: Annotated[float, typer.Option(help="Noise strength ε > 0.")] = 1.0,
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write U, Q, S, A and the Lyapunov solution to this .npz.")
+    ] = None,
 ):
     """Decompose ẋ = −Fx + ζ, ⟨ζζᵀ⟩ = 2εD into U, Q, S, A and print the diagnostics."""
     from .theory import decompose

@@ -11,6 +11,7 @@ potential U it follows the ordinary Boltzmann/Einstein law σ² ∝ (U-flatness)
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,10 +73,11 @@ def scaling_demo(n: int = 40, *, coupling: float = 0.3, seed: int = 0, lr: float
     >>> round(res.potential_fit.exponent, 9), round(res.loss_fit.exponent, 6)
     (2.0, -4.0)
     """
-    if not (isinstance(n, int) and n >= 3):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 3:
         raise ValueError(f"n = {n!r} must be an integer ≥ 3 (a power law needs three directions).")
     if not (np.isfinite(coupling) and coupling >= 0):
         raise ValueError(f"coupling = {coupling!r} must be a finite number ≥ 0.")
+    n = int(n)
     rng = np.random.default_rng(seed)
     h = np.logspace(0.0, -2.0, n)
     R, _ = np.linalg.qr(rng.standard_normal((n, n)))

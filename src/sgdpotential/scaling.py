@@ -95,7 +95,9 @@ def _logs(name: str, v) -> np.ndarray:
     bad = ~(np.isfinite(v) & (v > 0))
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"{name}[{i}] = {v[i]!r}: a log–log fit needs finite positive values; drop such points.")
+        raise ValueError(
+            f"{name}[{i}] = {float(v[i])!r}: a log–log fit needs finite positive values; drop such points."
+        )
     return np.log(v)
 
 

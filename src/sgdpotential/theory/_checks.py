@@ -32,7 +32,7 @@ def as_square(name: str, M, n: int | None = None) -> np.ndarray:
         raise DecompositionError(f"{name} could not be read as a matrix ({exc}); pass a 2-D array.") from exc
     if np.iscomplexobj(A):
         raise DecompositionError(f"{name} is complex; pass a real matrix (these equations are real).")
-    if A.dtype == object or not np.issubdtype(A.dtype, np.number) and A.dtype != bool:
+    if A.dtype == object or (not np.issubdtype(A.dtype, np.number) and A.dtype != bool):
         raise DecompositionError(f"{name} has dtype {A.dtype}; pass a real numeric matrix.")
     A = A.astype(np.float64, copy=True)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
@@ -87,22 +87,31 @@ def require_psd(name: str, M: np.ndarray, what: str) -> np.ndarray:
     return w
 
 
+def shown(value) -> str:
+    """repr of a user value, with NumPy scalars shown as plain Python numbers (3, not np.int64(3))."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return repr(int(value))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return repr(float(value))
+    return repr(value)
+
+
 def positive_scalar(name: str, value, fix: str) -> float:
     """A finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise DecompositionError(f"{name} = {value!r} is not a real number; {fix}.")
+        raise DecompositionError(f"{name} = {shown(value)} is not a real number; {fix}.")
     v = float(value)
     if not np.isfinite(v) or v <= 0:
-        raise DecompositionError(f"{name} = {value!r} must be a finite number > 0; {fix}.")
+        raise DecompositionError(f"{name} = {shown(value)} must be a finite number > 0; {fix}.")
     return v
 
 
 def positive_int(name: str, value, fix: str, minimum: int = 1) -> int:
     """An integer ≥ ``minimum`` (NumPy integers accepted, floats and bools refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise DecompositionError(f"{name} = {value!r} must be an integer; {fix}.")
+        raise DecompositionError(f"{name} = {shown(value)} must be an integer; {fix}.")
     if value < minimum:
-        raise DecompositionError(f"{name} = {value!r} must be ≥ {minimum}; {fix}.")
+        raise DecompositionError(f"{name} = {shown(value)} must be ≥ {minimum}; {fix}.")
     return int(value)
 
 
@@ -127,9 +136,9 @@ def check_lyapunov_spectrum(name: str, lam: np.ndarray) -> None:
     if dist[i] <= SINGULARITY_RTOL * scale:
         li, lj = lam[i], lam[j]
         what = (
-            f"eigenvalue λ = {_fmt(li)} has Re λ ≈ 0"
+            f"eigenvalue λ = {_fmt(li)} with Re λ ≈ 0"
             if i == j or np.isclose(li, np.conj(lj))
-            else f"eigenvalues λ_i = {_fmt(li)} and λ_j = {_fmt(lj)} sum to {_fmt(li + lj)}"
+            else f"eigenvalues λ_i = {_fmt(li)} and λ_j = {_fmt(lj)} that sum to {_fmt(li + lj)}"
         )
         raise DecompositionError(
             f"{name} has {what} (|λ_i + λ_j| ≤ {SINGULARITY_RTOL:g}·max|λ| = {SINGULARITY_RTOL * scale:.3g}), "

@@ -41,7 +41,8 @@ class Decomposition:
         Eigenvalues of F, ascending real part.
     residuals : dict[str, float]
         Relative residuals ‖lhs − rhs‖_F / (sum of the terms' norms) of ``"eq9"`` F = (D + Q)U,
-        ``"eq8"`` S = (S + A)D(S − A), ``"eq10"`` FQ + QFᵀ = FD − DFᵀ, ``"eq11"`` FU⁻¹ + U⁻¹Fᵀ = 2D (checked as UF + FᵀU = 2UDU),
+        ``"eq8"`` S = (S + A)D(S − A), ``"eq10"`` FQ + QFᵀ = FD − DFᵀ, ``"eq11"`` FU⁻¹ + U⁻¹Fᵀ = 2D
+        (checked as UF + FᵀU = 2UDU),
         ``"eq14"`` FΣ + ΣFᵀ = 2εD and ``"eq15"`` ΣU = εI. Part of the result: check them.
     method : {"eigh", "schur"}
         How the Lyapunov equation was solved.

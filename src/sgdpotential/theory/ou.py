@@ -17,7 +17,8 @@ def ou_transition(F, D, eps: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
 
     .. math:: \Phi = e^{-F\,dt},\qquad Q_{dt} = 2\varepsilon\int_0^{dt} e^{-Fs} D e^{-F^\top s}\,ds ,
 
-    both from one matrix exponential of the 2n×2n block matrix [[F, 2εD], [0, −Fᵀ]]·dt (Van Loan 1978).
+    both from the matrix exponential of the 2n×2n block matrix [[F, 2εD], [0, −Fᵀ]]·h (Van Loan 1978) at
+    h = dt/2^k ≤ 1/‖F‖, then k doublings (stable for any dt).
     Valid for any F (stable, saddle or singular); O(n³).
 
     Examples
@@ -33,15 +34,22 @@ def ou_transition(F, D, eps: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
     require_psd("D", D, "a diffusion matrix")
     eps = positive_scalar("eps", eps, "the noise strength ε must be positive")
     dt = positive_scalar("dt", dt, "the time step must be positive")
-    # Van Loan: expm([[−M, G], [0, Mᵀ]] dt) = [[·, E12], [0, E22]] with E22 = e^{Mᵀdt} and
-    # ∫_0^dt e^{Ms} G e^{Mᵀs} ds = E22ᵀ E12, here for M = −F and G = 2εD.
+    # Van Loan: expm([[−M, G], [0, Mᵀ]] h) = [[·, E12], [0, E22]] with E22 = e^{Mᵀh} and
+    # ∫_0^h e^{Ms} G e^{Mᵀs} ds = E22ᵀ E12, here for M = −F and G = 2εD. The block [·] is e^{Fh}, which
+    # for large ‖F‖h makes E22ᵀE12 a difference of huge numbers; so take h = dt/2^k with ‖F‖h ≤ 1 and
+    # double k times, Φ_{2h} = Φ_h², Q_{2h} = Q_h + Φ_h Q_h Φ_hᵀ (sums of PSD terms, no cancellation).
+    k = max(0, int(np.ceil(np.log2(max(np.linalg.norm(F, 1) * dt, 1.0)))))
+    h = dt / 2**k
     block = np.zeros((2 * n, 2 * n))
     block[:n, :n] = F
     block[:n, n:] = 2 * eps * (D + D.T) / 2
     block[n:, n:] = -F.T
-    E = sla.expm(block * dt)
+    E = sla.expm(block * h)
     Phi = E[n:, n:].T
     Q = Phi @ E[:n, n:]
+    for _ in range(k):
+        Q = Q + Phi @ Q @ Phi.T
+        Phi = Phi @ Phi
     return Phi, (Q + Q.T) / 2
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..errors import DecompositionError
-from .decomposition import Decomposition, decompose
 from ._checks import positive_scalar
+from .decomposition import Decomposition, decompose
 from .lyapunov import require_stable
 
 __all__ = [
@@ -106,9 +106,9 @@ def probability_current(dec: Decomposition, x) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> dec = decompose(np.eye(2), np.eye(2))
-    >>> probability_current(dec, [1.0, 0.0])  # detailed balance: no current
-    array([0., 0.])
+    >>> dec = decompose([[1.0, 0.5], [-0.5, 1.0]], np.eye(2))  # U = I, Q = [[0, 0.5], [-0.5, 0]]
+    >>> probability_current(dec, [1.0, 0.0]).round(4) + 0.0  # −QUx·ρ(x), ρ(x) = e^{−1/2}/2π
+    array([0.    , 0.0483])
     """
     if dec.kind != "stable":
         require_stable("F", dec.eigenvalues, "the Boltzmann density is not normalisable and has no current")

@@ -1,0 +1,63 @@
+"""The command line: a thin layer; bad input exits 2 with one sentence and writes nothing."""
+
+import numpy as np
+from typer.testing import CliRunner
+
+from sgdpotential import __version__, decompose
+from sgdpotential.cli import app
+
+runner = CliRunner()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+def test_demo_prints_both_laws():
+    result = runner.invoke(app, ["demo", "--n", "12", "--rows", "4"])
+    assert result.exit_code == 0, result.output
+    assert "σ² vs loss flatness" in result.stdout and "σ² vs U-flatness" in result.stdout
+    assert "slope +2.000" in result.stdout  # Boltzmann in the stochastic potential, exactly
+    assert "stable" in result.stdout
+
+
+def test_demo_rejects_bad_options():
+    result = runner.invoke(app, ["demo", "--n", "2"])
+    assert result.exit_code == 2
+    assert "--n" in result.output
+
+
+def test_decompose_command_writes_npz(tmp_path):
+    F = np.array([[1.0, 0.5], [-0.5, 2.0]])
+    D = np.array([[1.0, 0.2], [0.2, 0.5]])
+    np.save(tmp_path / "F.npy", F)
+    np.savetxt(tmp_path / "D.csv", D, delimiter=",")
+    out = tmp_path / "dec.npz"
+    result = runner.invoke(app, ["decompose", str(tmp_path / "F.npy"), str(tmp_path / "D.csv"),
+                                 "--eps", "0.3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert '"kind": "stable"' in result.stdout
+    saved = np.load(out)
+    np.testing.assert_allclose(saved["U"], decompose(F, D, 0.3).U)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["D.csv", "F.npy", "dec.npz"]  # no temp file left
+
+
+def test_decompose_command_bad_matrix_exits_2_and_writes_nothing(tmp_path):
+    np.save(tmp_path / "F.npy", np.diag([1.0, -1.0]))
+    np.save(tmp_path / "D.npy", np.eye(2))
+    out = tmp_path / "dec.npz"
+    result = runner.invoke(app, ["decompose", str(tmp_path / "F.npy"), str(tmp_path / "D.npy"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "error:" in result.stderr and "that sum to 0" in result.stderr
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["D.npy", "F.npy"]
+
+
+def test_decompose_command_missing_file_and_folder(tmp_path):
+    np.save(tmp_path / "D.npy", np.eye(2))
+    result = runner.invoke(app, ["decompose", str(tmp_path / "nope.npy"), str(tmp_path / "D.npy")])
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    result = runner.invoke(app, ["decompose", str(tmp_path / "D.npy"), str(tmp_path / "D.npy"),
+                                 "--out", str(tmp_path / "missing" / "x.npz")])
+    assert result.exit_code == 2 and "output folder" in result.stderr
