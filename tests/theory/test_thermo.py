@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
@@ -22,7 +22,6 @@ from sgdpotential.theory import ou_transition
 J2 = np.array([[0.0, 1.0], [-1.0, 0.0]])
 
 
-@settings(max_examples=50, deadline=None)
 @given(n=st.integers(1, 16), seed=seeds, eps=st.floats(1e-3, 10))
 def test_entropy_production_formulas_agree_and_are_nonnegative(n, seed, eps):
     rng = rng_of(seed)
@@ -87,7 +86,6 @@ def test_probability_current_bad_input():
         probability_current(decompose(np.eye(2), np.eye(2)), [0.0, 0.0, 0.0])
 
 
-@settings(max_examples=40, deadline=None)
 @given(n=st.integers(2, 14), seed=seeds, symmetric=st.booleans())
 def test_rotation_planes_block_structure(n, seed, symmetric):
     """After whitening, S and A split into the same 2×2 blocks: S_w = s_k·1, A_w = a_k·rotation (paper,
