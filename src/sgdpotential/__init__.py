@@ -1,11 +1,13 @@
 """sgdpotential — stochastic gradient descent measured as a physical stochastic process.
 
 The public API is re-exported here. Importing ``sgdpotential`` (or ``sgdpotential.theory``) does not
-import torch: the exact linear theory is NumPy/SciPy only, and torch-based parts are imported by the
-modules that need them.
+import torch: the exact linear theory is NumPy/SciPy only, and the torch- and zarr-based names (data,
+models, training, trajectory store, PCA) are loaded on first use (PEP 562).
 """
 
-from .errors import DecompositionError
+import importlib
+
+from .errors import ConfigError, DecompositionError, TrainingDiverged
 from .scaling import PowerLawFit, fit_power_law
 from .theory import (
     Decomposition,
@@ -25,7 +27,28 @@ from .theory import (
 
 __version__ = "0.1.0"
 
-__all__ = [
+_LAZY = {
+    "Dataset": "data", "load_dataset": "data",
+    "ParameterSelection": "models", "build_mlp": "models", "flat_parameters": "models", "select_parameters": "models",
+    "TrainConfig": "training", "TrainResult": "training", "train": "training",
+    "Trajectory": "trajectory",
+    "PCAResult": "pca", "random_walk_null": "pca", "trajectory_pca": "pca",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sgdpotential' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+__all__ = [  # noqa: RUF022 - eager names first, then the lazy ones
+    "ConfigError",
     "Decomposition",
     "DecompositionError",
     "PowerLawFit",
@@ -43,4 +66,6 @@ __all__ = [
     "sgd_window_covariance",
     "simulate_ou",
     "stationary_covariance",
+    "TrainingDiverged",
+    *_LAZY,
 ]

@@ -8,3 +8,15 @@ class DecompositionError(ValueError):
     offending value (shape, entry, eigenvalue) and says how to fix it. It subclasses ``ValueError``
     so generic ``except ValueError`` handlers keep working.
     """
+
+
+class ConfigError(ValueError):
+    """A bad dataset, model, training or store setting.
+
+    The message is one sentence naming the value and the fix; the command line prints it and exits
+    with code 2.
+    """
+
+
+class TrainingDiverged(ConfigError):
+    """SGD produced a non-finite loss; the message names the step and suggests a smaller learning rate."""

@@ -1,0 +1,400 @@
+"""Plain SGD with a burn-in phase and a recorded window, seeded, deterministic on CPU, resumable.
+
+The window writes a snapshot of the selected parameters every ``stride`` steps into a
+:class:`~sgdpotential.trajectory.Trajectory`, one chunk at a time, and after each chunk saves a
+checkpoint (model, optimizer, sampler and RNG state) beside the store, so that a killed run resumes
+exactly where its last committed chunk ended and produces the same trajectory as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as nnf
+from torch import nn
+
+from . import __version__
+from .data import Dataset
+from .errors import ConfigError, TrainingDiverged
+from .models import ParameterSelection, flat_parameters, select_parameters
+from .trajectory import Trajectory
+
+__all__ = ["TrainConfig", "TrainResult", "evaluate", "train"]
+
+SAMPLING = ("shuffle", "replacement")
+
+
+@dataclass
+class TrainConfig:
+    """SGD and recording settings.
+
+    Attributes
+    ----------
+    lr, batch_size : float, int
+        Fixed learning rate α and minibatch size B.
+    sampling : {"shuffle", "replacement"}
+        ``shuffle``: a new random permutation each epoch, N_L // B minibatches (an incomplete last batch is
+        dropped so that every step uses exactly B samples); ``replacement``: B indices drawn uniformly
+        with replacement at every step (an "epoch" is then N_L // B steps).
+    momentum, weight_decay : float
+        Off (0) by default: plain SGD, the process the theory describes.
+    seed : int
+        Seeds the minibatch sampler (the model's initialisation has its own seed).
+    burn_in_epochs : int or None
+        Fixed number of burn-in epochs; ``None`` to train until ``target_accuracy``.
+    target_accuracy : float
+        With ``burn_in_epochs=None``: stop burn-in at the end of the first epoch whose full-batch
+        training accuracy is ≥ this (at most ``max_burn_in_epochs``).
+    window_epochs, window_steps : float or None, int or None
+        Length of the recorded window (give one; steps take precedence).
+    stride : int
+        A snapshot every ``stride`` steps.
+    eval_every : int or None
+        Full-batch loss/accuracy every this many window steps (default: once per epoch).
+    device : str
+        ``"cpu"`` or ``"cuda"`` (when available).
+    """
+
+    lr: float = 0.1
+    batch_size: int = 50
+    sampling: str = "shuffle"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 0
+    burn_in_epochs: int | None = None
+    target_accuracy: float = 1.0
+    max_burn_in_epochs: int = 300
+    window_epochs: float | None = 10.0
+    window_steps: int | None = None
+    stride: int = 1
+    eval_every: int | None = None
+    device: str = "cpu"
+
+    def validate(self, n_train: int) -> None:
+        """Raise :class:`ConfigError` naming the first bad setting."""
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) \
+                or self.lr <= 0:
+            raise ConfigError(f"lr = {self.lr!r} must be a finite number > 0, e.g. 0.1.")
+        _int("batch_size", self.batch_size, 1)
+        if self.batch_size > n_train:
+            raise ConfigError(f"batch_size = {self.batch_size} is larger than the {n_train} training samples; "
+                              f"use batch_size ≤ {n_train}.")
+        if self.sampling not in SAMPLING:
+            raise ConfigError(f"sampling = {self.sampling!r} is not one of {', '.join(SAMPLING)}.")
+        for name in ("momentum", "weight_decay"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ConfigError(f"{name} = {v!r} must be a finite number ≥ 0 (0 for plain SGD).")
+        if self.burn_in_epochs is not None:
+            _int("burn_in_epochs", self.burn_in_epochs, 0)
+        elif not 0 < self.target_accuracy <= 1:
+            raise ConfigError(f"target_accuracy = {self.target_accuracy!r} must lie in (0, 1], e.g. 1.0.")
+        _int("max_burn_in_epochs", self.max_burn_in_epochs, 1)
+        _int("stride", self.stride, 1)
+        if self.window_steps is not None:
+            _int("window_steps", self.window_steps, 1)
+        elif self.window_epochs is None or not self.window_epochs > 0:
+            raise ConfigError(f"window_epochs = {self.window_epochs!r} must be > 0 (or give window_steps).")
+        if self.eval_every is not None:
+            _int("eval_every", self.eval_every, 1)
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device = {self.device!r} was asked for but CUDA is not available here; "
+                              f"use device='cpu'.")
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        return n_train // self.batch_size
+
+    def n_window_steps(self, n_train: int) -> int:
+        if self.window_steps is not None:
+            return int(self.window_steps)
+        return max(1, int(round(self.window_epochs * self.steps_per_epoch(n_train))))
+
+
+def _int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{name} = {value!r} must be an integer ≥ {minimum}.")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did.
+
+    Attributes
+    ----------
+    trajectory : Trajectory
+        The recorded window.
+    selection : ParameterSelection
+    burn_in_epochs : int
+    burn_in_accuracy : float
+        Full-batch training accuracy at the end of burn-in.
+    reached_target : bool or None
+        Whether ``target_accuracy`` was reached (``None`` for a fixed burn-in).
+    window_steps, steps_per_epoch : int
+    burn_in_seconds, window_seconds : float
+        Wall time of each phase in this process (a resumed run counts only its own part).
+    resumed : bool
+    """
+
+    trajectory: Trajectory
+    selection: ParameterSelection
+    burn_in_epochs: int
+    burn_in_accuracy: float
+    reached_target: bool | None
+    window_steps: int
+    steps_per_epoch: int
+    burn_in_seconds: float = 0.0
+    window_seconds: float = 0.0
+    resumed: bool = False
+    eval_log: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Dataset, chunk: int = 8192) -> tuple[float, float]:
+    """Full-batch mean cross-entropy and accuracy."""
+    total, correct = 0.0, 0
+    for s in range(0, data.n_train, chunk):
+        out = model(data.X[s : s + chunk])
+        total += float(nnf.cross_entropy(out, data.y[s : s + chunk], reduction="sum"))
+        correct += int((out.argmax(1) == data.y[s : s + chunk]).sum())
+    return total / data.n_train, correct / data.n_train
+
+
+class _Sampler:
+    """Minibatch indices from a private generator; its whole state is checkpointable."""
+
+    def __init__(self, n: int, batch_size: int, sampling: str, seed: int, device):
+        self.n, self.B, self.sampling, self.device = n, batch_size, sampling, device
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm = None
+        self.pos = n  # forces a new permutation on first use
+
+    def next(self) -> torch.Tensor:
+        if self.sampling == "replacement":
+            return torch.randint(0, self.n, (self.B,), generator=self.gen).to(self.device)
+        if self.pos + self.B > self.n:
+            self.perm = torch.randperm(self.n, generator=self.gen).to(self.device)
+            self.pos = 0
+        idx = self.perm[self.pos : self.pos + self.B]
+        self.pos += self.B
+        return idx
+
+    def state(self) -> dict:
+        return {"gen": self.gen.get_state(), "perm": None if self.perm is None else self.perm.cpu(), "pos": self.pos}
+
+    def load(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
+        self.perm = None if state["perm"] is None else state["perm"].to(self.device)
+        self.pos = state["pos"]
+
+
+def checkpoint_path(store) -> Path:
+    """Where :func:`train` keeps the resume checkpoint of ``store``."""
+    return Path(f"{store}.checkpoint.pt")
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: a kill leaves the old or the new checkpoint, never half of one
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig,
+    store,
+    *,
+    params="hidden",
+    resume: bool = False,
+    metadata: dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    chunk_rows: int | None = None,
+) -> TrainResult:
+    """Burn in with SGD, then record a window of snapshots into the trajectory store ``store``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Trained in place; ends at the last window step.
+    data : Dataset
+    config : TrainConfig
+    store : path
+        The zarr store to create (or to resume; see ``resume``). The checkpoint lives beside it.
+    params : "hidden", "all", or parameter names
+        The subset recorded in the snapshots (see :func:`~sgdpotential.models.select_parameters`).
+    resume : bool
+        Continue from the checkpoint beside ``store`` (the store's committed rows are kept; rows written
+        after the last checkpoint are dropped and recomputed identically).
+    metadata : dict, optional
+        Extra JSON-ready entries recorded in the store (e.g. the model widths).
+    progress : callable(phase, done, total), optional
+        Called after each burn-in epoch (``"burn-in"``) and window chunk (``"window"``).
+    chunk_rows : int, optional
+        Snapshots per store chunk (and per checkpoint); default ≈ 4 MB chunks.
+
+    Raises
+    ------
+    ConfigError
+        Bad settings; :class:`TrainingDiverged` when the loss becomes non-finite.
+
+    Notes
+    -----
+    Cost per step: one forward/backward on B samples, plus a copy of N parameters on snapshot steps.
+    Deterministic on CPU for a fixed thread count.
+    """
+    config.validate(data.n_train)
+    device = torch.device(config.device)
+    data = data.to(device)
+    model.to(device)
+    selection = select_parameters(model, params)
+    sel_params = [dict(model.named_parameters())[n] for n in selection.names]
+    all_params = list(model.parameters())
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+    sampler = _Sampler(data.n_train, config.batch_size, config.sampling, config.seed, device)
+    spe = config.steps_per_epoch(data.n_train)
+    n_window = config.n_window_steps(data.n_train)
+    n_snap = n_window // config.stride
+    if n_snap < 2:
+        raise ConfigError(f"the window of {n_window} steps with stride {config.stride} gives {n_snap} snapshot(s); "
+                          f"a PCA needs at least 2 — lengthen the window or reduce the stride.")
+    ckpt = checkpoint_path(store)
+    store = Path(store)
+    if not store.parent.exists():
+        raise ConfigError(f"the folder of {str(store)!r} does not exist; create it or choose another output path.")
+
+    state = None
+    if resume:
+        if not ckpt.exists():
+            if store.exists() and Trajectory.open(store).complete:
+                traj = Trajectory.open(store)
+                meta = traj.metadata
+                return TrainResult(traj, selection, meta["burn_in"]["epochs"], meta["burn_in"]["accuracy"],
+                                   meta["burn_in"]["reached_target"], n_window, spe, resumed=True,
+                                   eval_log=traj.eval_log)
+            raise ConfigError(f"nothing to resume: no checkpoint {str(ckpt)!r}; start without --resume.")
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sampler.load(state["sampler"])
+    elif store.exists() or ckpt.exists():
+        raise ConfigError(f"{str(store)!r} already exists; resume it or choose a new output path.")
+
+    def snapshot_state(phase, **extra):
+        return {"phase": phase, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "sampler": sampler.state(), **extra}
+
+    step = 0 if state is None else state["step"]
+    check_every = 1 if device.type == "cpu" else 64  # a finite-loss check syncs a GPU; batch them there
+    recent = torch.zeros(check_every, device=device)
+
+    def sgd_step() -> None:
+        nonlocal step
+        idx = sampler.next()
+        opt.zero_grad(set_to_none=True)
+        loss = nnf.cross_entropy(model(data.X[idx]), data.y[idx])
+        loss.backward()
+        opt.step()
+        recent[step % check_every] = loss.detach()
+        step += 1
+        if step % check_every == 0 and not bool(torch.isfinite(recent).all()):
+            bad = step - check_every + int(torch.nonzero(~torch.isfinite(recent))[0, 0]) + 1
+            raise TrainingDiverged(
+                f"SGD diverged at step {bad} (epoch {(bad - 1) // spe + 1}): the minibatch loss became "
+                f"{float(recent[(bad - 1) % check_every])}; lr = {config.lr:g} is too large for this network — "
+                f"try lr = {config.lr / 2:g} or smaller."
+            )
+
+    # ---------------------------------------------------------------- burn-in
+    t0 = time.perf_counter()
+    if state is None or state["phase"] == "burn-in":
+        epoch = 0 if state is None else state["epoch"]
+        acc = float("nan") if state is None else state["accuracy"]
+        fixed = config.burn_in_epochs
+        while True:
+            done = (epoch >= fixed) if fixed is not None else (
+                epoch >= config.max_burn_in_epochs or (epoch > 0 and acc >= config.target_accuracy))
+            if done:
+                break
+            for _ in range(spe):
+                sgd_step()
+            epoch += 1
+            _, acc = evaluate(model, data)
+            _save_checkpoint(ckpt, snapshot_state("burn-in", step=step, epoch=epoch, accuracy=acc))
+            if progress:
+                progress("burn-in", epoch, fixed if fixed is not None else config.max_burn_in_epochs)
+        if epoch == 0:
+            _, acc = evaluate(model, data)
+        burn_in = {"epochs": epoch, "steps": step, "accuracy": acc,
+                   "reached_target": None if fixed is not None else bool(acc >= config.target_accuracy)}
+        meta = {
+            "config": asdict(config),
+            "dataset": data.describe(),
+            "parameters": selection.describe(),
+            "n_params_all": int(sum(p.numel() for p in all_params)),
+            "params_spec": params if isinstance(params, str) else list(params),
+            "versions": {"sgdpotential": __version__, "torch": torch.__version__, "numpy": np.__version__},
+            "seed": config.seed,
+            "sampling": config.sampling,
+            "steps_per_epoch": spe,
+            "window_steps": n_window,
+            "stride": config.stride,
+            "burn_in": burn_in,
+            **(metadata or {}),
+        }
+        traj = Trajectory.create(store, selection.size, metadata=meta, capacity=n_snap, chunk_rows=chunk_rows,
+                                 overwrite=True)
+        w_state = {"committed": 0, "window_step": 0, "sum_all": torch.zeros(meta["n_params_all"], dtype=torch.float64,
+                                                                            device=device),
+                   "eval": {"step": [], "loss": [], "accuracy": []}}
+        _save_checkpoint(ckpt, snapshot_state("window", step=step, burn_in=burn_in, **w_state))
+    else:
+        burn_in = state["burn_in"]
+        traj = Trajectory.open(store, mode="r+")
+        if traj.n_snapshots > state["committed"]:
+            traj.truncate(state["committed"])  # rows written after the last checkpoint: recomputed below
+        w_state = {k: state[k] for k in ("committed", "window_step", "sum_all", "eval")}
+    t_burn = time.perf_counter() - t0
+
+    # ---------------------------------------------------------------- window
+    t0 = time.perf_counter()
+    rows = traj.chunk_rows
+    buf = torch.empty((rows, selection.size), dtype=torch.float32, device=device)
+    buf_steps = np.empty(rows, dtype=np.int64)
+    sum_all = w_state["sum_all"].to(device)
+    eval_log = w_state["eval"]
+    eval_every = config.eval_every or spe
+    committed, wstep, k = w_state["committed"], w_state["window_step"], 0
+    while committed + k < n_snap:
+        sgd_step()
+        wstep += 1
+        if wstep % config.stride == 0:
+            with torch.no_grad():
+                torch.cat([p.detach().reshape(-1) for p in sel_params], out=buf[k])
+                sum_all += torch.cat([p.detach().reshape(-1) for p in all_params])
+            buf_steps[k] = step
+            k += 1
+        if wstep % eval_every == 0:
+            loss, acc = evaluate(model, data)
+            eval_log["step"].append(step)
+            eval_log["loss"].append(loss)
+            eval_log["accuracy"].append(acc)
+        if k == rows or committed + k == n_snap:
+            traj.append(buf[:k].cpu().numpy(), buf_steps[:k], eval_log=eval_log)
+            committed += k
+            k = 0
+            _save_checkpoint(ckpt, snapshot_state("window", step=step, burn_in=burn_in, committed=committed,
+                                                  window_step=wstep, sum_all=sum_all, eval=eval_log))
+            if progress:
+                progress("window", committed, n_snap)
+    traj.finish((sum_all / committed).cpu().numpy())
+    ckpt.unlink(missing_ok=True)
+    return TrainResult(traj, selection, burn_in["epochs"], burn_in["accuracy"], burn_in["reached_target"],
+                       n_window, spe, t_burn, time.perf_counter() - t0, resumed=state is not None, eval_log=eval_log)
