@@ -47,7 +47,7 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = [  # noqa: RUF022 - eager names first, then the lazy ones
+__all__ = [
     "ConfigError",
     "Decomposition",
     "DecompositionError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from itertools import pairwise
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ def build_mlp(widths: Sequence[int], activation: str = "relu", seed: int = 0, bi
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for k, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True), start=1):
+        for k, (a, b) in enumerate(pairwise(widths), start=1):
             layers[f"fc{k}"] = nn.Linear(a, b, bias=bias)
             if k < len(widths) - 1:
                 layers[f"act{k}"] = ACTIVATIONS[activation]()

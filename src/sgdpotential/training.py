@@ -23,7 +23,7 @@ from torch import nn
 from . import __version__
 from .data import Dataset
 from .errors import ConfigError, TrainingDiverged
-from .models import ParameterSelection, flat_parameters, select_parameters
+from .models import ParameterSelection, select_parameters
 from .trajectory import Trajectory
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "train"]
@@ -114,7 +114,7 @@ class TrainConfig:
     def n_window_steps(self, n_train: int) -> int:
         if self.window_steps is not None:
             return int(self.window_steps)
-        return max(1, int(round(self.window_epochs * self.steps_per_epoch(n_train))))
+        return max(1, round(self.window_epochs * self.steps_per_epoch(n_train)))
 
 
 def _int(name, value, minimum):
