@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from itertools import pairwise
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 from torch import nn
