@@ -1,6 +1,7 @@
 """The command line: a thin layer; bad input exits 2 with one sentence and writes nothing."""
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from sgdpotential import __version__, decompose
@@ -61,3 +62,46 @@ def test_decompose_command_missing_file_and_folder(tmp_path):
     result = runner.invoke(app, ["decompose", str(tmp_path / "D.npy"), str(tmp_path / "D.npy"),
                                  "--out", str(tmp_path / "missing" / "x.npz")])
     assert result.exit_code == 2 and "output folder" in result.stderr
+
+
+def test_record_quick_preset(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--window-epochs", "2"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "pca.npz", "record.json", "trajectory.zarr"]
+    assert "PC1 holds" in result.stdout and "target reached" in result.stdout
+    pca = np.load(out / "pca.npz")
+    assert pca["components"].shape == (20, 32 * 32) and pca["mean_all"].shape == (64 * 32 + 32 + 32 * 32 + 32 + 330,)
+    again = runner.invoke(app, ["record", "--preset", "quick", "--out", str(out)])
+    assert again.exit_code == 2 and "is not empty; choose a new --out or pass --resume" in again.stderr
+
+
+def test_record_resume_of_a_complete_run_only_redoes_the_pca(tmp_path):
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--window-epochs", "1"]).exit_code == 0
+    before = np.load(out / "pca.npz")["variances"]
+    result = runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--window-epochs", "1", "--resume"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load(out / "pca.npz")["variances"], before)
+    changed = runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--resume", "--lr", "0.2"])
+    assert changed.exit_code == 2 and "was started with a different configuration" in changed.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "cifar10"], "unknown dataset 'cifar10'; choose one of mnist5k, digits"),
+        (["--batch-size", "100000"], "batch_size = 100000 is larger than the 1797 training samples"),
+        (["--lr=-1"], "lr = -1.0 must be a finite number > 0"),
+        (["--params", "fc9.weight"], "unknown parameter name 'fc9.weight'"),
+        (["--preset", "huge"], "unknown preset 'huge'; choose one of feng-tu, quick"),
+        (["--dataset", "npz:/nonexistent/x.npz"], "does not exist; pass npz:PATH"),
+    ],
+)
+def test_record_bad_input_one_sentence_exit_2_nothing_written(tmp_path, args, message):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+    assert result.stderr.strip().startswith("error:") and result.stderr.strip().count("\n") == 0
+    assert not out.exists()

