@@ -67,7 +67,8 @@ class RunConfig:
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(self.train) - known)
         if unknown:
-            raise ConfigError(f"unknown training setting {unknown[0]!r}; known settings are {', '.join(sorted(known))}.")
+            raise ConfigError(f"unknown training setting {unknown[0]!r}; known settings are "
+                              f"{', '.join(sorted(known))}.")
         return TrainConfig(**self.train)
 
 
