@@ -36,7 +36,7 @@ def run(store, mode="none", resume=False):
 
         training_module._save_checkpoint = dying
     return train(net, load_dataset("digits"), TrainConfig(**CONFIG), store, params="all", resume=resume,
-                 progress=progress, chunk_rows=CHUNK_ROWS)
+                 progress=progress, chunk_rows=CHUNK_ROWS, checkpoint_seconds=0)
 
 
 if __name__ == "__main__":

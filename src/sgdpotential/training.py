@@ -194,6 +194,23 @@ class _Sampler:
         self.pos = state["pos"]
 
 
+def _bind_flat(model: nn.Module) -> torch.Tensor:
+    """Move every parameter into one contiguous flat buffer and make the parameters views of it.
+
+    Recording then costs one copy per snapshot (a slice of the buffer) and one add for the running mean
+    of all parameters, instead of a concatenation of every tensor at every step; SGD updates the views
+    in place, so the buffer always holds the current weights.
+    """
+    params = list(model.parameters())
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.data = flat[offset : offset + n].view_as(p)
+        offset += n
+    return flat
+
+
 def checkpoint_path(store) -> Path:
     """Where :func:`train` keeps the resume checkpoint of ``store``."""
     return Path(f"{store}.checkpoint.pt")
@@ -216,6 +233,7 @@ def train(
     metadata: dict | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     chunk_rows: int | None = None,
+    checkpoint_seconds: float = 2.0,
 ) -> TrainResult:
     """Burn in with SGD, then record a window of snapshots into the trajectory store ``store``.
 
@@ -237,7 +255,11 @@ def train(
     progress : callable(phase, done, total), optional
         Called after each burn-in epoch (``"burn-in"``) and window chunk (``"window"``).
     chunk_rows : int, optional
-        Snapshots per store chunk (and per checkpoint); default ≈ 4 MB chunks.
+        Snapshots per store chunk; default ≈ 4 MB chunks.
+    checkpoint_seconds : float
+        Least wall time between two resume checkpoints in the window (each chunk is committed to the
+        store at once; a checkpoint follows a commit when this much time has passed, and at the end of
+        burn-in). A killed run recomputes at most this much; 0 checkpoints after every chunk.
 
     Raises
     ------
@@ -254,8 +276,15 @@ def train(
     data = data.to(device)
     model.to(device)
     selection = select_parameters(model, params)
-    sel_params = [dict(model.named_parameters())[n] for n in selection.names]
-    all_params = list(model.parameters())
+    flat = _bind_flat(model)
+    starts = dict(zip(select_parameters(model, "all").names, select_parameters(model, "all").offsets, strict=True))
+    pieces = [torch.arange(starts[n], starts[n] + int(np.prod(sh)), device=device)
+              for n, sh in zip(selection.names, selection.shapes, strict=True)]
+    sel_index = torch.cat(pieces)
+    contiguous = bool(torch.equal(sel_index, torch.arange(int(sel_index[0]), int(sel_index[0]) + sel_index.numel(),
+                                                          device=device)))
+    sel_slice = slice(int(sel_index[0]), int(sel_index[0]) + sel_index.numel()) if contiguous else None
+    n_all = flat.numel()
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay)
     sampler = _Sampler(data.n_train, config.batch_size, config.sampling, config.seed, device)
@@ -292,8 +321,14 @@ def train(
                 "sampler": sampler.state(), **extra}
 
     step = 0 if state is None else state["step"]
-    check_every = 1 if device.type == "cpu" else 64  # a finite-loss check syncs a GPU; batch them there
+    check_every = 64  # on a GPU a finite-loss check syncs the device: check a batch of steps at once
     recent = torch.zeros(check_every, device=device)
+
+    def diverged(bad_step: int, value: float) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"SGD diverged at step {bad_step} (epoch {(bad_step - 1) // spe + 1}): the minibatch loss became "
+            f"{value}; lr = {config.lr:g} is too large for this network — try lr = {config.lr / 2:g} or smaller."
+        )
 
     def sgd_step() -> None:
         nonlocal step
@@ -302,15 +337,16 @@ def train(
         loss = nnf.cross_entropy(model(data.X[idx]), data.y[idx])
         loss.backward()
         opt.step()
-        recent[step % check_every] = loss.detach()
         step += 1
+        if device.type == "cpu":
+            value = loss.item()  # no device to sync: check every step, name the exact one
+            if not math.isfinite(value):
+                raise diverged(step, value)
+            return
+        recent[(step - 1) % check_every] = loss.detach()
         if step % check_every == 0 and not bool(torch.isfinite(recent).all()):
-            bad = step - check_every + int(torch.nonzero(~torch.isfinite(recent))[0, 0]) + 1
-            raise TrainingDiverged(
-                f"SGD diverged at step {bad} (epoch {(bad - 1) // spe + 1}): the minibatch loss became "
-                f"{float(recent[(bad - 1) % check_every])}; lr = {config.lr:g} is too large for this network — "
-                f"try lr = {config.lr / 2:g} or smaller."
-            )
+            first = int(torch.nonzero(~torch.isfinite(recent))[0, 0])
+            raise diverged(step - check_every + first + 1, float(recent[first]))
 
     # ---------------------------------------------------------------- burn-in
     t0 = time.perf_counter()
@@ -340,7 +376,7 @@ def train(
             "config": asdict(config),
             "dataset": data.describe(),
             "parameters": selection.describe(),
-            "n_params_all": int(sum(p.numel() for p in all_params)),
+            "n_params_all": n_all,
             "params_spec": params if isinstance(params, str) else list(params),
             "versions": {"sgdpotential": __version__, "torch": torch.__version__, "numpy": np.__version__},
             "seed": config.seed,
@@ -353,8 +389,7 @@ def train(
         }
         traj = Trajectory.create(store, selection.size, metadata=meta, capacity=n_snap, chunk_rows=chunk_rows,
                                  overwrite=True)
-        w_state = {"committed": 0, "window_step": 0, "sum_all": torch.zeros(meta["n_params_all"], dtype=torch.float64,
-                                                                            device=device),
+        w_state = {"committed": 0, "window_step": 0, "sum_all": torch.zeros(n_all, dtype=torch.float64, device=device),
                    "eval": {"step": [], "loss": [], "accuracy": []}}
         _save_checkpoint(ckpt, snapshot_state("window", step=step, burn_in=burn_in, **w_state))
     else:
@@ -374,13 +409,17 @@ def train(
     eval_log = w_state["eval"]
     eval_every = config.eval_every or spe
     committed, wstep, k = w_state["committed"], w_state["window_step"], 0
+    last_checkpoint = time.perf_counter()
     while committed + k < n_snap:
         sgd_step()
         wstep += 1
         if wstep % config.stride == 0:
             with torch.no_grad():
-                torch.cat([p.detach().reshape(-1) for p in sel_params], out=buf[k])
-                sum_all += torch.cat([p.detach().reshape(-1) for p in all_params])
+                if sel_slice is not None:
+                    buf[k].copy_(flat[sel_slice])
+                else:
+                    torch.index_select(flat, 0, sel_index, out=buf[k])
+                sum_all.add_(flat)
             buf_steps[k] = step
             k += 1
         if wstep % eval_every == 0:
@@ -392,8 +431,12 @@ def train(
             traj.append(buf[:k].cpu().numpy(), buf_steps[:k], eval_log=eval_log)
             committed += k
             k = 0
-            _save_checkpoint(ckpt, snapshot_state("window", step=step, burn_in=burn_in, committed=committed,
-                                                  window_step=wstep, sum_all=sum_all, eval=eval_log))
+            # a checkpoint is a full copy of the training state: throttled, since the store commit above
+            # already protects the data and a resume simply recomputes what came after the checkpoint
+            if committed < n_snap and time.perf_counter() - last_checkpoint >= checkpoint_seconds:
+                _save_checkpoint(ckpt, snapshot_state("window", step=step, burn_in=burn_in, committed=committed,
+                                                      window_step=wstep, sum_all=sum_all, eval=eval_log))
+                last_checkpoint = time.perf_counter()
             if progress:
                 progress("window", committed, n_snap)
     traj.finish((sum_all / committed).cpu().numpy())

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+from zarr.codecs import BloscCodec
 
 from .errors import ConfigError
 
@@ -29,6 +30,10 @@ __all__ = ["Trajectory"]
 #: Target bytes per chunk of snapshots: large enough for efficient compressed I/O, small enough that a
 #: killed run loses little and a reader's buffer stays small.
 CHUNK_BYTES = 4 * 2**20
+
+#: Blosc/LZ4 with byte shuffle: weights compress only ~7%, so speed wins — measured here it writes ~1.5× and
+#: reads ~5× faster than zarr's default Zstd, which matters for multi-pass streaming PCA.
+CODEC = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 
 
 class Trajectory:
@@ -75,7 +80,7 @@ class Trajectory:
             chunk_rows = int(np.clip(CHUNK_BYTES // (4 * n_params), 1, 4096))
         group = zarr.open_group(path, mode="w")
         group.create_array("snapshots", shape=(capacity, n_params), chunks=(chunk_rows, n_params), dtype="float32",
-                           fill_value=np.nan)
+                           fill_value=np.nan, compressors=CODEC)
         group.create_array("step", shape=(capacity,), chunks=(max(chunk_rows, 1024),), dtype="int64", fill_value=-1)
         group.attrs.update({"format": "sgdpotential.trajectory/1", "committed": 0, "complete": False,
                             "metadata": metadata or {}, "eval": {"step": [], "loss": [], "accuracy": []}})
