@@ -52,6 +52,9 @@ class PCAResult:
     null_ratio : (K,) ndarray
         Explained-variance ratios of an isotropic random walk of the same T (Antognini & Sohl-Dickstein
         2018): PC1 ≈ 6/π² ≈ 0.61, then ∝ k⁻².
+    spectrum : (M,) ndarray
+        Every variance the method computed, descending (M = min(T − 1, N) for the exact methods, K for the
+        randomized one); ``tail_exponent`` and ``n_components_90`` use it, not just the first K.
     """
 
     mean: np.ndarray
@@ -67,6 +70,7 @@ class PCAResult:
     tail_exponent: float
     n_components_90: int | None
     null_ratio: np.ndarray
+    spectrum: np.ndarray
 
 
 def random_walk_null(T: int, k: int | None = None) -> np.ndarray:
@@ -89,10 +93,22 @@ def random_walk_null(T: int, k: int | None = None) -> np.ndarray:
     return ratio if k is None else ratio[: min(k, T - 1)]
 
 
+#: Bytes of float32 snapshots read per block while streaming a store: many store chunks per read, since
+#: per-call overhead dominates small reads (measured: 24-row reads of a 2 GB store take 1.7× longer than
+#: 384-row reads); small against the dense matrix.
+READ_BYTES = 64 * 2**20
+
+
 def _as_source(snapshots):
     """(T, N, chunk iterator) for an array or a Trajectory."""
     if isinstance(snapshots, Trajectory):
-        return snapshots.n_snapshots, snapshots.n_params, snapshots.iter_chunks
+        tr = snapshots
+        per_read = max(1, READ_BYTES // (4 * tr.n_params) // tr.chunk_rows) * tr.chunk_rows
+
+        def store_chunks(rows=None):
+            return tr.iter_chunks(rows or per_read)
+
+        return tr.n_snapshots, tr.n_params, store_chunks
     X = np.asarray(snapshots)
     if X.ndim != 2:
         raise ConfigError(f"snapshots have shape {X.shape}; pass a (T, N) array or a Trajectory.")
@@ -121,7 +137,8 @@ def trajectory_pca(snapshots, n_components: int | None = None, *, method: str = 
         ``gram`` (exact): eigen-decomposition of the centred T×T Gram matrix, the window held in memory
         as float64 — O(T²N) time, O(TN) memory. ``covariance`` (exact): the N×N covariance accumulated
         in one streaming pass — O(TN²) time, O(N²) memory. ``randomized``: streaming randomized SVD,
-        3 + 2·``power_iters`` passes over the data, O(TNK) time per pass and O((T + N)K) memory.
+        3 + 2·``power_iters`` passes over the data (the first also computes ω0), O(TNK) time per pass and
+        O((T + N)K) memory plus one read block.
         ``auto``: ``gram`` when T ≤ N and T·N ≤ ``max_dense``; ``covariance`` when N² ≤ ``max_dense``;
         else ``randomized``.
     max_dense : int
@@ -156,13 +173,19 @@ def trajectory_pca(snapshots, n_components: int | None = None, *, method: str = 
     if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or not 1 <= K <= kmax:
         raise ConfigError(f"n_components = {n_components!r} must be an integer in 1 … {kmax} (min(T − 1, N)).")
 
-    # pass 1: the mean ω0 and the total variance (trace of the covariance), in float64
+    # pass 1: the mean ω0 and the total variance (trace of the covariance), in float64; for the randomized
+    # method the same pass applies the data to the random test matrix (the mean is subtracted afterwards)
+    omega = np.random.default_rng(seed).standard_normal((N, min(K + oversample, T, N))) \
+        if method == "randomized" else None
     s1 = np.zeros(N)
     ss = 0.0
-    for _, block in chunks():
+    y0 = np.empty((T, omega.shape[1])) if omega is not None else None
+    for start, block in chunks():
         b = block.astype(np.float64)
         s1 += b.sum(axis=0)
         ss += float(np.einsum("ij,ij->", b, b))
+        if omega is not None:
+            y0[start : start + b.shape[0]] = b @ omega
     mean = s1 / T
     total = ss / T - float(mean @ mean)
 
@@ -172,7 +195,9 @@ def trajectory_pca(snapshots, n_components: int | None = None, *, method: str = 
             X[s : s + block.shape[0]] = block
         X -= mean
         w, V = np.linalg.eigh(X @ X.T)
-        order = np.argsort(w)[::-1][:K]
+        order = np.argsort(w)[::-1]
+        spectrum = np.clip(w[order][:kmax], 0.0, None) / T
+        order = order[:K]
         w, V = np.clip(w[order], 0.0, None), V[:, order]
         sv = np.sqrt(w)
         comps = (V / np.where(sv > 0, sv, 1.0)).T @ X  # p_i = (X − ω0)ᵀ v_i / s_i
@@ -183,21 +208,25 @@ def trajectory_pca(snapshots, n_components: int | None = None, *, method: str = 
             b = block.astype(np.float64) - mean
             C += b.T @ b
         w, P = np.linalg.eigh(C / T)
-        order = np.argsort(w)[::-1][:K]
+        order = np.argsort(w)[::-1]
+        spectrum = np.clip(w[order][:kmax], 0.0, None)
+        order = order[:K]
         variances, comps = np.clip(w[order], 0.0, None), P[:, order].T
         proj = np.empty((T, K))
         for s, block in chunks():
             proj[s : s + block.shape[0]] = (block.astype(np.float64) - mean) @ comps.T
     else:
-        comps, variances, proj = _randomized_pca(chunks, T, N, K, mean, oversample, power_iters, seed)
-    total = max(total, float(variances.sum()))  # round-off guard: the total is at least what was found
-    return _with_diagnostics(mean, comps, variances, proj, total, T, method, tail_range)
+        comps, variances, proj = _randomized_pca(chunks, T, N, K, mean, y0 - mean @ omega, power_iters)
+        spectrum = variances
+    total = max(total, float(spectrum.sum()))  # round-off guard: the total is at least what was found
+    return _with_diagnostics(mean, comps, variances, proj, total, T, method, tail_range, spectrum)
 
 
-def _randomized_pca(chunks, T, N, K, mean, oversample, power_iters, seed):
-    """Randomized SVD of A = X − 1ω0ᵀ, streaming rows; A and Aᵀ applied chunk by chunk."""
-    ell = min(K + oversample, min(T, N))
-    rng = np.random.default_rng(seed)
+def _randomized_pca(chunks, T, N, K, mean, Y, power_iters):
+    """Randomized SVD of A = X − 1ω0ᵀ given Y = AΩ; A and Aᵀ applied by streaming row blocks.
+
+    Passes: 2·power_iters + 2 (after the first pass that formed Y with the mean).
+    """
 
     def A_times(Z):  # (T, ell)
         out = np.empty((T, Z.shape[1]))
@@ -211,7 +240,6 @@ def _randomized_pca(chunks, T, N, K, mean, oversample, power_iters, seed):
             out += block.astype(np.float64).T @ Y[s : s + block.shape[0]]
         return out - np.outer(mean, Y.sum(axis=0))
 
-    Y = A_times(rng.standard_normal((N, ell)))
     Qy, _ = np.linalg.qr(Y)
     for _ in range(power_iters):
         Z, _ = np.linalg.qr(At_times(Qy))
@@ -223,7 +251,7 @@ def _randomized_pca(chunks, T, N, K, mean, oversample, power_iters, seed):
     return comps, s[:K] ** 2 / T, U[:, :K] * s[:K]
 
 
-def _with_diagnostics(mean, comps, variances, proj, total, T, method, tail_range):
+def _with_diagnostics(mean, comps, variances, proj, total, T, method, tail_range, spectrum):
     # sign convention: each p_i points so that θ_i ends above where it starts (drift direction positive)
     sign = np.where(proj[-1] - proj[0] < 0, -1.0, 1.0)
     comps, proj = comps * sign[:, None], proj * sign
@@ -234,11 +262,12 @@ def _with_diagnostics(mean, comps, variances, proj, total, T, method, tail_range
         drift = np.where(variances > 0, slope**2 * (tc @ tc) / T / variances, 0.0)
     norm = np.linalg.norm(mean)
     alignment = float(abs(comps[0] @ mean) / norm) if norm > 0 else float("nan")
-    idx = np.arange(1, variances.size + 1)
-    tail = (idx >= tail_range[0]) & (idx <= tail_range[1]) & (variances > 0)
-    gamma = float(-np.polyfit(np.log(idx[tail]), np.log(variances[tail]), 1)[0]) if tail.sum() >= 3 else float("nan")
-    rest = total - variances[0]
-    cum = np.cumsum(variances[1:])
+    idx = np.arange(1, spectrum.size + 1)
+    tail = (idx >= tail_range[0]) & (idx <= tail_range[1]) & (spectrum > 0)
+    gamma = float(-np.polyfit(np.log(idx[tail]), np.log(spectrum[tail]), 1)[0]) if tail.sum() >= 3 else float("nan")
+    rest = total - spectrum[0]
+    cum = np.cumsum(spectrum[1:])
     n90 = int(np.searchsorted(cum, 0.9 * rest) + 1) if rest > 0 and cum.size and cum[-1] >= 0.9 * rest else None
     return PCAResult(mean, comps, variances, proj, variances / total if total > 0 else variances * 0, float(total), T,
-                     method, np.clip(drift, 0.0, 1.0), alignment, gamma, n90, random_walk_null(T, variances.size))
+                     method, np.clip(drift, 0.0, 1.0), alignment, gamma, n90, random_walk_null(T, variances.size),
+                     spectrum)

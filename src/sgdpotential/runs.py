@@ -149,12 +149,13 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
 
     ``pca.npz`` holds ``mean`` (ω0 of the recorded subset), ``mean_all`` (ω0 of all parameters),
     ``components``, ``variances``, ``projections``, ``explained_variance_ratio``, ``drift``,
-    ``null_ratio`` and ``steps``; its scalars (total variance, alignment, γ, n90, method) go to
+    ``null_ratio``, ``spectrum`` (every variance computed) with its random-walk ``null_spectrum``, and
+    ``steps``; its scalars (total variance, alignment, γ, n90, method) go to
     ``run_dir/record.json`` with the timings and the burn-in outcome.
     """
     from .data import load_dataset
     from .models import build_mlp, select_parameters
-    from .pca import trajectory_pca
+    from .pca import random_walk_null, trajectory_pca
     from .training import train
 
     run_dir = Path(run_dir)
@@ -191,6 +192,7 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
     savez_atomic(run_dir / "pca.npz", mean=pca.mean, mean_all=tr.trajectory.mean_all, components=pca.components,
                  variances=pca.variances, projections=pca.projections,
                  explained_variance_ratio=pca.explained_variance_ratio, drift=pca.drift, null_ratio=pca.null_ratio,
+                 spectrum=pca.spectrum, null_spectrum=random_walk_null(pca.n_snapshots, pca.spectrum.size),
                  steps=tr.trajectory.steps)
     write_json_atomic(run_dir / "record.json", {
         "burn_in": tr.trajectory.metadata["burn_in"],
