@@ -18,12 +18,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from sgdpotential import Trajectory, __version__  # noqa: E402
-from sgdpotential.runs import preset, record  # noqa: E402
+from sgdpotential import Trajectory, __version__
+from sgdpotential.runs import preset, record
 
 HERE = Path(__file__).resolve().parent
 
@@ -121,7 +121,7 @@ snapshot of the 50×50 hidden-to-hidden weights (N = {info['n_params']}) after e
 |---|---|
 | burn-in | {b['epochs']} epochs to training accuracy {b['accuracy']:.4f} ({sec['burn_in']:.1f} s) |
 | window recording | {info['window_steps']} steps → {info['n_snapshots']} snapshots in **{sec['window']:.1f} s** ({info['window_steps'] / sec['window']:.0f} steps/s, target: < 60 s) |
-| PCA | {pca['method']} (exact), {sec['pca']:.2f} s |
+| PCA | {pca['method']}{' (exact)' if pca['method'] != 'randomized' else ''}, {sec['pca']:.2f} s |
 | PC1 share of the window variance | {pca['pc1_ratio']:.3f} (random-walk null for the same T: {pca['null_pc1_ratio']:.3f}) |
 | PC1 drift (share of Var θ₁ that is a linear trend) | {pca['pc1_drift']:.3f} |
 | alignment of p₁ with ω0, \\|cos\\| | {pca['mean_alignment']:.3f} |
