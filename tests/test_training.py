@@ -136,6 +136,15 @@ def test_killed_run_resumes_to_the_identical_store(tmp_path, reference, mode):
     assert not checkpoint_path(store).exists()
 
 
+def test_non_contiguous_selection(tmp_path):
+    """fc1.bias and fc3.weight are apart in the flat buffer: the snapshot gathers them in model order."""
+    net = build_mlp([64, 16, 16, 10], seed=0)
+    cfg = TrainConfig(lr=0.05, batch_size=32, burn_in_epochs=0, window_steps=12)
+    res = train(net, DIGITS, cfg, tmp_path / "t.zarr", params="fc3.weight,fc1.bias", chunk_rows=5)
+    assert res.selection.names == ("fc1.bias", "fc3.weight") and res.trajectory.n_params == 16 + 160
+    np.testing.assert_array_equal(res.trajectory.read()[-1], flat_parameters(net, res.selection).numpy())
+
+
 def test_selection_matches_model(tmp_path):
     net, res = small_run(tmp_path)
     assert res.selection == select_parameters(net, "hidden")

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +212,18 @@ def _bind_flat(model: nn.Module) -> torch.Tensor:
     return flat
 
 
+def _selection_in_flat(model: nn.Module, selection: ParameterSelection, device):
+    """Where the selected parameters sit in the flat buffer: a slice when contiguous (one copy per
+    snapshot), else an index tensor for ``index_select``."""
+    everything = select_parameters(model, "all")
+    start = dict(zip(everything.names, everything.offsets, strict=True))
+    ranges = [(start[n], start[n] + int(np.prod(shape))) for n, shape in zip(selection.names, selection.shapes,
+                                                                              strict=True)]
+    if all(a[1] == b[0] for a, b in pairwise(ranges)):
+        return slice(ranges[0][0], ranges[-1][1]), None
+    return None, torch.cat([torch.arange(a, b, device=device) for a, b in ranges])
+
+
 def checkpoint_path(store) -> Path:
     """Where :func:`train` keeps the resume checkpoint of ``store``."""
     return Path(f"{store}.checkpoint.pt")
@@ -272,32 +285,30 @@ def train(
     Deterministic on CPU for a fixed thread count.
     """
     config.validate(data.n_train)
-    device = torch.device(config.device)
-    data = data.to(device)
-    model.to(device)
-    selection = select_parameters(model, params)
-    flat = _bind_flat(model)
-    starts = dict(zip(select_parameters(model, "all").names, select_parameters(model, "all").offsets, strict=True))
-    pieces = [torch.arange(starts[n], starts[n] + int(np.prod(sh)), device=device)
-              for n, sh in zip(selection.names, selection.shapes, strict=True)]
-    sel_index = torch.cat(pieces)
-    contiguous = bool(torch.equal(sel_index, torch.arange(int(sel_index[0]), int(sel_index[0]) + sel_index.numel(),
-                                                          device=device)))
-    sel_slice = slice(int(sel_index[0]), int(sel_index[0]) + sel_index.numel()) if contiguous else None
-    n_all = flat.numel()
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                          weight_decay=config.weight_decay)
-    sampler = _Sampler(data.n_train, config.batch_size, config.sampling, config.seed, device)
     spe = config.steps_per_epoch(data.n_train)
     n_window = config.n_window_steps(data.n_train)
     n_snap = n_window // config.stride
     if n_snap < 2:
         raise ConfigError(f"the window of {n_window} steps with stride {config.stride} gives {n_snap} snapshot(s); "
                           f"a PCA needs at least 2 — lengthen the window or reduce the stride.")
+    selection = select_parameters(model, params)
     ckpt = checkpoint_path(store)
     store = Path(store)
     if not store.parent.exists():
         raise ConfigError(f"the folder of {str(store)!r} does not exist; create it or choose another output path.")
+    if not resume and (store.exists() or ckpt.exists()):
+        raise ConfigError(f"{str(store)!r} already exists; resume it or choose a new output path.")
+
+    # validated: from here on the model and data are prepared for the run
+    device = torch.device(config.device)
+    data = data.to(device)
+    model.to(device)
+    flat = _bind_flat(model)
+    n_all = flat.numel()
+    sel_slice, sel_index = _selection_in_flat(model, selection, device)
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+    sampler = _Sampler(data.n_train, config.batch_size, config.sampling, config.seed, device)
 
     state = None
     if resume:
@@ -313,8 +324,6 @@ def train(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sampler.load(state["sampler"])
-    elif store.exists() or ckpt.exists():
-        raise ConfigError(f"{str(store)!r} already exists; resume it or choose a new output path.")
 
     def snapshot_state(phase, **extra):
         return {"phase": phase, "model": model.state_dict(), "optimizer": opt.state_dict(),
