@@ -33,6 +33,10 @@ _LAZY = {
     "TrainConfig": "training", "TrainResult": "training", "train": "training",
     "Trajectory": "trajectory",
     "PCAResult": "pca", "random_walk_null": "pca", "trajectory_pca": "pca",
+    "Objective": "objective",
+    "Flatness": "probes", "MinibatchLandscape": "probes", "directional_derivatives": "probes", "flatness": "probes",
+    "hessian_top_eigenvalues": "probes", "loss_profiles": "probes", "minibatch_landscape": "probes",
+    "noise_temperature": "probes", "projected_hessian": "probes", "projected_noise_covariance": "probes",
 }
 
 

@@ -1,0 +1,155 @@
+"""The training objective as a function of a flat vector w of selected parameters.
+
+L(w) = (1/N_L) Σ_k ℓ_k(w) — the *mean* per-sample loss (cross-entropy, or squared error against one-hot
+targets), as SGD's minibatch gradients estimate; per-sample losses ℓ_k are exposed for the noise probes.
+Parameters outside the selection are held at given values (by default the model's current ones; e.g.
+their window mean ω0).
+
+When the model is an ``nn.Sequential`` and the selection starts at layer j, nothing before layer j depends
+on w: its output for every sample is computed once and cached, and every probe runs only the layers from j
+on (for the Feng–Tu hidden weights that skips the 784×50 first layer entirely).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as nnf
+from torch import nn
+from torch.func import functional_call
+
+from .data import Dataset
+from .errors import ConfigError
+from .models import ParameterSelection, select_parameters
+
+__all__ = ["LOSSES", "Objective"]
+
+LOSSES = ("cross_entropy", "mse")
+
+
+class Objective:
+    """L(w) and ℓ_k(w) on a flat parameter vector, ready for ``torch.func`` transforms.
+
+    Parameters
+    ----------
+    model : nn.Module
+    data : Dataset
+    params : "all", "hidden", or parameter names
+        The selection that w holds (concatenated in ``model.named_parameters()`` order).
+    base : 1-D tensor or array, optional
+        Values of *all* parameters (flat, ``named_parameters()`` order) at which the unselected ones are held,
+        e.g. the window mean ``mean_all`` of a trajectory; default: the model's current values.
+    loss : "cross_entropy"
+    chunk : int
+        Samples per forward pass (bounds memory; results do not depend on it).
+
+    Attributes
+    ----------
+    selection : ParameterSelection
+    n_params : int
+        N, the length of w.
+    n_train : int
+        N_L.
+    w_base : torch.Tensor
+        The selected parameters taken from ``base`` (a natural expansion point).
+    """
+
+    def __init__(self, model: nn.Module, data: Dataset, params: str | Sequence[str] = "all", *, base=None,
+                 loss: str = "cross_entropy", chunk: int = 2048):
+        if loss not in LOSSES:
+            raise ConfigError(f"loss = {loss!r} is not one of {', '.join(LOSSES)}.")
+        self.loss_name = loss
+        self.selection: ParameterSelection = select_parameters(model, params)
+        named = dict(model.named_parameters())
+        first = next(iter(named.values()))
+        self.dtype, self.device = first.dtype, first.device
+        values = {n: p.detach() for n, p in named.items()}
+        if base is not None:
+            base = torch.as_tensor(base, dtype=self.dtype, device=self.device).reshape(-1)
+            total = sum(p.numel() for p in named.values())
+            if base.numel() != total:
+                raise ConfigError(f"base has {base.numel()} values but the model has {total} parameters; pass all "
+                                  f"of them in named_parameters() order (e.g. a trajectory's mean_all).")
+            if not bool(torch.isfinite(base).all()):
+                raise ConfigError("base contains NaN or inf; pass finite parameter values.")
+            offset = 0
+            for n, p in named.items():
+                values[n] = base[offset : offset + p.numel()].view_as(p)
+                offset += p.numel()
+        self.w_base = torch.cat([values[n].reshape(-1) for n in self.selection.names])
+        self.n_params = self.selection.size
+        self.n_train = data.n_train
+        self.chunk = int(chunk)
+        X = data.X.to(device=self.device, dtype=self.dtype)
+        self.y = data.y.to(self.device)
+        chosen = set(self.selection.names)
+        self._net, start = model, 0
+        if isinstance(model, nn.Sequential):
+            for start, (name, module) in enumerate(model.named_children()):  # noqa: B007 - start is used below
+                if any(f"{name}.{pn}" in chosen for pn, _ in module.named_parameters()):
+                    break
+            self._net = model[start:]  # slicing keeps the children's names, hence the parameter names
+        if start > 0:
+            # the layers before the first selected one do not depend on w: run them once, at `base` values
+            prefix = model[:start]
+            with torch.no_grad():
+                pre = {n: values[n] for n, _ in prefix.named_parameters()}
+                self.features = torch.cat([functional_call(prefix, pre, (X[a : a + self.chunk],))
+                                           for a in range(0, X.shape[0], self.chunk)])
+        else:
+            self.features = X
+        self._fixed = {n: values[n] for n, _ in self._net.named_parameters() if n not in chosen}
+        self._sel_names = list(self.selection.names)
+        self._shapes = self.selection.shapes
+
+    # ---------------------------------------------------------------- functional core
+
+    def check_w(self, w, name: str = "w0") -> torch.Tensor:
+        """w as a tensor of the objective's dtype/device, or a clear error."""
+        w = torch.as_tensor(w, dtype=self.dtype, device=self.device)
+        if w.shape != (self.n_params,):
+            raise ConfigError(f"{name} has shape {tuple(w.shape)}; it must be a flat vector of the {self.n_params} "
+                              f"selected parameters.")
+        if not bool(torch.isfinite(w).all()):
+            raise ConfigError(f"{name} contains NaN or inf; pass finite weights.")
+        return w
+
+    def _params(self, w: torch.Tensor) -> dict:
+        out = dict(self._fixed)
+        offset = 0
+        for n, shape in zip(self._sel_names, self._shapes, strict=True):
+            size = 1
+            for s in shape:
+                size *= s
+            out[n] = w[offset : offset + size].reshape(shape)
+            offset += size
+        return out
+
+    def logits(self, w: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Network outputs for samples ``start:stop`` with the selected parameters set to w."""
+        return functional_call(self._net, self._params(w), (self.features[start:stop],))
+
+    def sample_losses(self, w: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """ℓ_k(w) for samples ``start:stop`` (no reduction). Differentiable with ``torch.func``."""
+        out = self.logits(w, start, stop)
+        if self.loss_name == "mse":
+            target = nnf.one_hot(self.y[start:stop], out.shape[-1]).to(out.dtype)
+            return 0.5 * ((out - target) ** 2).sum(-1)
+        return nnf.cross_entropy(out, self.y[start:stop], reduction="none")
+
+    def chunks(self):
+        """(start, stop) sample ranges of at most ``chunk`` samples."""
+        return [(s, min(s + self.chunk, self.n_train)) for s in range(0, self.n_train, self.chunk)]
+
+    # ---------------------------------------------------------------- conveniences
+
+    def loss(self, w) -> torch.Tensor:
+        """Full-batch mean loss L(w) = (1/N_L) Σ_k ℓ_k(w)."""
+        w = torch.as_tensor(w, dtype=self.dtype, device=self.device)
+        return sum(self.sample_losses(w, a, b).sum() for a, b in self.chunks()) / self.n_train
+
+    def per_sample_losses(self, w) -> torch.Tensor:
+        """All N_L per-sample losses."""
+        w = torch.as_tensor(w, dtype=self.dtype, device=self.device)
+        return torch.cat([self.sample_losses(w, a, b) for a, b in self.chunks()])

@@ -1,0 +1,29 @@
+"""Landscape and noise probes at a point w0 along given directions (usually the principal directions p_i).
+
+:mod:`.landscape` (loss profiles, flatness F_i), :mod:`.curvature` (projected Hessian H_P, top Hessian
+eigenvalues), :mod:`.noise` (projected gradient-noise covariance C_P, noise temperature, the minibatch
+landscape of paper Eq. 20). Probes compute; they never write files.
+"""
+
+from .curvature import hessian_top_eigenvalues, projected_hessian
+from .landscape import Flatness, flatness, loss_profiles
+from .noise import (
+    MinibatchLandscape,
+    directional_derivatives,
+    minibatch_landscape,
+    noise_temperature,
+    projected_noise_covariance,
+)
+
+__all__ = [
+    "Flatness",
+    "MinibatchLandscape",
+    "directional_derivatives",
+    "flatness",
+    "hessian_top_eigenvalues",
+    "loss_profiles",
+    "minibatch_landscape",
+    "noise_temperature",
+    "projected_hessian",
+    "projected_noise_covariance",
+]
