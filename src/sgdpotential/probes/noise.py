@@ -16,19 +16,32 @@ from torch.func import jvp, vmap
 from ..errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
+from ._tangents import logits_and_tangents, output_residual_and_curvature, structured
 
 __all__ = ["MinibatchLandscape", "directional_derivatives", "minibatch_landscape", "noise_temperature",
            "projected_noise_covariance"]
 
 
-def directional_derivatives(obj: Objective, w0, directions, *, second: bool = False, batch: int = 16):
+def directional_derivatives(obj: Objective, w0, directions, *, second: bool = False, batch: int = 16,
+                            method: str = "auto"):
     """Per-sample directional derivatives D (N_L, K): D_ki = p_iᵀ ∇ℓ_k(w0); with ``second=True`` also
-    C2 (N_L, K): C2_ki = p_iᵀ ∇²ℓ_k(w0) p_i (forward-over-forward).
+    C2 (N_L, K): C2_ki = p_iᵀ ∇²ℓ_k(w0) p_i.
 
-    One ``jvp`` of the vector of per-sample losses per direction (``vmap``-ed over directions, chunked over
-    samples): cost ≈ K forward passes, memory O(batch · chunk · width).
+    ``"jvp"``: one ``jvp`` of the vector of per-sample losses per direction (forward-over-forward for C2),
+    ``vmap``-ed over directions and chunked over samples — any model; cost ≈ K forward passes, memory
+    O(batch · chunk · width). ``"structured"``: when w belongs to one linear layer followed by piecewise-linear
+    layers (the Feng–Tu hidden weights), the logit tangents of all directions by one GEMM
+    (:mod:`._tangents`), D_ki = rᵀJ_ki and C2_ki = J_kiᵀ ∇²_out ℓ_k J_ki in closed form. ``"auto"`` picks
+    ``structured`` when it applies.
     """
     w0, P = point_and_directions(obj, w0, directions)
+    if method not in ("auto", "jvp", "structured"):
+        raise ConfigError(f"method = {method!r} is not one of 'auto', 'jvp', 'structured'.")
+    if method == "structured" and not structured(obj):
+        raise ConfigError("method = 'structured' needs the weights of one linear layer followed by Linear/ReLU "
+                          "layers; use method='jvp' (or 'auto').")
+    if method == "structured" or (method == "auto" and structured(obj)):
+        return _structured_derivatives(obj, w0, P, second)
 
     def first(p, a, b):
         return jvp(lambda w: obj.sample_losses(w, a, b), (w0,), (p,))[1]
@@ -55,7 +68,26 @@ def directional_derivatives(obj: Objective, w0, directions, *, second: bool = Fa
     return (D, C2.cpu().double().numpy()) if second else D
 
 
-def projected_noise_covariance(obj: Objective, w0, directions) -> np.ndarray:
+def _structured_derivatives(obj: Objective, w0: torch.Tensor, P: torch.Tensor, second: bool):
+    K = P.shape[0]
+    D = torch.empty((obj.n_train, K), dtype=torch.float64, device=obj.device)
+    C2 = torch.empty_like(D) if second else None
+    with torch.no_grad():
+        for a, b in obj.chunks():
+            logits, J = logits_and_tangents(obj, w0, P, a, b)  # (n, K, out)
+            J = J.double()
+            r, s = output_residual_and_curvature(obj, logits.double(), a, b)
+            D[a:b] = torch.einsum("nko,no->nk", J, r)
+            if second:
+                if s is None:
+                    C2[a:b] = (J**2).sum(-1)
+                else:
+                    C2[a:b] = (J**2 * s[:, None, :]).sum(-1) - torch.einsum("nko,no->nk", J, s) ** 2
+    D = D.cpu().numpy()
+    return (D, C2.cpu().numpy()) if second else D
+
+
+def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = "auto") -> np.ndarray:
     """C_P = P C Pᵀ with C the per-sample gradient covariance of paper Eq. (19),
     C = (1/N_L) Σ_k ∇ℓ_k ∇ℓ_kᵀ − ∇L ∇Lᵀ (population normalisation, all N_L samples).
 
@@ -63,7 +95,7 @@ def projected_noise_covariance(obj: Objective, w0, directions) -> np.ndarray:
     :func:`directional_derivatives`, in float64. Cost ≈ K forward passes; never an N_L × N matrix.
     For SGD's linear SDE this is the diffusion matrix D (paper Eq. 18–19), with ε = α²/(2B).
     """
-    D = directional_derivatives(obj, w0, directions)
+    D = directional_derivatives(obj, w0, directions, method=method)
     mean = D.mean(axis=0)
     Dc = D - mean
     C = Dc.T @ Dc / D.shape[0]  # centred first: no cancellation between the two terms of Eq. (19)
