@@ -25,8 +25,16 @@ def test_quadratic_closed_form(linear_ls):
     assert res.loss0 == pytest.approx(L0, rel=1e-12) and not res.censored.any()
 
 
-def test_small_mlp_against_brent(small_mlp):
+@pytest.mark.parametrize("structure", ["tanh MLP, all parameters (vmap path)", "ReLU MLP, hidden weights (GEMM path)"])
+def test_small_mlp_against_brent(small_mlp, structure):
+    import conftest
+    from sgdpotential.probes._tangents import structured
+
     obj, w0 = small_mlp
+    if structure.startswith("ReLU"):
+        obj = Objective(build_mlp([5, 6, 6, 3], seed=4).double(), conftest.make_data(n=30, seed=1), "hidden", chunk=8)
+        w0 = obj.w_base
+    assert structured(obj) == structure.startswith("ReLU")
     P = orthonormal_directions(obj.n_params, 6, seed=9)
     res = flatness(obj, w0, P, rtol=1e-10, start=1e-2)
     level = math.e * res.loss0

@@ -28,15 +28,12 @@ def structured(obj: Objective) -> bool:
             and all(isinstance(m, PIECEWISE_LINEAR) for m in net.children()))
 
 
-def logits_and_tangents(obj: Objective, w0: torch.Tensor, P: torch.Tensor, a: int, b: int):
-    """(logits (n, out), tangents (n, K, out)) for samples a:b; requires :func:`structured`.
-
-    The (n, K, ·) layout keeps every product a plain GEMM on the last axis, with no transposed copies.
-    """
+def first_layer(obj: Objective, w0: torch.Tensor, P: torch.Tensor, a: int, b: int):
+    """(params, h (n, out1), t (n, K, out1)): the selected layer's pre-activation at w0 and its tangents
+    t[:, i] = PW_i x + Pb_i for all directions — one GEMM (n, in) @ (in, K·out1)."""
     params = obj._params(w0)
     K = P.shape[0]
-    children = list(obj._net.named_children())
-    first_name, first = children[0]
+    first_name, first = next(iter(obj._net.named_children()))
     # the directions' components on the first layer's weight and bias (zero where not selected)
     PW = torch.zeros((K, first.out_features, first.in_features), dtype=P.dtype, device=P.device)
     Pb = torch.zeros((K, first.out_features), dtype=P.dtype, device=P.device)
@@ -54,21 +51,37 @@ def logits_and_tangents(obj: Objective, w0: torch.Tensor, P: torch.Tensor, a: in
     x = obj.features[a:b]
     W, bias = params[f"{first_name}.weight"], params.get(f"{first_name}.bias")
     h = x @ W.T + (bias if bias is not None else 0)
-    # t[:, i] = PW_i x + Pb_i for every direction at once: one GEMM (n, in) @ (in, K·out)
     t = (x @ PW.reshape(K * first.out_features, first.in_features).T).reshape(x.shape[0], K, -1) + Pb
-    for name, module in children[1:]:
+    return params, h, t
+
+
+def rest(obj: Objective, params: dict, h: torch.Tensor, t: torch.Tensor | None = None):
+    """Propagate the first layer's output h (n, …, width) — and tangents t (n, K, width) — through the
+    remaining Linear / ReLU / LeakyReLU / Identity modules; returns (logits, tangents)."""
+    for name, module in list(obj._net.named_children())[1:]:
         if isinstance(module, nn.Linear):
             Wm = params[f"{name}.weight"]
             bm = params.get(f"{name}.bias")
             h = h @ Wm.T + (bm if bm is not None else 0)
-            t = t @ Wm.T
+            t = None if t is None else t @ Wm.T
         elif isinstance(module, nn.ReLU):
-            t = t * (h > 0)[:, None, :]  # autograd's convention: derivative 0 at the kink
+            if t is not None:
+                t = t * (h > 0)[:, None, :]  # autograd's convention: derivative 0 at the kink
             h = torch.relu(h)
         elif isinstance(module, nn.LeakyReLU):
-            t = t * torch.where(h > 0, torch.ones_like(h), torch.full_like(h, module.negative_slope))[:, None, :]
+            if t is not None:
+                t = t * torch.where(h > 0, torch.ones_like(h), torch.full_like(h, module.negative_slope))[:, None, :]
             h = nn.functional.leaky_relu(h, module.negative_slope)
     return h, t
+
+
+def logits_and_tangents(obj: Objective, w0: torch.Tensor, P: torch.Tensor, a: int, b: int):
+    """(logits (n, out), tangents (n, K, out)) for samples a:b; requires :func:`structured`.
+
+    The (n, K, ·) layout keeps every product a plain GEMM on the last axis, with no transposed copies.
+    """
+    params, h, t = first_layer(obj, w0, P, a, b)
+    return rest(obj, params, h, t)
 
 
 def output_residual_and_curvature(obj: Objective, logits: torch.Tensor, a: int, b: int):

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as nnf
 from torch.func import vmap
 
 from ..errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
+from ._tangents import first_layer, rest, structured
 
 __all__ = ["Flatness", "flatness", "loss_profiles"]
 
@@ -29,6 +31,38 @@ def _batched_losses(obj: Objective, W: torch.Tensor, batch: int = 64) -> torch.T
             for a, b in obj.chunks():
                 out[i : i + batch] += vmap(loss_of, in_dims=(0, None, None))(Wi, a, b)
     return out / obj.n_train
+
+
+class _LineLosses:
+    """L(w0 + δ_m s_m) for half-lines s_m = ±p_{i_m}: along the structured path the selected layer's
+    pre-activation moves on a straight line, h0 + δ t_i, so one cached GEMM (the tangents) replaces a
+    forward pass per weight vector; otherwise stacked weights through ``vmap``."""
+
+    def __init__(self, obj: Objective, w0: torch.Tensor, S: torch.Tensor):
+        self.obj, self.w0, self.S = obj, w0, S
+        self.cache = None
+        if structured(obj):
+            with torch.no_grad():
+                self.cache = [(*first_layer(obj, w0, S, a, b), a, b) for a, b in obj.chunks()]
+
+    def __call__(self, idx: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        obj = self.obj
+        if self.cache is None:
+            return _batched_losses(obj, self.w0 + delta.to(obj.dtype)[:, None] * self.S[idx])
+        total = torch.zeros(idx.numel(), dtype=torch.float64, device=obj.device)
+        d = delta.to(obj.dtype)[None, :, None]
+        with torch.no_grad():
+            for params, h0, t, a, b in self.cache:
+                logits, _ = rest(obj, params, h0[:, None, :] + d * t[:, idx, :])  # (n, M, out)
+                n, M, out = logits.shape
+                y = obj.y[a:b][:, None].expand(n, M).reshape(-1)
+                if obj.loss_name == "mse":
+                    target = nnf.one_hot(y, out).to(logits.dtype).reshape(n, M, out)
+                    per = 0.5 * ((logits - target) ** 2).sum(-1)
+                else:
+                    per = nnf.cross_entropy(logits.reshape(-1, out), y, reduction="none").reshape(n, M)
+                total += per.sum(0).double()
+        return total / obj.n_train
 
 
 def loss_profiles(obj: Objective, w0, directions, offsets) -> np.ndarray:
@@ -101,6 +135,7 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     level = factor * L0
     K = P.shape[0]
     S = torch.cat([P, -P])  # 2K half-lines: right then left
+    line = _LineLosses(obj, w0, S)
     lo = torch.zeros(2 * K, dtype=torch.float64, device=obj.device)
     hi = torch.full_like(lo, float("nan"))
     f_lo = torch.full_like(lo, L0 - level)  # f = L − level: negative below, ≥ 0 at or above the level
@@ -109,7 +144,7 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     d = start
     while d <= max_offset * (1 + 1e-12) and bool(open_.any()):
         idx = torch.nonzero(open_)[:, 0]
-        f = _batched_losses(obj, w0 + d * S[idx]).double() - level
+        f = line(idx, torch.full((idx.numel(),), d, dtype=torch.float64, device=obj.device)) - level
         crossed = f >= 0
         hi[idx[crossed]], f_hi[idx[crossed]] = d, f[crossed]
         lo[idx[~crossed]], f_lo[idx[~crossed]] = d, f[~crossed]
@@ -130,7 +165,7 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
         # keep x strictly inside the bracket (round-off), and bisect when the secant stalls at an end
         bad = ~((x > a) & (x < b)) | (torch.minimum(x - a, b - x) < 1e-3 * (b - a))
         x = torch.where(bad, 0.5 * (a + b), x)
-        fx = _batched_losses(obj, w0 + x.to(obj.dtype)[:, None] * S[active]).double() - level
+        fx = line(active, x) - level
         up = fx >= 0
         # Illinois: when the same end survives twice, halve its function value to pull the secant over
         keep_lo = up & (side[active] == -1)
