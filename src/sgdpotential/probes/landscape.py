@@ -7,13 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as nnf
 from torch.func import vmap
 
 from ..errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
-from ._tangents import first_layer, rest, structured
 
 __all__ = ["Flatness", "flatness", "loss_profiles"]
 
@@ -31,38 +29,6 @@ def _batched_losses(obj: Objective, W: torch.Tensor, batch: int = 64) -> torch.T
             for a, b in obj.chunks():
                 out[i : i + batch] += vmap(loss_of, in_dims=(0, None, None))(Wi, a, b)
     return out / obj.n_train
-
-
-class _LineLosses:
-    """L(w0 + δ_m s_m) for half-lines s_m = ±p_{i_m}: along the structured path the selected layer's
-    pre-activation moves on a straight line, h0 + δ t_i, so one cached GEMM (the tangents) replaces a
-    forward pass per weight vector; otherwise stacked weights through ``vmap``."""
-
-    def __init__(self, obj: Objective, w0: torch.Tensor, S: torch.Tensor):
-        self.obj, self.w0, self.S = obj, w0, S
-        self.cache = None
-        if structured(obj):
-            with torch.no_grad():
-                self.cache = [(*first_layer(obj, w0, S, a, b), a, b) for a, b in obj.chunks()]
-
-    def __call__(self, idx: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        obj = self.obj
-        if self.cache is None:
-            return _batched_losses(obj, self.w0 + delta.to(obj.dtype)[:, None] * self.S[idx])
-        total = torch.zeros(idx.numel(), dtype=torch.float64, device=obj.device)
-        d = delta.to(obj.dtype)[None, :, None]
-        with torch.no_grad():
-            for params, h0, t, a, b in self.cache:
-                logits, _ = rest(obj, params, h0[:, None, :] + d * t[:, idx, :])  # (n, M, out)
-                n, M, out = logits.shape
-                y = obj.y[a:b][:, None].expand(n, M).reshape(-1)
-                if obj.loss_name == "mse":
-                    target = nnf.one_hot(y, out).to(logits.dtype).reshape(n, M, out)
-                    per = 0.5 * ((logits - target) ** 2).sum(-1)
-                else:
-                    per = nnf.cross_entropy(logits.reshape(-1, out), y, reduction="none").reshape(n, M)
-                total += per.sum(0).double()
-        return total / obj.n_train
 
 
 def loss_profiles(obj: Objective, w0, directions, offsets) -> np.ndarray:
@@ -111,10 +77,10 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
 
     Method: all 2K half-lines at once — an outward geometric scan δ = start·4^j (one batched evaluation
     of the still-open half-lines per level) finds the first bracket [δ/4, δ] with L ≥ factor·L0; the
-    Illinois variant of regula falsi, vectorised over half-lines, then shrinks every bracket to relative
-    width ``rtol`` (superlinear; bisection when a secant step stalls). Cost: about log₄(max/start) + 10
-    batched passes of ≤ 2K weight vectors over the data. A crossing is the first one seen by the scan: a
-    bump that rises above factor·L0 and falls back within one scan step is not resolved.
+    Illinois variant of regula falsi, vectorised over half-lines, with a nudge of rtol/4 across each secant
+    point, then shrinks every bracket to relative width ``rtol``. Cost: about log₄(max/start) scan passes
+    plus ~10 root-finding passes of ≤ 4K weight vectors over the data. A crossing is the first one seen by
+    the scan: a bump that rises above factor·L0 and falls back within one scan step is not resolved.
 
     Half-lines that stay below factor·L0 up to ``max_offset`` are *censored* (reported, not an error).
     For a quadratic L = L0 + hθ²/2 along a unit direction, F = 2√(2(e − 1)L0/h) (tested).
@@ -135,7 +101,10 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     level = factor * L0
     K = P.shape[0]
     S = torch.cat([P, -P])  # 2K half-lines: right then left
-    line = _LineLosses(obj, w0, S)
+
+    def line(idx, delta):  # L(w0 + δ_m s_m) for the half-lines idx, as float64
+        return _batched_losses(obj, w0 + delta.to(obj.dtype)[:, None] * S[idx]).double()
+
     lo = torch.zeros(2 * K, dtype=torch.float64, device=obj.device)
     hi = torch.full_like(lo, float("nan"))
     f_lo = torch.full_like(lo, L0 - level)  # f = L − level: negative below, ≥ 0 at or above the level
@@ -151,30 +120,35 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
         open_[idx[crossed]] = False
         d *= 4.0  # wide brackets are cheap: the root finder below converges superlinearly
     found = torch.nonzero(~torch.isnan(hi))[:, 0]
-    # Illinois (modified regula falsi) on all brackets at once: keeps a bracket, converges superlinearly
+    # Illinois (modified regula falsi) on all brackets at once, with a "nudge": next to each secant point x
+    # we also evaluate x ± (rtol/4)·x towards the far end of the bracket. Regula falsi closes in on the root
+    # from one side only; the nudge lands on the other side once x is within rtol/4, so the bracket itself
+    # collapses and the stated tolerance is guaranteed with superlinear convergence.
     side = torch.zeros(2 * K, dtype=torch.int8, device=obj.device)  # which end was kept last (−1 lo, +1 hi)
-    for _ in range(200):
+    for _ in range(100):
         if not found.numel():
             break
-        width = hi[found] - lo[found]
-        active = found[width > rtol * hi[found]]
+        active = found[(hi[found] - lo[found]) > rtol * hi[found]]
         if not active.numel():
             break
         a, b, fa, fb = lo[active], hi[active], f_lo[active], f_hi[active]
         x = b - fb * (b - a) / (fb - fa)
-        # keep x strictly inside the bracket (round-off), and bisect when the secant stalls at an end
-        bad = ~((x > a) & (x < b)) | (torch.minimum(x - a, b - x) < 1e-3 * (b - a))
-        x = torch.where(bad, 0.5 * (a + b), x)
-        fx = line(active, x) - level
-        up = fx >= 0
-        # Illinois: when the same end survives twice, halve its function value to pull the secant over
-        keep_lo = up & (side[active] == -1)
-        keep_hi = ~up & (side[active] == 1)
-        f_lo[active[keep_lo]] *= 0.5
-        f_hi[active[keep_hi]] *= 0.5
-        hi[active[up]], f_hi[active[up]] = x[up], fx[up]
-        lo[active[~up]], f_lo[active[~up]] = x[~up], fx[~up]
-        side[active] = torch.where(up, torch.tensor(-1, dtype=torch.int8), torch.tensor(1, dtype=torch.int8))
+        x = torch.where((x > a) & (x < b), x, 0.5 * (a + b))
+        step = 0.25 * rtol * x
+        nudge = torch.where(b - x > x - a, torch.minimum(x + step, 0.5 * (x + b)),
+                            torch.maximum(x - step, 0.5 * (a + x)))
+        both = line(torch.cat([active, active]), torch.cat([x, nudge])) - level
+        fx, fn = both[: active.numel()], both[active.numel() :]
+        for pt, fp in ((x, fx), (nudge, fn)):
+            up = fp >= 0
+            inside = (pt > lo[active]) & (pt < hi[active])
+            set_hi, set_lo = up & inside, ~up & inside
+            # Illinois: when the same end survives twice, halve its function value to pull the secant over
+            f_lo[active[set_hi & (side[active] == -1)]] *= 0.5
+            f_hi[active[set_lo & (side[active] == 1)]] *= 0.5
+            hi[active[set_hi]], f_hi[active[set_hi]] = pt[set_hi], fp[set_hi]
+            lo[active[set_lo]], f_lo[active[set_lo]] = pt[set_lo], fp[set_lo]
+        side[active] = torch.where(fx >= 0, torch.tensor(-1, dtype=torch.int8), torch.tensor(1, dtype=torch.int8))
     cross = (0.5 * (lo + hi)).cpu().numpy()
     right, left = cross[:K], -cross[K:]
     censored = np.stack([np.isnan(left), np.isnan(right)], axis=1)
