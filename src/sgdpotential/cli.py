@@ -6,8 +6,6 @@ Errors in user input end with one sentence on stderr and exit code 2, and never 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +16,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import ConfigError, DecompositionError
+from .runs import savez_atomic
 
 app = typer.Typer(
     add_completion=False,
@@ -111,18 +110,6 @@ def _load_matrix(path: Path, name: str) -> np.ndarray:
         raise _fail(f"{name} file {str(path)!r} could not be read as a matrix ({exc}).") from exc
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
-    """Write ``path`` whole or not at all: a temporary file in the same folder, then a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @app.command("decompose")
 def decompose_cmd(
     force: Annotated[Path, typer.Argument(help="F, the force matrix (.npy, .csv or whitespace text).")],
@@ -154,7 +141,7 @@ def decompose_cmd(
     if output is not None:
         arrays = {"U": dec.U, "Q": dec.Q, "S": dec.S, "A": dec.A, "eigenvalues": dec.eigenvalues}
         arrays["lyapunov_solution"] = dec.lyapunov_solution
-        _atomic_savez(output, **arrays)
+        savez_atomic(output, **arrays)
         info["output"] = str(output)
     out.print_json(json.dumps(info))
 
