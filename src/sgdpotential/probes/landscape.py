@@ -12,6 +12,7 @@ from torch.func import vmap
 from ..errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
+from .noise import directional_derivatives
 
 __all__ = ["Flatness", "flatness", "loss_profiles"]
 
@@ -75,12 +76,15 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
              max_offset: float = 1e3, rtol: float = 1e-6) -> Flatness:
     """Nearest crossings of factor·L0 on both sides of w0 along every direction (Feng & Tu's F_i).
 
-    Method: all 2K half-lines at once — an outward geometric scan δ = start·4^j (one batched evaluation
-    of the still-open half-lines per level) finds the first bracket [δ/4, δ] with L ≥ factor·L0; the
-    Illinois variant of regula falsi, vectorised over half-lines, with a nudge of rtol/4 across each secant
-    point, then shrinks every bracket to relative width ``rtol``. Cost: about log₄(max/start) scan passes
-    plus ~10 root-finding passes of ≤ 4K weight vectors over the data. A crossing is the first one seen by
-    the scan: a bump that rises above factor·L0 and falls back within one scan step is not resolved.
+    Method: all 2K half-lines at once. A quadratic model from the mean first and second directional
+    derivatives (forward mode, one pass) predicts each crossing; from there a geometric search (×2 up or
+    ÷2 down; ×4 up from ``start`` where the model predicts none) brackets it with one batched evaluation
+    of the still-open half-lines per step; the Illinois variant of regula falsi, vectorised over
+    half-lines, with a nudge of rtol/4 across each secant point, then shrinks every bracket to relative
+    width ``rtol``. Cost: a few bracketing passes plus ~5–10
+    root-finding passes of ≤ 4K weight vectors over the data. The crossing found is the first one the
+    search meets: a bump that rises above factor·L0 and falls back within one search step is not resolved,
+    and where the quadratic model overshoots such a bump the nearer crossing can be missed.
 
     Half-lines that stay below factor·L0 up to ``max_offset`` are *censored* (reported, not an error).
     For a quadratic L = L0 + hθ²/2 along a unit direction, F = 2√(2(e − 1)L0/h) (tested).
@@ -105,20 +109,45 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     def line(idx, delta):  # L(w0 + δ_m s_m) for the half-lines idx, as float64
         return _batched_losses(obj, w0 + delta.to(obj.dtype)[:, None] * S[idx]).double()
 
+    # quadratic start: along a half-line L ≈ L0 + gδ + ½hδ², with g, h the mean first and second
+    # directional derivatives (one pass of per-sample forward-mode products); the level crossing of this
+    # model puts the first evaluation next to the answer
+    D, C2 = directional_derivatives(obj, w0, P, second=True)
+    g = torch.as_tensor(np.concatenate([D.mean(0), -D.mean(0)]), dtype=torch.float64, device=obj.device)
+    h = torch.as_tensor(np.tile(C2.mean(0), 2), dtype=torch.float64, device=obj.device)
+    rise = level - L0
+    with torch.no_grad():
+        quad = torch.where(h > 0, (-g + torch.sqrt(torch.clamp(g * g + 2 * h * rise, min=0.0))) / h, rise / g)
+    guess = torch.isfinite(quad) & (quad > 0)
+    d = torch.where(guess, quad.clamp(start, max_offset), torch.full_like(quad, start))
+    growth = torch.where(guess, torch.full_like(d, 2.0), torch.full_like(d, 4.0))
     lo = torch.zeros(2 * K, dtype=torch.float64, device=obj.device)
     hi = torch.full_like(lo, float("nan"))
     f_lo = torch.full_like(lo, L0 - level)  # f = L − level: negative below, ≥ 0 at or above the level
     f_hi = torch.full_like(lo, float("nan"))
-    open_ = torch.ones(2 * K, dtype=torch.bool, device=obj.device)
-    d = start
-    while d <= max_offset * (1 + 1e-12) and bool(open_.any()):
-        idx = torch.nonzero(open_)[:, 0]
-        f = line(idx, torch.full((idx.numel(),), d, dtype=torch.float64, device=obj.device)) - level
-        crossed = f >= 0
-        hi[idx[crossed]], f_hi[idx[crossed]] = d, f[crossed]
-        lo[idx[~crossed]], f_lo[idx[~crossed]] = d, f[~crossed]
-        open_[idx[crossed]] = False
-        d *= 4.0  # wide brackets are cheap: the root finder below converges superlinearly
+    pending = torch.ones(2 * K, dtype=torch.bool, device=obj.device)
+    floor = start * 1e-6
+    while bool(pending.any()):
+        idx = torch.nonzero(pending)[:, 0]
+        f = line(idx, d[idx]) - level
+        up = f >= 0
+        # above the level: a bracket once the last point below is within one growth factor, else step down
+        iu = idx[up]
+        hi[iu], f_hi[iu] = d[iu], f[up]
+        tight = (lo[iu] * growth[iu] >= d[iu] * (1 - 1e-12)) | (d[iu] / 2 < floor)
+        pending[iu[tight]] = False
+        down = iu[~tight]
+        d[down], growth[down] = d[down] / 2, 2.0
+        # below the level: done if a crossing above is known (we came down), else step up (censored past max)
+        idn = idx[~up]
+        lo[idn], f_lo[idn] = d[idn], f[~up]
+        known = ~torch.isnan(hi[idn])
+        pending[idn[known]] = False
+        grow = idn[~known]
+        nxt = d[grow] * growth[grow]
+        over = nxt > max_offset * (1 + 1e-12)
+        pending[grow[over]] = False
+        d[grow[~over]] = nxt[~over]
     found = torch.nonzero(~torch.isnan(hi))[:, 0]
     # Illinois (modified regula falsi) on all brackets at once, with a "nudge": next to each secant point x
     # we also evaluate x ± (rtol/4)·x towards the far end of the bracket. Regula falsi closes in on the root
