@@ -107,6 +107,8 @@ def test_structured_path_equals_the_generic_jvp_path(activation):
         b = directional_derivatives(obj, obj.w_base, P, second=True, method="jvp")
         np.testing.assert_allclose(a[0], b[0], atol=1e-12)
         np.testing.assert_allclose(a[1], b[1], atol=1e-12)
+        first = directional_derivatives(obj, obj.w_base, P, method="structured")  # per-layer gradient form
+        np.testing.assert_allclose(first, b[0], atol=1e-12)
     tanh = Objective(build_mlp([6, 5, 5, 4], activation="tanh").double(), data, "hidden")
     with pytest.raises(ConfigError, match=r"method = 'structured' needs the weights of one linear layer"):
         directional_derivatives(tanh, tanh.w_base, np.eye(25)[:2], method="structured")

@@ -84,6 +84,26 @@ def logits_and_tangents(obj: Objective, w0: torch.Tensor, P: torch.Tensor, a: in
     return rest(obj, params, h, t)
 
 
+def layer_gradients(obj: Objective, w0: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """Per-sample gradients (n, N) of ℓ_k with respect to w for samples a:b, in the per-layer form:
+    for the selected linear layer ∇_W ℓ_k = δ_k x_kᵀ and ∇_b ℓ_k = δ_k, with δ_k = ∂ℓ_k/∂z_k from one
+    backward pass of Σ_k ℓ_k (samples do not interact). Requires :func:`structured`."""
+    params = obj._params(w0)
+    first_name, _ = next(iter(obj._net.named_children()))
+    x = obj.features[a:b]
+    W, bias = params[f"{first_name}.weight"], params.get(f"{first_name}.bias")
+    with torch.enable_grad():
+        z = (x @ W.T + (bias if bias is not None else 0)).detach().requires_grad_(True)
+        logits, _ = rest(obj, params, z)
+        r, _ = output_residual_and_curvature(obj, logits.detach(), a, b)
+        (delta,) = torch.autograd.grad(logits, z, grad_outputs=r)  # ∂ℓ_k/∂z_k, row by row
+    pieces = []
+    for name in obj.selection.names:
+        pieces.append((delta[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1) if name.endswith(".weight")
+                      else delta)
+    return torch.cat(pieces, dim=1)
+
+
 def output_residual_and_curvature(obj: Objective, logits: torch.Tensor, a: int, b: int):
     """(r, s): r = ∂ℓ/∂logits per sample; for cross-entropy s = softmax (curvature diag(s) − ssᵀ), for
     squared error s = None (curvature I)."""

@@ -16,7 +16,7 @@ from torch.func import jvp, vmap
 from ..errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
-from ._tangents import logits_and_tangents, output_residual_and_curvature, structured
+from ._tangents import layer_gradients, logits_and_tangents, output_residual_and_curvature, structured
 
 __all__ = ["MinibatchLandscape", "directional_derivatives", "minibatch_landscape", "noise_temperature",
            "projected_noise_covariance"]
@@ -30,8 +30,9 @@ def directional_derivatives(obj: Objective, w0, directions, *, second: bool = Fa
     ``"jvp"``: one ``jvp`` of the vector of per-sample losses per direction (forward-over-forward for C2),
     ``vmap``-ed over directions and chunked over samples — any model; cost ≈ K forward passes, memory
     O(batch · chunk · width). ``"structured"``: when w belongs to one linear layer followed by piecewise-linear
-    layers (the Feng–Tu hidden weights), the logit tangents of all directions by one GEMM
-    (:mod:`._tangents`), D_ki = rᵀJ_ki and C2_ki = J_kiᵀ ∇²_out ℓ_k J_ki in closed form. ``"auto"`` picks
+    layers (the Feng–Tu hidden weights), D from the per-layer per-sample gradients δ_k x_kᵀ and one GEMM
+    with the directions; with C2, the logit tangents J of all directions by one GEMM (:mod:`._tangents`),
+    D_ki = rᵀJ_ki and C2_ki = J_kiᵀ ∇²_out ℓ_k J_ki in closed form. ``"auto"`` picks
     ``structured`` when it applies.
     """
     w0, P = point_and_directions(obj, w0, directions)
@@ -71,20 +72,26 @@ def directional_derivatives(obj: Objective, w0, directions, *, second: bool = Fa
 def _structured_derivatives(obj: Objective, w0: torch.Tensor, P: torch.Tensor, second: bool):
     K = P.shape[0]
     D = torch.empty((obj.n_train, K), dtype=torch.float64, device=obj.device)
-    C2 = torch.empty_like(D) if second else None
+    if not second:
+        # first derivatives only: the per-layer per-sample gradients (δ_k x_kᵀ) of a row block, then one
+        # GEMM with the directions — measured faster than the tangent GEMM when no curvature is needed
+        rows = max(1, min(obj.chunk, 2**23 // max(obj.n_params, 1)))  # ≤ 32 MB of float32 gradients
+        for a in range(0, obj.n_train, rows):
+            b = min(a + rows, obj.n_train)
+            D[a:b] = (layer_gradients(obj, w0, a, b) @ P.T).double()
+        return D.cpu().numpy()
+    C2 = torch.empty_like(D)
     with torch.no_grad():
         for a, b in obj.chunks():
             logits, J = logits_and_tangents(obj, w0, P, a, b)  # (n, K, out)
             J = J.double()
             r, s = output_residual_and_curvature(obj, logits.double(), a, b)
             D[a:b] = torch.einsum("nko,no->nk", J, r)
-            if second:
-                if s is None:
-                    C2[a:b] = (J**2).sum(-1)
-                else:
-                    C2[a:b] = (J**2 * s[:, None, :]).sum(-1) - torch.einsum("nko,no->nk", J, s) ** 2
-    D = D.cpu().numpy()
-    return (D, C2.cpu().numpy()) if second else D
+            if s is None:
+                C2[a:b] = (J**2).sum(-1)
+            else:
+                C2[a:b] = (J**2 * s[:, None, :]).sum(-1) - torch.einsum("nko,no->nk", J, s) ** 2
+    return D.cpu().numpy(), C2.cpu().numpy()
 
 
 def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = "auto") -> np.ndarray:
