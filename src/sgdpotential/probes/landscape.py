@@ -80,8 +80,8 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     derivatives (forward mode, one pass) predicts each crossing; from there a geometric search (×2 up or
     ÷2 down; ×4 up from ``start`` where the model predicts none) brackets it with one batched evaluation
     of the still-open half-lines per step; the Illinois variant of regula falsi, vectorised over
-    half-lines, with a nudge of rtol/4 across each secant point, then shrinks every bracket to relative
-    width ``rtol``. Cost: a few bracketing passes plus ~5–10
+    half-lines and evaluated at x ± (rtol/4)·x around each secant point x, then shrinks every bracket to
+    relative width ``rtol``. Cost: a few bracketing passes plus ~5–10
     root-finding passes of ≤ 4K weight vectors over the data. The crossing found is the first one the
     search meets: a bump that rises above factor·L0 and falls back within one search step is not resolved,
     and where the quadratic model overshoots such a bump the nearer crossing can be missed.
@@ -149,11 +149,11 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
         pending[grow[over]] = False
         d[grow[~over]] = nxt[~over]
     found = torch.nonzero(~torch.isnan(hi))[:, 0]
-    # Illinois (modified regula falsi) on all brackets at once, with a "nudge": next to each secant point x
-    # we also evaluate x ± (rtol/4)·x towards the far end of the bracket. Regula falsi closes in on the root
-    # from one side only; the nudge lands on the other side once x is within rtol/4, so the bracket itself
-    # collapses and the stated tolerance is guaranteed with superlinear convergence.
-    side = torch.zeros(2 * K, dtype=torch.int8, device=obj.device)  # which end was kept last (−1 lo, +1 hi)
+    # Illinois (modified regula falsi) on all brackets at once, evaluated as a pair x ± (rtol/4)·x around
+    # each secant point x: far from the root both land on one side and act as a secant step; once x is
+    # within rtol/4 of the root they straddle it and the bracket itself collapses to rtol/2, so the stated
+    # tolerance is guaranteed while the convergence stays superlinear.
+    kept = torch.zeros(2 * K, dtype=torch.int8, device=obj.device)  # end kept by the last step: −1 lo, +1 hi
     for _ in range(100):
         if not found.numel():
             break
@@ -163,21 +163,29 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
         a, b, fa, fb = lo[active], hi[active], f_lo[active], f_hi[active]
         x = b - fb * (b - a) / (fb - fa)
         x = torch.where((x > a) & (x < b), x, 0.5 * (a + b))
-        step = 0.25 * rtol * x
-        nudge = torch.where(b - x > x - a, torch.minimum(x + step, 0.5 * (x + b)),
-                            torch.maximum(x - step, 0.5 * (a + x)))
-        both = line(torch.cat([active, active]), torch.cat([x, nudge])) - level
-        fx, fn = both[: active.numel()], both[active.numel() :]
-        for pt, fp in ((x, fx), (nudge, fn)):
-            up = fp >= 0
-            inside = (pt > lo[active]) & (pt < hi[active])
-            set_hi, set_lo = up & inside, ~up & inside
-            # Illinois: when the same end survives twice, halve its function value to pull the secant over
-            f_lo[active[set_hi & (side[active] == -1)]] *= 0.5
-            f_hi[active[set_lo & (side[active] == 1)]] *= 0.5
-            hi[active[set_hi]], f_hi[active[set_hi]] = pt[set_hi], fp[set_hi]
-            lo[active[set_lo]], f_lo[active[set_lo]] = pt[set_lo], fp[set_lo]
-        side[active] = torch.where(fx >= 0, torch.tensor(-1, dtype=torch.int8), torch.tensor(1, dtype=torch.int8))
+        # the straddling pair only once the bracket is within 64·rtol (until then it would cost a second
+        # evaluation for nothing): far away, both "points" are x itself
+        near = (b - a) < 64 * rtol * b
+        step = torch.where(near, torch.minimum(0.25 * rtol * x, 0.25 * torch.minimum(x - a, b - x)), 0.0)
+        pts = torch.stack([x - step, x + step])  # (2, m)
+        m = active.numel()
+        vals = line(torch.cat([active, active[near]]), torch.cat([pts[0], pts[1][near]])) - level
+        fp = vals[:m].repeat(2, 1)  # far from the root both rows hold f(x)
+        fp[1, near] = vals[m:]
+        up = fp >= 0
+        # new bracket: the highest point below the level and the lowest at or above it
+        new_lo = torch.where(~up[1], pts[1], torch.where(~up[0], pts[0], a))
+        new_flo = torch.where(~up[1], fp[1], torch.where(~up[0], fp[0], fa))
+        new_hi = torch.where(up[0], pts[0], torch.where(up[1], pts[1], b))
+        new_fhi = torch.where(up[0], fp[0], torch.where(up[1], fp[1], fb))
+        moved_lo, moved_hi = new_lo != a, new_hi != b
+        # Illinois: an end that survives a second step in a row has its function value halved
+        new_flo = torch.where(~moved_lo & (kept[active] == -1), 0.5 * new_flo, new_flo)
+        new_fhi = torch.where(~moved_hi & (kept[active] == 1), 0.5 * new_fhi, new_fhi)
+        kept[active] = torch.where(moved_lo & ~moved_hi, torch.tensor(1, dtype=torch.int8),
+                                   torch.where(moved_hi & ~moved_lo, torch.tensor(-1, dtype=torch.int8),
+                                               torch.tensor(0, dtype=torch.int8)))
+        lo[active], f_lo[active], hi[active], f_hi[active] = new_lo, new_flo, new_hi, new_fhi
     cross = (0.5 * (lo + hi)).cpu().numpy()
     right, left = cross[:K], -cross[K:]
     censored = np.stack([np.isnan(left), np.isnan(right)], axis=1)
