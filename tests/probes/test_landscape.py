@@ -23,6 +23,7 @@ def test_quadratic_closed_form(linear_ls):
     np.testing.assert_allclose(res.width, expected, rtol=1e-8)
     np.testing.assert_allclose(res.right, -res.left, rtol=1e-8)
     assert res.loss0 == pytest.approx(L0, rel=1e-12) and not res.censored.any()
+    assert 0 < res.tolerance <= 1e-10  # the bracket actually reached the requested tolerance
 
 
 @pytest.mark.parametrize("structure", ["tanh MLP, all parameters (vmap path)", "ReLU MLP, hidden weights (GEMM path)"])

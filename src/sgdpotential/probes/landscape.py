@@ -60,7 +60,8 @@ class Flatness:
         L0 = L(w0).
     factor : float
     tolerance : float
-        Relative accuracy of each crossing (bracket width / offset).
+        Largest relative bracket width (hi − lo)/hi left around a crossing: ≤ ``rtol`` unless the root
+        finder ran out of iterations (then honestly larger).
     """
 
     left: np.ndarray
@@ -81,8 +82,8 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     ÷2 down; ×4 up from ``start`` where the model predicts none) brackets it with one batched evaluation
     of the still-open half-lines per step; the Illinois variant of regula falsi, vectorised over
     half-lines and evaluated at x ± (rtol/4)·x around each secant point x, then shrinks every bracket to
-    relative width ``rtol``. Cost: a few bracketing passes plus ~5–10
-    root-finding passes of ≤ 4K weight vectors over the data. The crossing found is the first one the
+    relative width ``rtol``. Cost: a few bracketing passes plus ~5–10 root-finding passes of ≤ 4K weight
+    vectors over the data. The crossing found is the first one the
     search meets: a bump that rises above factor·L0 and falls back within one search step is not resolved,
     and where the quadratic model overshoots such a bump the nearer crossing can be missed.
 
@@ -116,8 +117,8 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     g = torch.as_tensor(np.concatenate([D.mean(0), -D.mean(0)]), dtype=torch.float64, device=obj.device)
     h = torch.as_tensor(np.tile(C2.mean(0), 2), dtype=torch.float64, device=obj.device)
     rise = level - L0
-    with torch.no_grad():
-        quad = torch.where(h > 0, (-g + torch.sqrt(torch.clamp(g * g + 2 * h * rise, min=0.0))) / h, rise / g)
+    # the positive root of ½hδ² + gδ = rise in the cancellation-free form (also right for h ≤ 0 with g > 0)
+    quad = 2 * rise / (g + torch.sqrt(torch.clamp(g * g + 2 * h * rise, min=0.0)))
     guess = torch.isfinite(quad) & (quad > 0)
     d = torch.where(guess, quad.clamp(start, max_offset), torch.full_like(quad, start))
     growth = torch.where(guess, torch.full_like(d, 2.0), torch.full_like(d, 4.0))
@@ -189,4 +190,5 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     cross = (0.5 * (lo + hi)).cpu().numpy()
     right, left = cross[:K], -cross[K:]
     censored = np.stack([np.isnan(left), np.isnan(right)], axis=1)
-    return Flatness(left, right, right - left, censored, L0, float(factor), float(rtol))
+    achieved = float(((hi - lo) / hi)[found].max()) if found.numel() else 0.0
+    return Flatness(left, right, right - left, censored, L0, float(factor), achieved)
