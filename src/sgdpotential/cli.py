@@ -146,34 +146,24 @@ def decompose_cmd(
     out.print_json(json.dumps(info))
 
 
-@app.command()
-def record(
-    preset: Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10) or quick (digits).")] = "feng-tu",
-    out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH or mnist:DIR.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate α.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Minibatch size B.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")] = None,
-    params: Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, or parameter names.")] = None,
-    components: Annotated[int | None, typer.Option(help="K, principal directions kept.")] = None,
-    window_epochs: Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")] = None,
-    stride: Annotated[int | None, typer.Option(help="A snapshot every this many steps.")] = None,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
-):
-    """Train with SGD, record the window into a trajectory store, and run its PCA."""
+def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device):
+    from .runs import preset as make_preset
+
+    try:
+        return make_preset(preset, dataset=dataset, params=params, components=components, lr=lr,
+                           batch_size=batch_size, seed=seed, window_epochs=window_epochs, stride=stride,
+                           device=device)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool):
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .runs import preset as make_preset
     from .runs import record as record_run
 
-    try:
-        cfg = make_preset(preset, dataset=dataset, params=params, components=components, lr=lr,
-                          batch_size=batch_size, seed=seed, window_epochs=window_epochs, stride=stride, device=device)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from exc
     if out is None:
         if resume:
             raise _fail("--resume needs --out, the run directory to continue.")
@@ -192,11 +182,106 @@ def record(
 
     try:
         res = record_run(cfg, out, resume=resume, progress=progress)
+        if analysis:
+            from .analysis import analyze, probe_run
+
+            if not (resume and (out / "probes.npz").exists()):
+                progress("probes", 0, 1)
+                probe_run(out)
+                progress("probes", 1, 1)
+            analyze(out)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     finally:
         bar.stop()
+    return res
+
+
+@app.command()
+def record(
+    preset: Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10) or quick (digits).")] = "feng-tu",
+    out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH or mnist:DIR.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate α.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Minibatch size B.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")] = None,
+    params: Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, or parameter names.")] = None,
+    components: Annotated[int | None, typer.Option(help="K, principal directions kept.")] = None,
+    window_epochs: Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")] = None,
+    stride: Annotated[int | None, typer.Option(help="A snapshot every this many steps.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+):
+    """Train with SGD, record the window into a trajectory store, and run its PCA."""
+    cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
+    _print_record(_run_stages(cfg, preset, out, resume, analysis=False))
+
+
+@app.command()
+def run(
+    preset: Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10) or quick (digits).")] = "feng-tu",
+    out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH or mnist:DIR.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate α.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Minibatch size B.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")] = None,
+    params: Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, or parameter names.")] = None,
+    components: Annotated[int | None, typer.Option(help="K, principal directions kept.")] = None,
+    window_epochs: Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")] = None,
+    stride: Annotated[int | None, typer.Option(help="A snapshot every this many steps.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+):
+    """The main job: record, probe at ω0 along the principal directions, and analyse (summary.json)."""
+    cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
+    res = _run_stages(cfg, preset, out, resume, analysis=True)
     _print_record(res)
+    _print_summary(res.run_dir)
+
+
+@app.command("analyze")
+def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")]):
+    """Redo the analysis of a run from its stored arrays (no retraining): rewrites summary.json."""
+    from .analysis import analyze
+
+    try:
+        analyze(run_dir)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    _print_summary(run_dir)
+
+
+def _print_summary(run_dir: Path) -> None:
+    s = json.loads((run_dir / "summary.json").read_text())
+    ivf, ly, pot = s["ivf"], s["lyapunov"], s["potential"]
+    table = Table(show_header=False, box=None, title="analysis (summary.json)", title_justify="left")
+    if ivf["psi"] is not None:
+        table.add_row("IVF", f"ψ = {ivf['psi']:.2f} [{ivf['ci95'][0]:.2f}, {ivf['ci95'][1]:.2f}], R² {ivf['r2']:.2f}, "
+                      f"{ivf['n_used']} directions ({ivf['n_drift']} drift, {ivf['n_censored']} censored left out); "
+                      f"Feng & Tu: ψ ≈ 4")
+    for key, label in (("continuous", "continuous law"), ("discrete", "discrete SGD law"),
+                       ("window_from_w0", "finite window")):
+        r = ly.get(key, {})
+        if "error" in r:
+            table.add_row(label, f"[yellow]not defined[/]: {r['error']}")
+        elif r.get("median_ratio") is not None:
+            table.add_row(label, f"predicted/measured σ² median {r['median_ratio']:.3g}, "
+                          f"median |log10 ratio| {r['median_abs_log10_ratio']:.2f}")
+    if "error" in pot:
+        table.add_row("potential", f"[yellow]{pot['error']}[/]")
+    else:
+        sl = pot.get("sigma2_vs_u_flatness")
+        table.add_row("potential", f"{pot['kind']}; σ² vs U-flatness slope "
+                      f"{'n/a' if sl is None else format(sl['exponent'], '.2f')} (Boltzmann: +2); "
+                      f"‖Q‖/‖D‖ {pot['q_over_d']:.3g}; ‖[H_P, C_P]‖ {pot['commutator']:.3g}")
+    for key, label, ref in (("hessian_diag_vs_flatness", "H_P,ii vs F_i", "paper −2"),
+                            ("noise_diag_vs_flatness", "C_P,ii vs F_i", "paper −6"),
+                            ("theta_spread_vs_flatness", "σ_θ,i vs F_i", "FT +1, paper −1"),
+                            ("noise_vs_hessian_diag", "C_P,ii vs H_P,ii", "literature 1–2")):
+        f = s["exponents"][key]
+        if f is not None:
+            table.add_row(label, f"{f['exponent']:+.2f} [{f['ci95'][0]:+.2f}, {f['ci95'][1]:+.2f}] ({ref})")
+    out.print(table)
 
 
 def _print_record(res) -> None:
@@ -216,7 +301,7 @@ def _print_record(res) -> None:
     n90 = pca["n_components_90"]
     table.add_row("spectrum", f"tail exponent γ = {pca['tail_exponent']:.2f} (σ_i² ∝ i^−γ, i = 20…200); "
                   f"90% of the variance without PC1 in {n90 if n90 is not None else '> K'} components")
-    table.add_row("files", "config.json, trajectory.zarr, pca.npz, record.json")
+    table.add_row("files", ", ".join(sorted(p.name for p in res.run_dir.iterdir() if not p.name.startswith("."))))
     out.print(table)
 
 

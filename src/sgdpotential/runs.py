@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -179,11 +180,23 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
             raise ConfigError(f"output folder {str(run_dir)!r} is not empty; choose a new --out or pass --resume.")
         if not run_dir.parent.exists():
             raise ConfigError(f"the parent folder of {str(run_dir)!r} does not exist; create it first.")
+        created = not run_dir.exists()
         run_dir.mkdir(exist_ok=True)
         write_json_atomic(run_dir / "config.json", config.to_dict())
-    tr = train(model, data, tcfg, run_dir / "trajectory.zarr", params=config.params, resume=resume,
-               metadata={"widths": widths, "activation": config.activation, "model_seed": config.model_seed},
-               progress=progress)
+    try:
+        tr = train(model, data, tcfg, run_dir / "trajectory.zarr", params=config.params, resume=resume,
+                   metadata={"widths": widths, "activation": config.activation, "model_seed": config.model_seed},
+                   progress=progress)
+    except ConfigError:
+        # a fresh run that cannot go on (e.g. SGD diverged) leaves no half-written folder behind; an
+        # interrupted one (Ctrl-C, a kill) keeps everything, since it can be resumed
+        if not resume:
+            for path in [run_dir] if created else list(run_dir.iterdir()):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        raise
     seconds["burn_in"], seconds["window"] = tr.burn_in_seconds, tr.window_seconds
     t = time.perf_counter()
     K = min(config.components, tr.trajectory.n_snapshots - 1, tr.trajectory.n_params)
@@ -196,6 +209,7 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
                  steps=tr.trajectory.steps)
     write_json_atomic(run_dir / "record.json", {
         "burn_in": tr.trajectory.metadata["burn_in"],
+        "n_train": data.n_train if tcfg.sampling == "shuffle" else None,
         "window_steps": tr.window_steps, "steps_per_epoch": tr.steps_per_epoch, "n_snapshots": pca.n_snapshots,
         "n_params": tr.trajectory.n_params, "pca": {
             "method": pca.method, "total_variance": pca.total_variance, "mean_alignment": pca.mean_alignment,

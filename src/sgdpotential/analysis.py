@@ -1,0 +1,230 @@
+"""From a recorded run to the paper's numbers: probes at ω0, the IVF fit, the Lyapunov test, the stochastic
+potential in the principal subspace, and the scaling exponents (``summary.json``).
+
+Two stages, each reading what the previous one wrote in the run directory:
+:func:`probe_run` (``pca.npz`` → ``probes.npz``) and :func:`analyze` (everything → ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, DecompositionError
+from .runs import RunConfig, savez_atomic, write_json_atomic
+from .scaling import fit_power_law
+from .theory import (
+    decompose,
+    entropy_production_of,
+    rotation_planes,
+    sgd_stationary_covariance,
+    sgd_window_covariance,
+    stationary_covariance,
+)
+
+__all__ = ["analyze", "probe_run"]
+
+#: Directions whose θ_i(t) is more than this share a linear trend are drift, not diffusion (Feng & Tu's PC1),
+#: and are left out of the fits (counted in the summary).
+DRIFT_MAX = 0.5
+
+
+def _load(run_dir: Path, name: str):
+    path = run_dir / name
+    if not path.exists():
+        raise ConfigError(f"{str(path)!r} is missing; run the earlier stages first (sgdpotential run --out "
+                          f"{str(run_dir)!r} --resume).")
+    return np.load(path) if name.endswith(".npz") else json.loads(path.read_text())
+
+
+def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
+    """Probe the loss at the window mean ω0 along the run's principal directions; writes ``probes.npz``.
+
+    Arrays: flatness ``left``, ``right``, ``width``, ``censored``, ``loss0``; ``hessian`` (H_P),
+    ``noise_cov`` (C_P, paper Eq. 19), ``noise_temperature``; minibatch landscape (Eq. 20) ``theta_mean``,
+    ``theta_std``, ``M_mean``, ``M_std``, ``nonconvex_fraction``; ``hessian_top`` (largest eigenvalues of the
+    Hessian over the recorded subset).
+    """
+    import torch
+
+    from .data import load_dataset
+    from .models import build_mlp
+    from .objective import Objective
+    from .probes import (
+        flatness,
+        hessian_top_eigenvalues,
+        minibatch_landscape,
+        noise_temperature,
+        projected_hessian,
+        projected_noise_covariance,
+    )
+
+    run_dir = Path(run_dir)
+    cfg = RunConfig.from_dict(_load(run_dir, "config.json"))
+    pca = _load(run_dir, "pca.npz")
+    tcfg = cfg.train_config()
+    data = load_dataset(cfg.dataset)
+    model = build_mlp([data.n_features, *cfg.hidden, data.n_classes], cfg.activation, seed=cfg.model_seed)
+    device = torch.device(tcfg.device)
+    model.to(device)
+    obj = Objective(model, data, cfg.params, base=pca["mean_all"])
+    w0 = torch.as_tensor(pca["mean"], dtype=obj.dtype, device=device)
+    P = torch.as_tensor(pca["components"], dtype=obj.dtype, device=device)
+    flat = flatness(obj, w0, P)
+    H = projected_hessian(obj, w0, P)
+    C = projected_noise_covariance(obj, w0, P)
+    n_train = data.n_train if tcfg.sampling == "shuffle" else None
+    mb = minibatch_landscape(obj, w0, P, batch_size=tcfg.batch_size, n_batches=n_batches, seed=tcfg.seed)
+    top = hessian_top_eigenvalues(obj, w0, k=min(3, obj.n_params - 1), tol=1e-4)
+    arrays = {
+        "left": flat.left, "right": flat.right, "width": flat.width, "censored": flat.censored,
+        "loss0": np.array(flat.loss0), "hessian": H, "noise_cov": C,
+        "noise_temperature": noise_temperature(C, tcfg.lr, tcfg.batch_size, n_train),
+        "theta_mean": mb.theta_mean, "theta_std": mb.theta_std, "M_mean": mb.M_mean, "M_std": mb.M_std,
+        "nonconvex_fraction": mb.nonconvex_fraction, "hessian_top": top,
+    }
+    savez_atomic(run_dir / "probes.npz", **arrays)
+    return arrays
+
+
+def _fit(x, y, mask, seed=0) -> dict | None:
+    """Power-law fit over the masked positive points, as a JSON-ready dict (None with fewer than 3)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    use = mask & np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if use.sum() < 3:
+        return None
+    f = fit_power_law(x[use], y[use], seed=seed)
+    return {"exponent": f.exponent, "ci95": list(f.ci), "r2": f.r2, "n": f.n}
+
+
+def _ratio_stats(pred: np.ndarray, measured: np.ndarray, use: np.ndarray) -> dict:
+    d = np.diag(pred)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = d / measured
+    ok = use & np.isfinite(ratio) & (ratio > 0)
+    off = pred - np.diag(d)
+    return {
+        "ratio": [float(r) if np.isfinite(r) else None for r in ratio],
+        "median_abs_log10_ratio": float(np.median(np.abs(np.log10(ratio[ok])))) if ok.any() else None,
+        "median_ratio": float(np.median(ratio[ok])) if ok.any() else None,
+        "offdiag_over_diag": float(np.linalg.norm(off) / np.linalg.norm(d)) if np.linalg.norm(d) > 0 else None,
+    }
+
+
+def analyze(run_dir) -> dict:
+    """Assemble ``summary.json`` from ``config.json``, ``record.json``, ``pca.npz`` and ``probes.npz``.
+
+    Sections: ``ivf`` (ψ of σ_i² ∝ F_i^−ψ with a 95% bootstrap interval, R², directions used and left out,
+    T, and ψ on nested sub-windows with the same directions), ``lyapunov`` (continuous, exact discrete and
+    finite-window predictions of diag Σ with F = α H_P, D = C_P, ε = α²/2B against the measured σ_i²,
+    relaxation times against T), ``potential`` (the decomposition: kind, U-flatness and the slope of σ_i²
+    against it, ‖Q‖/‖D‖, the normalised commutator ‖[H_P, C_P]‖, entropy production, rotation planes),
+    ``exponents`` (H_P,ii, C_P,ii, σ_i², σ_θ,i against F_i; C_P,ii against H_P,ii), ``pca``.
+    Pure arithmetic on the stored arrays: rerunning it reproduces the summary exactly.
+    """
+    run_dir = Path(run_dir)
+    cfg = RunConfig.from_dict(_load(run_dir, "config.json"))
+    rec = _load(run_dir, "record.json")
+    pca = _load(run_dir, "pca.npz")
+    pr = _load(run_dir, "probes.npz")
+    tcfg = cfg.train_config()
+    lr, B = tcfg.lr, tcfg.batch_size
+    n_train = rec.get("n_train")
+    var = pca["variances"]
+    T = int(rec["n_snapshots"])
+    width = pr["width"]
+    drift = pca["drift"]
+    censored = pr["censored"].any(axis=1)
+    is_drift = drift > DRIFT_MAX
+    use = ~censored & ~is_drift & np.isfinite(width)
+
+    # ---------------------------------------------------------------- IVF
+    ivf = _fit(width, var, use)
+    proj = pca["projections"]
+    nested = []
+    for frac in (0.125, 0.25, 0.5, 1.0):
+        n = max(3, round(frac * T))
+        sub = proj[-n:]
+        fit = _fit(width, sub.var(axis=0), use)
+        nested.append({"window": n, "psi": None if fit is None else -fit["exponent"],
+                       "ci95": None if fit is None else [-fit["ci95"][1], -fit["ci95"][0]]})
+    ivf_out = {
+        "psi": None if ivf is None else -ivf["exponent"],
+        "ci95": None if ivf is None else [-ivf["ci95"][1], -ivf["ci95"][0]],
+        "r2": None if ivf is None else ivf["r2"],
+        "n_used": int(use.sum()), "n_drift": int(is_drift.sum()), "n_censored": int(censored.sum()),
+        "window": T, "nested": nested, "drift_max": DRIFT_MAX,
+    }
+
+    # ---------------------------------------------------------------- Lyapunov test
+    H = pr["hessian"]
+    C = pr["noise_cov"]
+    eps = lr**2 / (2 * B)
+    h = np.linalg.eigvalsh(H)
+    lyap = {"eps": eps, "lr_lambda_min": float(lr * h[0]), "lr_lambda_max": float(lr * h[-1]),
+            "lr_hessian_top": [float(lr * x) for x in pr["hessian_top"]]}
+    for name, fn in (
+        ("continuous", lambda: stationary_covariance(lr * H, C, eps)),
+        ("discrete", lambda: sgd_stationary_covariance(H, C, lr, B, n_train=n_train)),
+        ("window_stationary", lambda: sgd_window_covariance(H, C, lr, B, T, n_train=n_train)),
+        ("window_from_w0", lambda: sgd_window_covariance(H, C, lr, B, T, start=0, n_train=n_train)),
+    ):
+        try:
+            lyap[name] = _ratio_stats(fn(), var, use)
+        except DecompositionError as exc:
+            lyap[name] = {"error": str(exc)}
+    hd = np.diag(H)
+    with np.errstate(divide="ignore"):
+        tau = np.where(hd > 0, 1.0 / (lr * hd), np.inf)
+    lyap["relaxation_steps"] = [float(t) if np.isfinite(t) else None for t in tau]
+    lyap["n_slower_than_window"] = int(np.sum(tau > T))
+
+    # ---------------------------------------------------------------- stochastic potential
+    pot: dict = {}
+    try:
+        dec = decompose(lr * H, C, eps)
+        U = dec.U
+        uflat = 2.0 * np.sqrt(2.0 * (math.e - 1.0) * eps / np.where(np.diag(U) > 0, np.diag(U), np.nan))
+        slope = _fit(uflat, var, use)
+        comm = H @ C - C @ H
+        pot = {
+            "kind": dec.kind, "max_residual": dec.max_residual(),
+            "u_flatness": [float(x) if np.isfinite(x) else None for x in uflat],
+            "sigma2_vs_u_flatness": slope,
+            "q_over_d": float(np.linalg.norm(dec.Q) / np.linalg.norm(dec.D)),
+            "commutator": float(np.linalg.norm(comm) / (np.linalg.norm(H) * np.linalg.norm(C))),
+        }
+        if dec.kind == "stable":
+            try:
+                pot["entropy_production_per_step"] = entropy_production_of(dec)
+                planes = rotation_planes(dec)
+                pot["rotation_q"] = [float(q) for q in planes.q[:5]]
+            except DecompositionError as exc:
+                pot["thermo_error"] = str(exc)
+    except DecompositionError as exc:
+        pot = {"error": str(exc)}
+
+    # ---------------------------------------------------------------- exponents
+    exps = {
+        "hessian_diag_vs_flatness": _fit(width, hd, use),  # paper: −2
+        "noise_diag_vs_flatness": _fit(width, np.diag(C), use),  # paper: −6
+        "variance_vs_flatness": ivf,  # Feng & Tu: −4
+        "theta_spread_vs_flatness": _fit(width, pr["theta_std"], use),  # Feng & Tu: +1; paper: −1
+        "noise_vs_hessian_diag": _fit(hd, np.diag(C), use),  # literature: 1 to 2
+    }
+    summary = {
+        "schema": "sgdpotential.summary/1",
+        "config": cfg.to_dict(),
+        "burn_in": rec["burn_in"],
+        "pca": rec["pca"],
+        "ivf": ivf_out,
+        "lyapunov": lyap,
+        "potential": pot,
+        "exponents": exps,
+        "loss0": float(pr["loss0"]),
+    }
+    write_json_atomic(run_dir / "summary.json", summary)
+    return summary

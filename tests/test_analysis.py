@@ -1,0 +1,76 @@
+"""The main job on the quick preset: run → probes → summary.json; analyze reproduces it; seeds reproduce it."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sgdpotential.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "quick"
+    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_run_writes_every_stage(quick_run):
+    out, result = quick_run
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["config.json", "pca.npz", "probes.npz", "record.json", "summary.json", "trajectory.zarr"]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["schema"] == "sgdpotential.summary/1"
+    assert s["ivf"]["n_used"] + s["ivf"]["n_drift"] >= 19 and s["ivf"]["psi"] is not None
+    assert [n["window"] for n in s["ivf"]["nested"]] == [35, 70, 140, 280]
+    assert s["potential"]["kind"] in ("stable", "saddle")
+    for key in ("continuous", "discrete", "window_stationary", "window_from_w0"):
+        assert key in s["lyapunov"]
+    probes = np.load(out / "probes.npz")
+    assert probes["hessian"].shape == probes["noise_cov"].shape == (20, 20)
+    assert "IVF" in result.stdout and "finite window" in result.stdout
+
+
+def test_analyze_reproduces_the_summary_from_stored_arrays(quick_run):
+    out, _ = quick_run
+    before = (out / "summary.json").read_bytes()
+    (out / "summary.json").unlink()
+    result = runner.invoke(app, ["analyze", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.json").read_bytes() == before
+
+
+def test_same_seed_same_summary(quick_run, tmp_path):
+    out, _ = quick_run
+    again = tmp_path / "again"
+    assert runner.invoke(app, ["run", "--preset", "quick", "--out", str(again)]).exit_code == 0
+    assert json.loads((again / "summary.json").read_text()) == json.loads((out / "summary.json").read_text())
+
+
+def test_non_empty_output_is_refused_and_left_untouched(quick_run):
+    out, _ = quick_run
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
+    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out)])
+    assert result.exit_code == 2 and "is not empty; choose a new --out or pass --resume" in result.stderr
+    assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
+
+
+def test_resume_finishes_the_missing_stages(tmp_path):
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--window-epochs", "1"]).exit_code == 0
+    result = runner.invoke(app, ["analyze", str(out)])
+    assert result.exit_code == 2 and "probes.npz' is missing; run the earlier stages first" in result.stderr
+    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out), "--window-epochs", "1", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.json").exists() and (out / "probes.npz").exists()
+
+
+def test_diverging_run_exits_2(tmp_path):
+    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(tmp_path / "d"), "--lr", "1e6"])
+    assert result.exit_code == 2 and "SGD diverged at step" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "d").exists()  # no half-written run left behind
