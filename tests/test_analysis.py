@@ -23,7 +23,11 @@ def quick_run(tmp_path_factory):
 def test_run_writes_every_stage(quick_run):
     out, result = quick_run
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["config.json", "pca.npz", "probes.npz", "record.json", "summary.json", "trajectory.zarr"]
+    assert names == ["config.json", "figures", "pca.npz", "probes.npz", "record.json", "report.html", "summary.json",
+                     "trajectory.zarr"]
+    assert len(list((out / "figures").glob("*.png"))) == 7
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 7 and "Verdict" in page and "inverse variance" in page
     s = json.loads((out / "summary.json").read_text())
     assert s["schema"] == "sgdpotential.summary/1"
     assert s["ivf"]["n_used"] + s["ivf"]["n_drift"] >= 19 and s["ivf"]["psi"] is not None

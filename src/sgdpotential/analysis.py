@@ -56,6 +56,7 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     from .probes import (
         flatness,
         hessian_top_eigenvalues,
+        loss_profiles,
         minibatch_landscape,
         noise_temperature,
         projected_hessian,
@@ -79,12 +80,19 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     n_train = data.n_train if tcfg.sampling == "shuffle" else None
     mb = minibatch_landscape(obj, w0, P, batch_size=tcfg.batch_size, n_batches=n_batches, seed=tcfg.seed)
     top = hessian_top_eigenvalues(obj, w0, k=min(3, obj.n_params - 1), tol=1e-4)
+    # loss profiles along a few directions for the report, over ±1.5 × the widest crossing among them
+    shown = np.unique(np.clip([1, P.shape[0] // 4, P.shape[0] - 1], 0, P.shape[0] - 1))
+    reach = np.nanmax(np.abs(np.concatenate([flat.left[shown], flat.right[shown]]))) if np.isfinite(
+        flat.width[shown]).any() else 1.0
+    offsets = np.linspace(-1.5 * reach, 1.5 * reach, 61)
+    profiles = loss_profiles(obj, w0, P[torch.as_tensor(shown)], offsets)
     arrays = {
         "left": flat.left, "right": flat.right, "width": flat.width, "censored": flat.censored,
         "loss0": np.array(flat.loss0), "hessian": H, "noise_cov": C,
         "noise_temperature": noise_temperature(C, tcfg.lr, tcfg.batch_size, n_train),
         "theta_mean": mb.theta_mean, "theta_std": mb.theta_std, "M_mean": mb.M_mean, "M_std": mb.M_std,
         "nonconvex_fraction": mb.nonconvex_fraction, "hessian_top": top,
+        "profile_directions": shown, "profile_offsets": offsets, "profile_losses": profiles,
     }
     savez_atomic(run_dir / "probes.npz", **arrays)
     return arrays

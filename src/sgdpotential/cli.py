@@ -184,12 +184,14 @@ def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool
         res = record_run(cfg, out, resume=resume, progress=progress)
         if analysis:
             from .analysis import analyze, probe_run
+            from .report import make_report
 
             if not (resume and (out / "probes.npz").exists()):
                 progress("probes", 0, 1)
                 probe_run(out)
                 progress("probes", 1, 1)
             analyze(out)
+            make_report(out)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     finally:
@@ -232,7 +234,7 @@ def run(
     device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
 ):
-    """The main job: record, probe at ω0 along the principal directions, and analyse (summary.json)."""
+    """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
     cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
     res = _run_stages(cfg, preset, out, resume, analysis=True)
     _print_record(res)
@@ -241,11 +243,13 @@ def run(
 
 @app.command("analyze")
 def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")]):
-    """Redo the analysis of a run from its stored arrays (no retraining): rewrites summary.json."""
+    """Redo the analysis of a run from its stored arrays (no retraining): summary.json, figures, report.html."""
     from .analysis import analyze
+    from .report import make_report
 
     try:
         analyze(run_dir)
+        make_report(run_dir)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     _print_summary(run_dir)

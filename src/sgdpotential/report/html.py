@@ -1,0 +1,101 @@
+"""report.html: one self-contained page (figures embedded as base64 PNG) with the numbers and a verdict."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..runs import RunConfig
+from .figures import draw_all
+
+#: Thresholds of the plain-words verdict (stated in the report itself).
+AGREE_LOG10 = 0.3  # a law "agrees" when the median |log10(predicted/measured)| is below this (a factor 2)
+
+
+def verdict(s: dict) -> list[str]:
+    """Plain sentences derived from the numbers of ``summary.json``."""
+    out = []
+    ivf = s["ivf"]
+    if ivf["psi"] is not None:
+        lo, hi = ivf["ci95"]
+        rel = "consistent with" if lo <= 4 <= hi else ("below" if hi < 4 else "above")
+        out.append(f"SGD shows the inverse variance–flatness relation σ² ∝ F^−ψ with ψ = {ivf['psi']:.2f} "
+                   f"(95% CI {lo:.2f}–{hi:.2f}, R² {ivf['r2']:.2f}, {ivf['n_used']} directions), {rel} Feng & Tu's "
+                   f"ψ ≈ 4.")
+        nested = [n for n in ivf["nested"] if n["psi"] is not None]
+        if len(nested) >= 2:
+            out.append(f"ψ depends on the window: {nested[0]['psi']:.2f} over the last {nested[0]['window']} "
+                       f"snapshots, {nested[-1]['psi']:.2f} over all {nested[-1]['window']}.")
+    ly = s["lyapunov"]
+    for key, label in (("continuous", "The continuous stationary law (paper Eq. 14)"),
+                       ("discrete", "The exact discrete SGD law"),
+                       ("window_from_w0", "The finite-window law")):
+        r = ly.get(key, {})
+        if r.get("median_abs_log10_ratio") is None:
+            out.append(f"{label} is not defined here: {r.get('error', 'no usable directions')}")
+            continue
+        agree = r["median_abs_log10_ratio"] < AGREE_LOG10
+        out.append(f"{label} with F = αH_P, D = C_P {'agrees with' if agree else 'does not match'} the measured "
+                   f"variances (median predicted/measured {r['median_ratio']:.3g}).")
+    pot = s["potential"]
+    sl = pot.get("sigma2_vs_u_flatness")
+    if sl:
+        lo, hi = sl["ci95"]
+        ok = lo <= 2 <= hi
+        out.append(f"Against the flatness of the stochastic potential U built in the principal subspace, σ² has slope "
+                   f"{sl['exponent']:.2f} (CI {lo:.2f}–{hi:.2f}); Boltzmann in U predicts +2: "
+                   f"{'consistent' if ok else 'not consistent'}.")
+    ex = s["exponents"]
+    if ex.get("noise_diag_vs_flatness"):
+        out.append(f"The paper's scaling assumptions: H_P,ii ∝ F^{ex['hessian_diag_vs_flatness']['exponent']:.2f} "
+                   f"(assumed −2), C_P,ii ∝ F^{ex['noise_diag_vs_flatness']['exponent']:.2f} (assumed −6).")
+    if ex.get("theta_spread_vs_flatness"):
+        e = ex["theta_spread_vs_flatness"]["exponent"]
+        out.append(f"The minibatch-minimum spread σ_θ,i ∝ F^{e:.2f}: Feng & Tu found +1, the paper argues −1.")
+    return out
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
+
+
+def make_report(run_dir) -> Path:
+    """Draw the figures and write ``run_dir/report.html`` (atomically); returns its path."""
+    run_dir = Path(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    figs = draw_all(run_dir, summary, np.load(run_dir / "pca.npz"), np.load(run_dir / "probes.npz"), cfg)
+    sentences = "".join(f"<li>{html.escape(x)}</li>" for x in verdict(summary))
+    captions = {
+        "spectrum": "PCA spectrum of the window with the random-walk null for the same T.",
+        "trajectory": "(θ₁, θ₂) over the window, and a late (θ_i, θ_j) pair.",
+        "profiles": "Loss along selected principal directions, with the e·L0 level that defines F_i.",
+        "ivf": "σ_i² against the loss flatness F_i (IVF) and against the flatness of the stochastic potential U "
+               "(the paper's Fig. 1, from data).",
+        "lyapunov": "Predicted against measured σ_i²: continuous, exact discrete, and finite-window laws.",
+        "spectra": "H_P, C_P and U along each principal direction.",
+        "scaling": "The scaling panel: the paper's assumptions and the disputed σ_θ law.",
+    }
+    body = "".join(f"<figure>{_img(p)}<figcaption>{html.escape(captions[n])}</figcaption></figure>"
+                   for n, p in figs.items())
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>sgdpotential report</title>
+<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto;line-height:1.45}}
+img{{max-width:100%}}figure{{margin:1.5em 0}}pre{{background:#f4f4f4;padding:1em;overflow:auto;font-size:80%}}</style>
+</head><body><h1>SGD as a stochastic process: {html.escape(cfg.dataset)}, {html.escape(cfg.params)} weights</h1>
+<h2>Verdict</h2><ul>{sentences}</ul>
+<p>A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} (a factor of 2).</p>
+<h2>Figures</h2>{body}
+<h2>Numbers (summary.json)</h2><pre>{html.escape(json.dumps(summary, indent=1))}</pre></body></html>"""
+    path = run_dir / "report.html"
+    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".report.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(page)
+    os.replace(tmp, path)
+    return path
