@@ -78,3 +78,28 @@ def test_diverging_run_exits_2(tmp_path):
     result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(tmp_path / "d"), "--lr", "1e6"])
     assert result.exit_code == 2 and "SGD diverged at step" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "d").exists()  # no half-written run left behind
+
+
+def test_config_file_force_and_bad_outputs(tmp_path):
+    cfg = tmp_path / "quick.toml"
+    cfg.write_text('preset = "quick"\ncomponents = 8\n[train]\nwindow_epochs = 1.0\nseed = 3\n')
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    used = json.loads((out / "config.json").read_text())
+    assert used["components"] == 8 and used["train"]["seed"] == 3 and used["dataset"] == "digits"
+    assert json.loads((out / "summary.json").read_text())["config"] == used
+    again = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--force", "--seed", "4"])
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "config.json").read_text())["train"]["seed"] == 4  # option beats the file
+    bad = tmp_path / "bad.toml"
+    bad.write_text("lr = = 1")
+    r = runner.invoke(app, ["run", "--config", str(bad), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "is not valid TOML" in r.stderr
+    bad.write_text('preset = "quick"\nlearning_rate = 0.1\n')
+    r = runner.invoke(app, ["run", "--config", str(bad), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "unknown configuration key 'learning_rate'" in r.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = runner.invoke(app, ["run", "--preset", "quick", "--out", str(blocker / "run")])
+    assert r.exit_code == 2 and "does not exist; create it first" in r.stderr and "Traceback" not in r.output

@@ -6,6 +6,7 @@ Errors in user input end with one sentence on stderr and exit code 2, and never 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -169,6 +170,8 @@ def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool
             raise _fail("--resume needs --out, the run directory to continue.")
         out = Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         out.parent.mkdir(exist_ok=True)
+    if not resume and out.parent.exists() and not os.access(out.parent, os.W_OK):
+        raise _fail(f"cannot write into {str(out.parent)!r} (permission denied); choose another --out.")
     bar = Progress(TextColumn("{task.description:9s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err)
     tasks = {}
@@ -233,9 +236,26 @@ def run(
     stride: Annotated[int | None, typer.Option(help="A snapshot every this many steps.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+    config: Annotated[Path | None, typer.Option(help="TOML file of settings (options given here override it).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
 ):
     """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
-    cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
+    if config is not None:
+        from .runs import load_config, with_overrides
+
+        try:
+            base = load_config(config)
+        except ConfigError as exc:
+            raise _fail(str(exc)) from exc
+        cfg = with_overrides(base, dataset=dataset, params=params, components=components, lr=lr, batch_size=batch_size,
+                        seed=seed, window_epochs=window_epochs, stride=stride, device=device)
+    else:
+        cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
+                              device)
+    if force and out is not None and out.exists() and not resume:
+        import shutil
+
+        shutil.rmtree(out)
     res = _run_stages(cfg, preset, out, resume, analysis=True)
     _print_record(res)
     _print_summary(res.run_dir)

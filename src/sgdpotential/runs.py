@@ -86,11 +86,36 @@ PRESETS = {
 }
 
 
-def preset(name: str, **overrides) -> RunConfig:
-    """A copy of a preset with top-level or training fields overridden (``lr=0.05`` goes into ``train``)."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
-    cfg = replace(PRESETS[name], hidden=list(PRESETS[name].hidden), train=dict(PRESETS[name].train))
+def load_config(path) -> RunConfig:
+    """A RunConfig from a TOML file: top-level keys of :class:`RunConfig` plus a ``[train]`` table.
+
+    A ``preset = "feng-tu"`` key starts from that preset and overrides what the file sets.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {str(path)!r} does not exist.") from exc
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML ({exc}).") from exc
+    base = data.pop("preset", None)
+    train_over = data.pop("train", {})
+    if not isinstance(train_over, dict):
+        raise ConfigError(f"config file {str(path)!r}: 'train' must be a table ([train]).")
+    cfg = preset(base) if base is not None else RunConfig()
+    merged = {**cfg.to_dict(), **data}
+    merged["train"] = {**cfg.train, **train_over}
+    return RunConfig.from_dict(merged)
+
+
+def with_overrides(cfg: RunConfig, **overrides) -> RunConfig:
+    """A copy of ``cfg`` with top-level or training fields overridden (``lr=0.05`` goes into ``train``);
+    ``None`` values are ignored."""
+    cfg = replace(cfg, hidden=list(cfg.hidden), train=dict(cfg.train))
     top = {f.name for f in fields(RunConfig)}
     for key, value in overrides.items():
         if value is None:
@@ -100,6 +125,13 @@ def preset(name: str, **overrides) -> RunConfig:
         else:
             cfg.train[key] = value
     return cfg
+
+
+def preset(name: str, **overrides) -> RunConfig:
+    """A copy of a preset with fields overridden (see :func:`with_overrides`)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    return with_overrides(PRESETS[name], **overrides)
 
 
 @dataclass
@@ -178,11 +210,15 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
     else:
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ConfigError(f"output folder {str(run_dir)!r} is not empty; choose a new --out or pass --resume.")
-        if not run_dir.parent.exists():
+        if not run_dir.parent.is_dir():
             raise ConfigError(f"the parent folder of {str(run_dir)!r} does not exist; create it first.")
         created = not run_dir.exists()
-        run_dir.mkdir(exist_ok=True)
-        write_json_atomic(run_dir / "config.json", config.to_dict())
+        try:
+            run_dir.mkdir(exist_ok=True)
+            write_json_atomic(run_dir / "config.json", config.to_dict())
+        except OSError as exc:
+            raise ConfigError(f"cannot write the run folder {str(run_dir)!r} ({exc.strerror or exc}); choose "
+                              f"another --out.") from exc
     try:
         tr = train(model, data, tcfg, run_dir / "trajectory.zarr", params=config.params, resume=resume,
                    metadata={"widths": widths, "activation": config.activation, "model_seed": config.model_seed},
