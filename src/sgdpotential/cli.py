@@ -202,20 +202,35 @@ def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool
     return res
 
 
+# the options shared by `record` and `run`, declared once
+PresetOpt = Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10) or quick (digits).")]
+OutOpt = Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")]
+DatasetOpt = Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH or mnist:DIR.")]
+LrOpt = Annotated[float | None, typer.Option(help="Learning rate α.")]
+BatchOpt = Annotated[int | None, typer.Option(help="Minibatch size B.")]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")]
+ParamsOpt = Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, or parameter names.")]
+ComponentsOpt = Annotated[int | None, typer.Option(help="K, principal directions kept.")]
+WindowOpt = Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")]
+StrideOpt = Annotated[int | None, typer.Option(help="A snapshot every this many steps.")]
+DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
+
+
 @app.command()
 def record(
-    preset: Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10) or quick (digits).")] = "feng-tu",
-    out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH or mnist:DIR.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate α.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Minibatch size B.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")] = None,
-    params: Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, or parameter names.")] = None,
-    components: Annotated[int | None, typer.Option(help="K, principal directions kept.")] = None,
-    window_epochs: Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")] = None,
-    stride: Annotated[int | None, typer.Option(help="A snapshot every this many steps.")] = None,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+    preset: PresetOpt = "feng-tu",
+    out: OutOpt = None,
+    dataset: DatasetOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    seed: SeedOpt = None,
+    params: ParamsOpt = None,
+    components: ComponentsOpt = None,
+    window_epochs: WindowOpt = None,
+    stride: StrideOpt = None,
+    device: DeviceOpt = None,
+    resume: ResumeOpt = False,
 ):
     """Train with SGD, record the window into a trajectory store, and run its PCA."""
     cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
@@ -224,18 +239,18 @@ def record(
 
 @app.command()
 def run(
-    preset: Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10) or quick (digits).")] = "feng-tu",
-    out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH or mnist:DIR.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate α.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Minibatch size B.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")] = None,
-    params: Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, or parameter names.")] = None,
-    components: Annotated[int | None, typer.Option(help="K, principal directions kept.")] = None,
-    window_epochs: Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")] = None,
-    stride: Annotated[int | None, typer.Option(help="A snapshot every this many steps.")] = None,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+    preset: PresetOpt = "feng-tu",
+    out: OutOpt = None,
+    dataset: DatasetOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    seed: SeedOpt = None,
+    params: ParamsOpt = None,
+    components: ComponentsOpt = None,
+    window_epochs: WindowOpt = None,
+    stride: StrideOpt = None,
+    device: DeviceOpt = None,
+    resume: ResumeOpt = False,
     config: Annotated[Path | None, typer.Option(help="TOML file of settings (options given here override it).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
 ):
