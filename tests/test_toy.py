@@ -39,3 +39,13 @@ def test_messages_and_cli():
     assert result.exit_code == 0 and "ψ =" in result.stdout and "Eq. (24)" in result.stdout
     bad = CliRunner().invoke(app, ["toy", "--steps", "100"])
     assert bad.exit_code == 2 and "burn-in" in bad.stderr
+
+
+def test_toy_report(tmp_path):
+    result = CliRunner().invoke(app, ["toy", "--chains", "50", "--out", str(tmp_path / "toy")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "toy" / "report.html").read_text()
+    assert "data:image/png;base64," in page and "Eq. (24) holds" in page
+    import json
+
+    assert json.loads((tmp_path / "toy" / "toy.json").read_text())["settings"]["chains"] == 50

@@ -353,6 +353,7 @@ def toy(
     chains: Annotated[int, typer.Option(min=2, help="Independent SGD chains.")] = 200,
     steps: Annotated[int, typer.Option(min=2, help="Steps per chain (half burn-in).")] = 4000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    report: Annotated[Path | None, typer.Option("--out", help="Write report.html and toy.json to this folder.")] = None,
 ):
     """The paper's random quadratic minibatch model, Eq. (20): simulate SGD, measure Σ, D and ψ."""
     from .toy import toy_model
@@ -373,6 +374,18 @@ def toy(
     table.add_row("exact discrete law", f"max |measured − exact| = {dev.max():.1f} standard errors"
                   + (" (additive noise: exact)" if sigma_m == 0 else " (σ_M > 0: multiplicative noise, approximate)"))
     out.print(table)
+    if report is not None:
+        from .report.toy import toy_numbers, toy_report
+        from .runs import write_json_atomic
+
+        settings = {"n": n, "theta_exponent": theta_exponent, "sigma_m": sigma_m, "lr": lr, "chains": chains,
+                    "steps": steps, "seed": seed}
+        try:
+            report.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(report / "toy.json", toy_numbers(r, settings))
+            out.print(f"report: {toy_report(r, settings, report)}")
+        except OSError as exc:
+            raise _fail(f"cannot write the report into {str(report)!r} ({exc.strerror or exc}).") from exc
 
 
 def main() -> None:  # console-script entry point

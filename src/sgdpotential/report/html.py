@@ -72,7 +72,6 @@ def make_report(run_dir) -> Path:
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     figs = draw_all(run_dir, summary, np.load(run_dir / "pca.npz"), np.load(run_dir / "probes.npz"), cfg)
-    sentences = "".join(f"<li>{html.escape(x)}</li>" for x in verdict(summary))
     captions = {
         "spectrum": "PCA spectrum of the window with the random-walk null for the same T.",
         "trajectory": "(θ₁, θ₂) over the window, and a late (θ_i, θ_j) pair.",
@@ -83,18 +82,24 @@ def make_report(run_dir) -> Path:
         "spectra": "H_P, C_P and U along each principal direction.",
         "scaling": "The scaling panel: the paper's assumptions and the disputed σ_θ law.",
     }
-    body = "".join(f"<figure>{_img(p)}<figcaption>{html.escape(captions[n])}</figcaption></figure>"
-                   for n, p in figs.items())
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>sgdpotential report</title>
+    return write_page(run_dir / "report.html",
+                      f"SGD as a stochastic process: {cfg.dataset}, {cfg.params} weights",
+                      verdict(summary), [(p, captions[n]) for n, p in figs.items()], summary)
+
+
+def write_page(path: Path, title: str, sentences: list[str], figures: list[tuple[Path, str]], numbers: dict) -> Path:
+    """One self-contained HTML page (verdict, embedded figures, the numbers as JSON), written atomically."""
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in sentences)
+    body = "".join(f"<figure>{_img(p)}<figcaption>{html.escape(c)}</figcaption></figure>" for p, c in figures)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:900px;margin:2em auto;line-height:1.45}}
 img{{max-width:100%}}figure{{margin:1.5em 0}}pre{{background:#f4f4f4;padding:1em;overflow:auto;font-size:80%}}</style>
-</head><body><h1>SGD as a stochastic process: {html.escape(cfg.dataset)}, {html.escape(cfg.params)} weights</h1>
-<h2>Verdict</h2><ul>{sentences}</ul>
+</head><body><h1>{html.escape(title)}</h1>
+<h2>Verdict</h2><ul>{items}</ul>
 <p>A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} (a factor of 2).</p>
 <h2>Figures</h2>{body}
-<h2>Numbers (summary.json)</h2><pre>{html.escape(json.dumps(summary, indent=1))}</pre></body></html>"""
-    path = run_dir / "report.html"
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".report.")
+<h2>Numbers</h2><pre>{html.escape(json.dumps(numbers, indent=1))}</pre></body></html>"""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as fh:
         fh.write(page)
     os.replace(tmp, path)
