@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="sgdpotential: SGD measured as a physical stochastic process (Ao's stochastic potential, IVF).",
 )
-out = Console()
+console = Console()
 err = Console(stderr=True, soft_wrap=True)  # one sentence per error, never re-wrapped
 
 
@@ -35,7 +35,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _version(value: bool):
     if value:
-        out.print(f"sgdpotential {__version__}")
+        console.print(f"sgdpotential {__version__}")
         raise typer.Exit()
 
 
@@ -65,7 +65,7 @@ def demo(
     except (DecompositionError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     dec = res.decomposition
-    out.print(
+    console.print(
         f"[bold]Synthetic minimum[/]: n = {n}, α = {res.lr}, B = {res.batch_size}, ε = α²/2B = {dec.eps:.3g}; "
         f"curvature ∝ F⁻² and noise ∝ curvature³ [italic](the paper's assumed scalings)[/], "
         f"mode coupling {coupling}."
@@ -82,7 +82,7 @@ def demo(
             f"{res.potential_flatness[i]:.3g}",
             f"{res.discrete_over_continuous[i]:.4f}",
         )
-    out.print(table)
+    console.print(table)
     lf, pf = res.loss_fit, res.potential_fit
     summary = Table(show_header=False, box=None)
     summary.add_row("kind", dec.kind)
@@ -97,7 +97,7 @@ def demo(
     summary.add_row("‖Q‖/‖D‖", f"{res.q_over_d:.3g}  (0 ⇔ detailed balance)")
     summary.add_row("entropy production", f"{res.entropy_production:.3e} per step")
     summary.add_row("strongest rotation plane", f"q = {res.top_rotation:.3g}")
-    out.print(summary)
+    console.print(summary)
 
 
 def _load_matrix(path: Path, name: str) -> np.ndarray:
@@ -144,7 +144,7 @@ def decompose_cmd(
         arrays["lyapunov_solution"] = dec.lyapunov_solution
         savez_atomic(output, **arrays)
         info["output"] = str(output)
-    out.print_json(json.dumps(info))
+    console.print_json(json.dumps(info))
 
 
 def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device):
@@ -320,7 +320,7 @@ def _print_summary(run_dir: Path) -> None:
         f = s["exponents"][key]
         if f is not None:
             table.add_row(label, f"{f['exponent']:+.2f} [{f['ci95'][0]:+.2f}, {f['ci95'][1]:+.2f}] ({ref})")
-    out.print(table)
+    console.print(table)
 
 
 def _print_record(res) -> None:
@@ -341,7 +341,7 @@ def _print_record(res) -> None:
     table.add_row("spectrum", f"tail exponent γ = {pca['tail_exponent']:.2f} (σ_i² ∝ i^−γ, i = 20…200); "
                   f"90% of the variance without PC1 in {n90 if n90 is not None else '> K'} components")
     table.add_row("files", ", ".join(sorted(p.name for p in res.run_dir.iterdir() if not p.name.startswith("."))))
-    out.print(table)
+    console.print(table)
 
 
 @app.command()
@@ -373,7 +373,7 @@ def toy(
                   f"{(r.noise / r.eq24).max():.3f}]")
     table.add_row("exact discrete law", f"max |measured − exact| = {dev.max():.1f} standard errors"
                   + (" (additive noise: exact)" if sigma_m == 0 else " (σ_M > 0: multiplicative noise, approximate)"))
-    out.print(table)
+    console.print(table)
     if report is not None:
         from .report.toy import toy_numbers, toy_report
         from .runs import write_json_atomic
@@ -383,7 +383,7 @@ def toy(
         try:
             report.mkdir(parents=True, exist_ok=True)
             write_json_atomic(report / "toy.json", toy_numbers(r, settings))
-            out.print(f"report: {toy_report(r, settings, report)}")
+            console.print(f"report: {toy_report(r, settings, report)}")
         except OSError as exc:
             raise _fail(f"cannot write the report into {str(report)!r} ({exc.strerror or exc}).") from exc
 
