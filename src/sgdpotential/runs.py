@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -153,28 +154,31 @@ class RecordResult:
     seconds: dict
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON whole or not at all (temporary file in the same folder, then rename)."""
+@contextmanager
+def atomic_write(path: Path, mode: str = "w"):
+    """Open a temporary file beside ``path`` and move it into place only when the block succeeds: a reader
+    (or a killed run) sees the old file or the new one, never half of one."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2)
+        with os.fdopen(fd, mode) as fh:
+            yield fh
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """JSON, written with :func:`atomic_write`."""
+    with atomic_write(path) as fh:
+        json.dump(obj, fh, indent=2)
 
 
 def savez_atomic(path: Path, **arrays) -> None:
-    """``np.savez`` whole or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``np.savez``, written with :func:`atomic_write`."""
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -> RecordResult:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..runs import RunConfig
+from ..runs import RunConfig, atomic_write
 from .figures import draw_all
 
 #: Thresholds of the plain-words verdict (stated in the report itself).
@@ -99,8 +97,6 @@ img{{max-width:100%}}figure{{margin:1.5em 0}}pre{{background:#f4f4f4;padding:1em
 <p>A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} (a factor of 2).</p>
 <h2>Figures</h2>{body}
 <h2>Numbers</h2><pre>{html.escape(json.dumps(numbers, indent=1))}</pre></body></html>"""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
+    with atomic_write(path) as fh:
         fh.write(page)
-    os.replace(tmp, path)
     return path
