@@ -8,19 +8,16 @@ reads what the previous one wrote, so an interrupted run resumes and analysis ca
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-import numpy as np
-
+from ._atomic import atomic_write, savez_atomic, write_json_atomic
 from .errors import ConfigError
 
-__all__ = ["PRESETS", "RecordResult", "RunConfig", "preset", "record"]
+__all__ = ["PRESETS", "RecordResult", "RunConfig", "atomic_write", "load_config", "preset", "record", "savez_atomic",
+           "with_overrides", "write_json_atomic"]
 
 
 @dataclass
@@ -152,33 +149,6 @@ class RecordResult:
     train: object
     pca: object
     seconds: dict
-
-
-@contextmanager
-def atomic_write(path: Path, mode: str = "w"):
-    """Open a temporary file beside ``path`` and move it into place only when the block succeeds: a reader
-    (or a killed run) sees the old file or the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    """JSON, written with :func:`atomic_write`."""
-    with atomic_write(path) as fh:
-        json.dump(obj, fh, indent=2)
-
-
-def savez_atomic(path: Path, **arrays) -> None:
-    """``np.savez``, written with :func:`atomic_write`."""
-    with atomic_write(path, "wb") as fh:
-        np.savez(fh, **arrays)
 
 
 def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -> RecordResult:

@@ -9,7 +9,6 @@ exactly where its last committed chunk ended and produces the same trajectory as
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ import torch.nn.functional as nnf
 from torch import nn
 
 from . import __version__
+from ._atomic import atomic_write
 from .data import Dataset
 from .errors import ConfigError, TrainingDiverged
 from .models import ParameterSelection, select_parameters
@@ -230,9 +230,8 @@ def checkpoint_path(store) -> Path:
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a kill leaves the old or the new checkpoint, never half of one
+    with atomic_write(path, "wb") as fh:  # a kill leaves the old or the new checkpoint, never half of one
+        torch.save(state, fh)
 
 
 def train(
