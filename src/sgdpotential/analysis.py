@@ -8,14 +8,13 @@ Two stages, each reading what the previous one wrote in the run directory:
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ConfigError, DecompositionError
 from .runs import RunConfig, savez_atomic, write_json_atomic
-from .scaling import fit_power_law
+from .scaling import fit_power_law, flatness_of_quadratic
 from .theory import (
     decompose,
     entropy_production_of,
@@ -77,7 +76,7 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     flat = flatness(obj, w0, P)
     H = projected_hessian(obj, w0, P)
     C = projected_noise_covariance(obj, w0, P)
-    n_train = data.n_train if tcfg.sampling == "shuffle" else None
+    n_train = _load(run_dir, "record.json")["n_train"]  # the sampling factor, as the recording stage set it
     mb = minibatch_landscape(obj, w0, P, batch_size=tcfg.batch_size, n_batches=n_batches, seed=tcfg.seed)
     top = hessian_top_eigenvalues(obj, w0, k=min(3, obj.n_params - 1), tol=1e-4)
     # loss profiles along a few directions for the report, over ±1.5 × the widest crossing among them
@@ -195,11 +194,13 @@ def analyze(run_dir) -> dict:
     try:
         dec = decompose(lr * H, C, eps)
         U = dec.U
-        uflat = 2.0 * np.sqrt(2.0 * (math.e - 1.0) * eps / np.where(np.diag(U) > 0, np.diag(U), np.nan))
+        u_diag = np.diag(U)
+        uflat = flatness_of_quadratic(np.where(u_diag > 0, u_diag, np.nan), level=eps)
         slope = _fit(uflat, var, use)
         comm = H @ C - C @ H
         pot = {
             "kind": dec.kind, "max_residual": dec.max_residual(),
+            "u_diag": [float(x) for x in u_diag],
             "u_flatness": [float(x) if np.isfinite(x) else None for x in uflat],
             "sigma2_vs_u_flatness": slope,
             "q_over_d": float(np.linalg.norm(dec.Q) / np.linalg.norm(dec.D)),

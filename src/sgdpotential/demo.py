@@ -10,24 +10,15 @@ potential U it follows the ordinary Boltzmann/Einstein law σ² ∝ (U-flatness)
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from .scaling import PowerLawFit, fit_power_law
+from .scaling import PowerLawFit, fit_power_law, flatness_of_quadratic
 from .theory import Decomposition, decompose, entropy_production_of, rotation_planes, sgd_stationary_covariance
 
 __all__ = ["DemoResult", "flatness_of_quadratic", "scaling_demo"]
-
-
-def flatness_of_quadratic(curvature, level: float = 1.0) -> np.ndarray:
-    """Feng–Tu flatness of L(θ) = L0 + hθ²/2 along a direction: the width of {L ≤ e·L0}.
-
-    F = 2√(2(e − 1)L0/h); ``level`` is L0.
-    """
-    return 2.0 * np.sqrt(2.0 * (math.e - 1.0) * level / np.asarray(curvature, dtype=float))
 
 
 @dataclass(frozen=True)

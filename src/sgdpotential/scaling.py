@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PowerLawFit", "fit_power_law"]
+__all__ = ["PowerLawFit", "fit_power_law", "flatness_of_quadratic"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,11 @@ def _ols(lx: np.ndarray, ly: np.ndarray):
     mx, my = lx.mean(axis=1, keepdims=True), ly.mean(axis=1, keepdims=True)
     k = np.sum((lx - mx) * (ly - my), axis=1) / np.sum((lx - mx) ** 2, axis=1)
     return k, my[:, 0] - k * mx[:, 0]
+
+
+def flatness_of_quadratic(curvature, level: float = 1.0) -> np.ndarray:
+    """Feng–Tu flatness of L(θ) = L0 + hθ²/2 along a direction: the width of {L ≤ e·L0}.
+
+    F = 2√(2(e − 1)L0/h); ``level`` is L0.
+    """
+    return 2.0 * np.sqrt(2.0 * (math.e - 1.0) * level / np.asarray(curvature, dtype=float))

@@ -174,11 +174,6 @@ class Trajectory:
             self._step.resize((self.n_snapshots,))
         self._group.attrs.update({"complete": True, **(extra or {})})
 
-    def update_metadata(self, **entries) -> None:
-        meta = self.metadata
-        meta.update(entries)
-        self._group.attrs["metadata"] = meta
-
     # ------------------------------------------------------------------ reading
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:

@@ -115,9 +115,8 @@ def draw_all(run_dir: Path, summary: dict, pca, probes, cfg) -> dict[str, Path]:
     idx = np.arange(1, var.size + 1)
     ax.semilogy(idx, np.abs(np.diag(H)), ".-", label="|H_P,ii|")
     ax.semilogy(idx, np.diag(C), ".-", label="C_P,ii")
-    if "u_flatness" in pot:
-        u = np.array([np.nan if x is None else x for x in pot["u_flatness"]])
-        ax.semilogy(idx, 8 * (math.e - 1) * lr**2 / (2 * B) / u**2, ".-", label="U_ii")
+    if "u_diag" in pot:
+        ax.semilogy(idx, np.abs(pot["u_diag"]), ".-", label="|U_ii|")
     ax.set_xlabel("principal direction i")
     ax.legend()
     figs["spectra"] = _save(fig, out / "spectra.png")
