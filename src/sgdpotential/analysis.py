@@ -107,6 +107,22 @@ def _fit(x, y, mask, seed=0) -> dict | None:
     return {"exponent": f.exponent, "ci95": list(f.ci), "r2": f.r2, "n": f.n}
 
 
+def usable_directions(width, censored, drift) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The directions an IVF fit uses: finite flatness on both sides and not drift (share of a linear trend
+    ≤ :data:`DRIFT_MAX`). Returns (use, is_drift, censored) boolean masks."""
+    censored = np.asarray(censored).any(axis=1)
+    is_drift = np.asarray(drift) > DRIFT_MAX
+    return ~censored & ~is_drift & np.isfinite(width), is_drift, censored
+
+
+def ivf_exponent(width, variances, use) -> dict:
+    """ψ of σ_i² ∝ F_i^−ψ over the ``use`` directions: {psi, ci95, r2, n_used} (None values below 3 points)."""
+    fit = _fit(width, variances, use)
+    if fit is None:
+        return {"psi": None, "ci95": None, "r2": None, "n_used": int(np.sum(use))}
+    return {"psi": -fit["exponent"], "ci95": [-fit["ci95"][1], -fit["ci95"][0]], "r2": fit["r2"], "n_used": fit["n"]}
+
+
 def _ratio_stats(pred: np.ndarray, measured: np.ndarray, use: np.ndarray) -> dict:
     d = np.diag(pred)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -143,10 +159,7 @@ def analyze(run_dir) -> dict:
     var = pca["variances"]
     T = int(rec["n_snapshots"])
     width = pr["width"]
-    drift = pca["drift"]
-    censored = pr["censored"].any(axis=1)
-    is_drift = drift > DRIFT_MAX
-    use = ~censored & ~is_drift & np.isfinite(width)
+    use, is_drift, censored = usable_directions(width, pr["censored"], pca["drift"])
 
     # ---------------------------------------------------------------- IVF
     ivf = _fit(width, var, use)
@@ -154,15 +167,11 @@ def analyze(run_dir) -> dict:
     nested = []
     for frac in (0.125, 0.25, 0.5, 1.0):
         n = max(3, round(frac * T))
-        sub = proj[-n:]
-        fit = _fit(width, sub.var(axis=0), use)
-        nested.append({"window": n, "psi": None if fit is None else -fit["exponent"],
-                       "ci95": None if fit is None else [-fit["ci95"][1], -fit["ci95"][0]]})
+        fit = ivf_exponent(width, proj[-n:].var(axis=0), use)
+        nested.append({"window": n, "psi": fit["psi"], "ci95": fit["ci95"]})
     ivf_out = {
-        "psi": None if ivf is None else -ivf["exponent"],
-        "ci95": None if ivf is None else [-ivf["ci95"][1], -ivf["ci95"][0]],
-        "r2": None if ivf is None else ivf["r2"],
-        "n_used": int(use.sum()), "n_drift": int(is_drift.sum()), "n_censored": int(censored.sum()),
+        **ivf_exponent(width, var, use),
+        "n_drift": int(is_drift.sum()), "n_censored": int(censored.sum()),
         "window": T, "nested": nested, "drift_max": DRIFT_MAX,
     }
 

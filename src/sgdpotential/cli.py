@@ -158,20 +158,10 @@ def _record_options(preset, dataset, params, components, lr, batch_size, seed, w
         raise _fail(str(exc)) from exc
 
 
-def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool):
-    import time
-
+def _progress_bar():
+    """A rich progress bar on stderr and a ``progress(phase, done, total)`` callback that drives it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .runs import record as record_run
-
-    if out is None:
-        if resume:
-            raise _fail("--resume needs --out, the run directory to continue.")
-        out = Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-        out.parent.mkdir(exist_ok=True)
-    if not resume and out.parent.exists() and not os.access(out.parent, os.W_OK):
-        raise _fail(f"cannot write into {str(out.parent)!r} (permission denied); choose another --out.")
     bar = Progress(TextColumn("{task.description:9s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err)
     tasks = {}
@@ -183,6 +173,22 @@ def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool
             tasks[phase] = bar.add_task(phase, total=total)
         bar.update(tasks[phase], completed=done, total=total)
 
+    return bar, progress
+
+
+def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool, with_ladder: bool = False):
+    import time
+
+    from .runs import record as record_run
+
+    if out is None:
+        if resume:
+            raise _fail("--resume needs --out, the run directory to continue.")
+        out = Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out.parent.mkdir(exist_ok=True)
+    if not resume and out.parent.exists() and not os.access(out.parent, os.W_OK):
+        raise _fail(f"cannot write into {str(out.parent)!r} (permission denied); choose another --out.")
+    bar, progress = _progress_bar()
     try:
         res = record_run(cfg, out, resume=resume, progress=progress)
         if analysis:
@@ -194,6 +200,10 @@ def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool
                 probe_run(out)
                 progress("probes", 1, 1)
             analyze(out)
+            if with_ladder and not (resume and (out / "ladder.json").exists()):
+                from .ladder import ladder
+
+                ladder(out, progress=progress)
             make_report(out)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
@@ -253,6 +263,8 @@ def run(
     resume: ResumeOpt = False,
     config: Annotated[Path | None, typer.Option(help="TOML file of settings (options given here override it).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
+    with_ladder: Annotated[bool, typer.Option("--ladder/--no-ladder", help="Replay the run on its linearized models "
+                                              "(the model ladder, see 'sgdpotential ladder').")] = True,
 ):
     """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
     if config is not None:
@@ -271,9 +283,11 @@ def run(
         import shutil
 
         shutil.rmtree(out)
-    res = _run_stages(cfg, preset, out, resume, analysis=True)
+    res = _run_stages(cfg, preset, out, resume, analysis=True, with_ladder=with_ladder)
     _print_record(res)
     _print_summary(res.run_dir)
+    if with_ladder:
+        _print_ladder(res.run_dir)
 
 
 @app.command("analyze")
@@ -288,6 +302,51 @@ def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory wr
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     _print_summary(run_dir)
+
+
+@app.command("ladder")
+def ladder_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")],
+    rungs: Annotated[str, typer.Option(help="Replays to run: comma-separated among batch, full, isotropic.")] =
+        "batch,full,isotropic",
+):
+    """Which ingredient makes IVF: replay the run on its linearized models (minibatch Hessian, full Hessian,
+    isotropic noise), fit a linear SDE to θ(t), measure closure; writes ladder.json and updates report.html."""
+    from .ladder import ladder
+    from .report import make_report
+
+    if not (run_dir / "summary.json").exists():
+        raise _fail(f"{str(run_dir)!r} has no summary.json; run 'sgdpotential run --out {run_dir}' (or analyze) first.")
+    bar, progress = _progress_bar()
+    try:
+        ladder(run_dir, rungs=tuple(r.strip() for r in rungs.split(",") if r.strip()), progress=progress)
+        make_report(run_dir)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        bar.stop()
+    _print_ladder(run_dir)
+
+
+def _print_ladder(run_dir: Path) -> None:
+    from .report.ladder import ladder_sentences
+
+    lad = json.loads((run_dir / "ladder.json").read_text())
+    table = Table(title="model ladder (ladder.json)", title_justify="left")
+    for col in ("rung", "ψ", "95% CI", "vs real SGD", "K-subspace variance", "median ratio"):
+        table.add_column(col, justify="right" if col != "rung" else "left")
+    for r in lad["rungs"]:
+        if "error" in r:
+            table.add_row(r["name"], "—", "—", r["error"][:60], "—", "—")
+            continue
+        d = r.get("outside_sgd_interval_by")
+        table.add_row(r["name"], "—" if r["psi"] is None else f"{r['psi']:.2f}",
+                      "—" if r["ci95"] is None else f"{r['ci95'][0]:.2f} – {r['ci95'][1]:.2f}",
+                      "—" if d is None else ("within" if d == 0 else f"outside by {d:.2f}"),
+                      f"{r['subspace_variance']:.3g}", "—" if r["median_ratio"] is None else f"{r['median_ratio']:.3g}")
+    console.print(table)
+    for sentence in ladder_sentences(lad):
+        console.print(f"• {sentence}", highlight=False)
 
 
 def _print_summary(run_dir: Path) -> None:

@@ -23,9 +23,19 @@ from .data import Dataset
 from .errors import ConfigError
 from .models import ParameterSelection, select_parameters
 
-__all__ = ["LOSSES", "Objective"]
+__all__ = ["LOSSES", "Objective", "per_sample_loss"]
 
 LOSSES = ("cross_entropy", "mse")
+
+
+def per_sample_loss(out: torch.Tensor, y: torch.Tensor, loss: str = "cross_entropy") -> torch.Tensor:
+    """ℓ_k for network outputs ``out`` (n, classes) and labels ``y`` (n,), no reduction: softmax
+    cross-entropy, or ``"mse"`` — half the squared error against one-hot targets (a loss that is exactly
+    quadratic in the weights of a linear model). Training and every probe use this one definition."""
+    if loss == "mse":
+        target = nnf.one_hot(y, out.shape[-1]).to(out.dtype)
+        return 0.5 * ((out - target) ** 2).sum(-1)
+    return nnf.cross_entropy(out, y, reduction="none")
 
 
 class Objective:
@@ -40,7 +50,8 @@ class Objective:
     base : 1-D tensor or array, optional
         Values of *all* parameters (flat, ``named_parameters()`` order) at which the unselected ones are held,
         e.g. the window mean ``mean_all`` of a trajectory; default: the model's current values.
-    loss : "cross_entropy"
+    loss : "cross_entropy" or "mse"
+        See :func:`per_sample_loss`.
     chunk : int
         Samples per forward pass (bounds memory; results do not depend on it).
 
@@ -132,11 +143,15 @@ class Objective:
 
     def sample_losses(self, w: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
         """ℓ_k(w) for samples ``start:stop`` (no reduction). Differentiable with ``torch.func``."""
-        out = self.logits(w, start, stop)
-        if self.loss_name == "mse":
-            target = nnf.one_hot(self.y[start:stop], out.shape[-1]).to(out.dtype)
-            return 0.5 * ((out - target) ** 2).sum(-1)
-        return nnf.cross_entropy(out, self.y[start:stop], reduction="none")
+        return self.sample_losses_of(w, self.features[start:stop], self.y[start:stop])
+
+    def sample_losses_of(self, w: torch.Tensor, features: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """ℓ_k(w) for given inputs (rows of ``features``, after any cached prefix) and labels."""
+        return per_sample_loss(functional_call(self._net, self._params(w), (features,)), y, self.loss_name)
+
+    def batch_loss(self, w: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """The minibatch loss L^μ(w) = (1/B) Σ_{k∈μ} ℓ_k(w) over the samples ``idx`` (what SGD descends)."""
+        return self.sample_losses_of(w, self.features[idx], self.y[idx]).mean()
 
     def chunks(self):
         """(start, stop) sample ranges of at most ``chunk`` samples."""

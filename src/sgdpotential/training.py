@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as nnf
 from torch import nn
 
 from . import __version__
@@ -25,9 +24,10 @@ from ._atomic import atomic_write
 from .data import Dataset
 from .errors import ConfigError, TrainingDiverged
 from .models import ParameterSelection, select_parameters
+from .objective import LOSSES, per_sample_loss
 from .trajectory import Trajectory
 
-__all__ = ["TrainConfig", "TrainResult", "evaluate", "train"]
+__all__ = ["MinibatchSampler", "TrainConfig", "TrainResult", "evaluate", "train"]
 
 SAMPLING = ("shuffle", "replacement")
 
@@ -61,6 +61,9 @@ class TrainConfig:
         Full-batch loss/accuracy every this many window steps (default: once per epoch).
     device : str
         ``"cpu"`` or ``"cuda"`` (when available).
+    loss : {"cross_entropy", "mse"}
+        The per-sample loss (:func:`~sgdpotential.objective.per_sample_loss`); ``mse`` makes a linear
+        model's loss exactly quadratic (tests, analytic cases).
     """
 
     lr: float = 0.1
@@ -77,6 +80,7 @@ class TrainConfig:
     stride: int = 1
     eval_every: int | None = None
     device: str = "cpu"
+    loss: str = "cross_entropy"
 
     def validate(self, n_train: int) -> None:
         """Raise :class:`ConfigError` naming the first bad setting."""
@@ -87,6 +91,8 @@ class TrainConfig:
         if self.batch_size > n_train:
             raise ConfigError(f"batch_size = {self.batch_size} is larger than the {n_train} training samples; "
                               f"use batch_size ≤ {n_train}.")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss = {self.loss!r} is not one of {', '.join(LOSSES)}.")
         if self.sampling not in SAMPLING:
             raise ConfigError(f"sampling = {self.sampling!r} is not one of {', '.join(SAMPLING)}.")
         for name in ("momentum", "weight_decay"):
@@ -157,17 +163,17 @@ class TrainResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Dataset, chunk: int = 8192) -> tuple[float, float]:
-    """Full-batch mean cross-entropy and accuracy."""
+def evaluate(model: nn.Module, data: Dataset, chunk: int = 8192, loss: str = "cross_entropy") -> tuple[float, float]:
+    """Full-batch mean loss and accuracy."""
     total, correct = 0.0, 0
     for s in range(0, data.n_train, chunk):
         out = model(data.X[s : s + chunk])
-        total += float(nnf.cross_entropy(out, data.y[s : s + chunk], reduction="sum"))
+        total += float(per_sample_loss(out, data.y[s : s + chunk], loss).sum())
         correct += int((out.argmax(1) == data.y[s : s + chunk]).sum())
     return total / data.n_train, correct / data.n_train
 
 
-class _Sampler:
+class MinibatchSampler:
     """Minibatch indices from a private generator; its whole state is checkpointable."""
 
     def __init__(self, n: int, batch_size: int, sampling: str, seed: int, device):
@@ -307,7 +313,7 @@ def train(
     sel_slice, sel_index = _selection_in_flat(model, selection, device)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay)
-    sampler = _Sampler(data.n_train, config.batch_size, config.sampling, config.seed, device)
+    sampler = MinibatchSampler(data.n_train, config.batch_size, config.sampling, config.seed, device)
 
     state = None
     if resume:
@@ -342,7 +348,7 @@ def train(
         nonlocal step
         idx = sampler.next()
         opt.zero_grad(set_to_none=True)
-        loss = nnf.cross_entropy(model(data.X[idx]), data.y[idx])
+        loss = per_sample_loss(model(data.X[idx]), data.y[idx], config.loss).mean()
         loss.backward()
         opt.step()
         step += 1
@@ -370,12 +376,12 @@ def train(
             for _ in range(spe):
                 sgd_step()
             epoch += 1
-            _, acc = evaluate(model, data)
+            _, acc = evaluate(model, data, loss=config.loss)
             _save_checkpoint(ckpt, snapshot_state("burn-in", step=step, epoch=epoch, accuracy=acc))
             if progress:
                 progress("burn-in", epoch, fixed if fixed is not None else config.max_burn_in_epochs)
         if epoch == 0:
-            _, acc = evaluate(model, data)
+            _, acc = evaluate(model, data, loss=config.loss)
         if progress:
             progress("burn-in", epoch, epoch)  # burn-in is over: the bar is complete
         burn_in = {"epochs": epoch, "steps": step, "accuracy": acc,
@@ -431,7 +437,7 @@ def train(
             buf_steps[k] = step
             k += 1
         if wstep % eval_every == 0:
-            loss, acc = evaluate(model, data)
+            loss, acc = evaluate(model, data, loss=config.loss)
             eval_log["step"].append(step)
             eval_log["loss"].append(loss)
             eval_log["accuracy"].append(acc)

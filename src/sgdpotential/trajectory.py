@@ -129,6 +129,11 @@ class Trajectory:
         return dict(self._group.attrs["eval"])
 
     @property
+    def timing(self) -> dict:
+        """Wall-time figures a writer recorded when it finished (e.g. a replay's steps per second); {} if none."""
+        return dict(self._group.attrs.get("timing", {}))
+
+    @property
     def steps(self) -> np.ndarray:
         """SGD step index of each committed snapshot."""
         return np.asarray(self._step[: self.n_snapshots])

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.func import jvp, vmap
+from torch.func import grad, jvp, vmap
 
 from ..errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
 from ._tangents import layer_gradients, logits_and_tangents, output_residual_and_curvature, structured
 
-__all__ = ["MinibatchLandscape", "directional_derivatives", "minibatch_landscape", "noise_temperature",
-           "projected_noise_covariance"]
+__all__ = ["MinibatchLandscape", "directional_derivatives", "gradient_noise_trace", "minibatch_landscape",
+           "noise_temperature", "projected_noise_covariance"]
 
 
 def directional_derivatives(obj: Objective, w0, directions, *, second: bool = False, batch: int = 16,
@@ -107,6 +107,32 @@ def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = 
     Dc = D - mean
     C = Dc.T @ Dc / D.shape[0]  # centred first: no cancellation between the two terms of Eq. (19)
     return (C + C.T) / 2
+
+
+def gradient_noise_trace(obj: Objective, w0, *, rows: int | None = None) -> float:
+    """tr C, the total per-sample gradient variance of paper Eq. (19) over all N selected parameters:
+    tr C = (1/N_L) Σ_k ‖∇ℓ_k(w0)‖² − ‖∇L(w0)‖².
+
+    Method: per-sample gradients of ``rows`` samples at a time by ``vmap(grad)`` (≤ 32 MB of them), summed
+    in float64 after centring on the full gradient (no cancellation between the two terms). Cost ≈ one
+    full-batch gradient; memory O(rows · N). A minibatch gradient then has total noise variance
+    tr C / B (× (N_L − B)/(N_L − 1) without replacement) — the scale of the isotropic control of
+    :func:`~sgdpotential.replay.linearized_replay`.
+    """
+    w0 = obj.check_w(w0)
+    rows = rows or max(1, min(obj.chunk, 2**23 // max(obj.n_params, 1)))
+    per_sample = vmap(grad(lambda w, x, y: obj.sample_losses_of(w, x[None], y[None]).sum()), in_dims=(None, 0, 0))
+    with torch.no_grad():
+        mean = torch.zeros(obj.n_params, dtype=torch.float64, device=obj.device)
+        total = 0.0
+        blocks = [(a, min(a + rows, obj.n_train)) for a in range(0, obj.n_train, rows)]
+        for a, b in blocks:
+            mean += per_sample(w0, obj.features[a:b], obj.y[a:b]).double().sum(0)
+        mean /= obj.n_train
+        for a, b in blocks:
+            G = per_sample(w0, obj.features[a:b], obj.y[a:b]).double() - mean
+            total += float((G**2).sum())
+    return total / obj.n_train
 
 
 def noise_temperature(noise_cov, lr: float, batch_size: int, n_train: int | None = None) -> np.ndarray:

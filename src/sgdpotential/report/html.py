@@ -80,13 +80,28 @@ def make_report(run_dir) -> Path:
         "spectra": "H_P, C_P and U along each principal direction.",
         "scaling": "The scaling panel: the paper's assumptions and the disputed σ_θ law.",
     }
+    sections, numbers = [], summary
+    if (run_dir / "ladder.json").exists():
+        from .ladder import draw_ladder, ladder_sentences, ladder_table
+
+        ladder = json.loads((run_dir / "ladder.json").read_text())
+        items = "".join(f"<li>{html.escape(x)}</li>" for x in ladder_sentences(ladder))
+        fig = draw_ladder(run_dir, ladder)
+        caption = ("Left: σ_i² against F_i on each rung (each along its own principal directions). Right: variance "
+                   "along real SGD's principal directions, relative to real SGD.")
+        sections.append(("Which ingredient makes IVF? The model ladder",
+                         f"<ul>{items}</ul>{ladder_table(ladder)}<figure>{_img(fig)}"
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>"))
+        numbers = {"summary": summary, "ladder": ladder}
     return write_page(run_dir / "report.html",
                       f"SGD as a stochastic process: {cfg.dataset}, {cfg.params} weights",
-                      verdict(summary), [(p, captions[n]) for n, p in figs.items()], summary)
+                      verdict(summary), [(p, captions[n]) for n, p in figs.items()], numbers, sections)
 
 
-def write_page(path: Path, title: str, sentences: list[str], figures: list[tuple[Path, str]], numbers: dict) -> Path:
-    """One self-contained HTML page (verdict, embedded figures, the numbers as JSON), written atomically."""
+def write_page(path: Path, title: str, sentences: list[str], figures: list[tuple[Path, str]], numbers: dict,
+               sections: list[tuple[str, str]] = ()) -> Path:
+    """One self-contained HTML page (verdict, extra sections of ready HTML, embedded figures, the numbers as
+    JSON), written atomically."""
     items = "".join(f"<li>{html.escape(x)}</li>" for x in sentences)
     body = "".join(f"<figure>{_img(p)}<figcaption>{html.escape(c)}</figcaption></figure>" for p, c in figures)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -95,6 +110,7 @@ img{{max-width:100%}}figure{{margin:1.5em 0}}pre{{background:#f4f4f4;padding:1em
 </head><body><h1>{html.escape(title)}</h1>
 <h2>Verdict</h2><ul>{items}</ul>
 <p>A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} (a factor of 2).</p>
+{"".join(f"<h2>{html.escape(h)}</h2>{content}" for h, content in sections)}
 <h2>Figures</h2>{body}
 <h2>Numbers</h2><pre>{html.escape(json.dumps(numbers, indent=1))}</pre></body></html>"""
     with atomic_write(path) as fh:

@@ -1,0 +1,242 @@
+"""Which ingredient makes the IVF relation? The model ladder of a recorded run (``ladder.json``).
+
+Rungs, from the real thing to the paper's subspace theory, each measured the same way (ψ of σ_i² ∝ F_i^−ψ
+with its interval, total variance, PC1 share, variance along real SGD's principal directions):
+
+* ``sgd`` — the recorded run;
+* ``batch`` — a linearized replay with minibatch Hessians and minibatch gradient noise (paper Eq. 20) in
+  *all* weights (:func:`~sgdpotential.replay.linearized_replay`);
+* ``full`` — the same with the full-batch Hessian: the linear SDE of Eqs. (4)/(17) in all weights;
+* ``isotropic`` — the full-Hessian replay with isotropic gradient noise of the same trace (Einstein control);
+* ``continuous``, ``discrete``, ``window`` — the subspace laws with F = αH_P, D = C_P (Eqs. 5/17,
+  the exact discrete recursion, and the finite window from ω0).
+
+Plus two diagnostics of the subspace itself: a linear SDE fitted to θ(t) (VAR(1) on the increments,
+:func:`~sgdpotential.theory.fit.fit_linear_sde`) against (αH_P, C_P) and its potential U, with the area-rate
+estimate of εQ; and the closure shares of H p_i and C p_i outside span(P) (:mod:`~sgdpotential.probes.closure`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._atomic import savez_atomic, write_json_atomic
+from .analysis import _load, ivf_exponent, usable_directions
+from .errors import ConfigError, DecompositionError
+from .runs import RunConfig
+from .theory import area_rate, decompose, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
+from .theory.fit import fit_linear_sde
+
+__all__ = ["REPLAYS", "ladder"]
+
+#: The replay rungs: name → (hessian, noise) of :func:`~sgdpotential.replay.linearized_replay`.
+REPLAYS = {"batch": ("batch", "sgd"), "full": ("full", "sgd"), "isotropic": ("full", "isotropic")}
+
+LABELS = {
+    "sgd": "real SGD",
+    "batch": "replay: minibatch Hessian + SGD noise (Eq. 20)",
+    "full": "replay: full Hessian + SGD noise (Eqs. 4/17)",
+    "isotropic": "replay: full Hessian + isotropic noise (control)",
+    "continuous": "subspace law, continuous (Eq. 5)",
+    "discrete": "subspace law, exact discrete SGD",
+    "window": "subspace law, finite window from ω0",
+}
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    """‖a − b‖_F / ‖b‖_F."""
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def _along(snapshots: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """Variance of a trajectory (T, N) along each row of ``components`` (float64 accumulation)."""
+    theta = (snapshots - snapshots.mean(axis=0)).astype(np.float64) @ components.T
+    return theta.var(axis=0)
+
+
+def _rung(name: str, psi: dict, ref: dict | None, along: np.ndarray, sgd_var: np.ndarray, use: np.ndarray,
+          **extra) -> dict:
+    """One row of the ladder: ψ with its interval, its place relative to real SGD's interval, the
+    variance along real SGD's principal directions and the ratios to real SGD there."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = along / sgd_var
+    ok = use & np.isfinite(ratio) & (ratio > 0)
+    row = {"name": name, "label": LABELS[name], **psi, "subspace_variance": float(np.sum(along)),
+           "ratio_along_sgd": [float(r) if np.isfinite(r) else None for r in ratio],
+           "median_ratio": float(np.median(ratio[ok])) if ok.any() else None,
+           "median_abs_log10_ratio": float(np.median(np.abs(np.log10(ratio[ok])))) if ok.any() else None, **extra}
+    if ref is not None and ref["psi"] is not None and psi["psi"] is not None:
+        lo, hi = ref["ci95"]
+        row["delta_psi"] = psi["psi"] - ref["psi"]
+        row["outside_sgd_interval_by"] = max(lo - psi["psi"], psi["psi"] - hi, 0.0)
+    return row
+
+
+def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
+    """Replay a recorded run on its linearized models and measure every rung; writes ``ladder.json``.
+
+    Reads ``config.json``, ``record.json``, ``pca.npz`` and ``probes.npz``; writes
+    ``replays/<rung>.zarr`` (the replay trajectories, reused when complete), ``replays/<rung>.npz`` (their
+    PCA and flatness) and ``ladder.json`` (sections ``rungs``, ``fitted_sde``, ``closure``). Each replay
+    starts at ω0 and uses the run's α, B, sampling scheme, seed, window length and stride, and records
+    the run's parameter subset; it is expanded in *all* the network's weights.
+
+    Cost: per replay one Hessian-vector product per step (``full``: over all N_L samples), a PCA and K
+    flatness searches; then K Hessian- and noise-vector products over all weights for the closure.
+    """
+    import torch
+
+    from .data import load_dataset
+    from .models import build_mlp, select_parameters
+    from .objective import Objective
+    from .pca import trajectory_pca
+    from .probes import flatness
+    from .probes.closure import closure_fractions
+    from .replay import linearized_replay
+    from .trajectory import Trajectory
+
+    run_dir = Path(run_dir)
+    unknown = [r for r in rungs if r not in REPLAYS]
+    if unknown:
+        raise ConfigError(f"unknown ladder rung {unknown[0]!r}; choose among {', '.join(REPLAYS)}.")
+    cfg = RunConfig.from_dict(_load(run_dir, "config.json"))
+    rec = _load(run_dir, "record.json")
+    pca = _load(run_dir, "pca.npz")
+    pr = _load(run_dir, "probes.npz")
+    tcfg = cfg.train_config()
+    lr, B = tcfg.lr, tcfg.batch_size
+    n_train = rec.get("n_train")
+    T, stride = int(rec["n_snapshots"]), int(tcfg.stride)
+    P, sgd_var = pca["components"], pca["variances"]
+    K = P.shape[0]
+    width = pr["width"]
+    use, is_drift, _ = usable_directions(width, pr["censored"], pca["drift"])
+
+    data = load_dataset(cfg.dataset)
+    model = build_mlp([data.n_features, *cfg.hidden, data.n_classes], cfg.activation, seed=cfg.model_seed)
+    model.to(torch.device(tcfg.device))
+    recorded = select_parameters(model, cfg.params)
+    obj_all = Objective(model, data, "all", base=pca["mean_all"], loss=tcfg.loss)
+    w0_all = obj_all.w_base
+    inside = np.zeros(obj_all.n_params, dtype=bool)
+    for name, shape, offset in zip(obj_all.selection.names, obj_all.selection.shapes, obj_all.selection.offsets,
+                                   strict=True):
+        if name in recorded.names:
+            inside[offset : offset + int(np.prod(shape))] = True
+
+    sgd_psi = ivf_exponent(width, sgd_var, use)
+    rows = [_rung("sgd", sgd_psi, None, sgd_var, sgd_var, use, total_variance=rec["pca"]["total_variance"],
+                  pc1_ratio=rec["pca"]["pc1_ratio"], pc1_drift=rec["pca"]["pc1_drift"])]
+
+    # ---------------------------------------------------------------- replays
+    (run_dir / "replays").mkdir(exist_ok=True)
+    for name in rungs:
+        hessian, noise = REPLAYS[name]
+        store = run_dir / "replays" / f"{name}.zarr"
+        done = store.exists() and Trajectory.open(store).complete
+        if store.exists() and not done:
+            import shutil
+
+            shutil.rmtree(store)
+        t0 = time.perf_counter()
+        if not done:
+            linearized_replay(obj_all, w0_all, lr, B, T * stride, store=store, hessian=hessian, noise=noise,
+                              sampling=tcfg.sampling, seed=tcfg.seed, stride=stride, record=recorded.names,
+                              progress=None if progress is None else (lambda _p, d, t, n=name: progress(n, d, t)))
+        traj = Trajectory.open(store)
+        rp = trajectory_pca(traj, K)
+        obj = Objective(model, data, cfg.params, base=traj.mean_all, loss=tcfg.loss)
+        fl = flatness(obj, rp.mean, rp.components)
+        r_use, _, _ = usable_directions(fl.width, fl.censored, rp.drift)
+        snaps = traj.read()
+        along = _along(snaps, P)
+        savez_atomic(run_dir / "replays" / f"{name}.npz", variances=rp.variances, width=fl.width,
+                     censored=fl.censored, drift=rp.drift, along_sgd=along,
+                     explained_variance_ratio=rp.explained_variance_ratio)
+        rows.append(_rung(name, ivf_exponent(fl.width, rp.variances, r_use), sgd_psi, along, sgd_var, use,
+                          total_variance=float(rp.total_variance), pc1_ratio=float(rp.explained_variance_ratio[0]),
+                          pc1_drift=float(rp.drift[0]), noise_std=traj.metadata["replay"]["noise_std"],
+                          seconds=time.perf_counter() - t0, **traj.timing))
+
+    # ---------------------------------------------------------------- subspace laws
+    H, C = pr["hessian"], pr["noise_cov"]
+    eps = lr**2 / (2 * B)
+    for name, fn in (
+        ("continuous", lambda: stationary_covariance(lr * H, C, eps)),
+        ("discrete", lambda: sgd_stationary_covariance(H, C, lr, B, n_train=n_train)),
+        ("window", lambda: sgd_window_covariance(H, C, lr, B, T * stride, start=0, n_train=n_train)),
+    ):
+        try:
+            pred = np.diag(fn())
+        except DecompositionError as exc:
+            rows.append({"name": name, "label": LABELS[name], "error": str(exc)})
+            continue
+        rows.append(_rung(name, ivf_exponent(width, pred, use), sgd_psi, pred, sgd_var, use))
+
+    out = {"schema": "sgdpotential.ladder/1", "window": T, "stride": stride, "start": "w0", "rungs": rows,
+           "fitted_sde": _fitted_sde(pca["projections"], ~is_drift, H, C, lr, B, n_train, stride),
+           "closure": _closure(closure_fractions(obj_all, w0_all, _embed(P, inside, obj_all), inside=inside))}
+    write_json_atomic(run_dir / "ladder.json", out)
+    return out
+
+
+def _embed(P: np.ndarray, inside: np.ndarray, obj) -> np.ndarray:
+    """Directions over the recorded subset, as vectors over all the objective's weights (zeros elsewhere)."""
+    full = np.zeros((P.shape[0], obj.n_params))
+    full[:, inside] = P
+    return full
+
+
+def _closure(c) -> dict:
+    def lst(a):
+        return None if a is None else [float(x) if np.isfinite(x) else None for x in a]
+
+    def med(a):
+        return None if a is None or not np.isfinite(a).any() else float(np.nanmedian(a))
+
+    return {"hessian_outside": lst(c.hessian_outside), "noise_outside": lst(c.noise_outside),
+            "hessian_other_layers": lst(c.hessian_other), "noise_other_layers": lst(c.noise_other),
+            "median_hessian_outside": med(c.hessian_outside), "median_noise_outside": med(c.noise_outside),
+            "median_hessian_other_layers": med(c.hessian_other), "median_noise_other_layers": med(c.noise_other)}
+
+
+def _fitted_sde(theta: np.ndarray, keep: np.ndarray, H, C, lr, B, n_train, stride) -> dict:
+    """VAR(1) fit of θ(t) in the non-drift principal directions against the probes' (αH_P, C_P)."""
+    eps = lr**2 / (2 * B)
+    factor = 1.0 if n_train is None else (n_train - B) / (n_train - 1)
+    idx = np.flatnonzero(keep)
+    out: dict = {"directions": [int(i) for i in idx], "model": "discrete", "dt": stride}
+    try:
+        fit = fit_linear_sde(theta[:, idx], dt=stride, eps=eps, model="discrete")
+    except DecompositionError as exc:
+        return {**out, "error": str(exc)}
+    F_hc, D_hc = lr * H[np.ix_(idx, idx)], C[np.ix_(idx, idx)] * factor
+    # model-free: the per-step increments against α²C_P,ii/B (the noise term of the SGD recursion)
+    steps = np.diff(theta[:, idx], axis=0)
+    inc = steps.var(axis=0) / stride / (2 * eps * np.diag(D_hc))
+    se = np.diag(fit.Phi_se) if stride == 1 else None
+    out.update({
+        "increment_variance_ratio_median": float(np.median(inc)),
+        "force_rel_diff": _rel(fit.F, F_hc),
+        "force_diag_ratio": [float(x) for x in np.diag(fit.F) / np.diag(F_hc)],
+        # least-squares standard errors of the fitted diagonal: how much of the difference is sampling error
+        "force_diag_z": None if se is None else [float(x) for x in (np.diag(fit.F) - np.diag(F_hc)) / se],
+        "diffusion_rel_diff": _rel(fit.D, D_hc),
+        "diffusion_trace_ratio": float(np.trace(fit.D) / np.trace(D_hc)),
+        "fitted_force_eigenvalues": sorted(float(x) for x in np.linalg.eigvals(fit.F).real),
+    })
+    try:
+        fitted, probed = decompose(fit.F, fit.D, eps), decompose(F_hc, D_hc, eps)
+        out["potential_rel_diff"] = _rel(fitted.U, probed.U)
+        out["fitted_kind"], out["probed_kind"] = fitted.kind, probed.kind
+        x = theta[:, idx] - theta[:, idx].mean(axis=0)
+        measured = area_rate(x, dt=stride)
+        out["area_rate_vs_fitted_q_rel_diff"] = _rel(measured, eps * fitted.Q) if np.any(fitted.Q) else None
+        out["area_rate_vs_probed_q_rel_diff"] = _rel(measured, eps * probed.Q) if np.any(probed.Q) else None
+        out["q_over_d_fitted"] = float(np.linalg.norm(fitted.Q) / np.linalg.norm(fitted.D))
+    except DecompositionError as exc:
+        out["potential_error"] = str(exc)
+    return out
