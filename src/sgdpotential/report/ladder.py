@@ -66,11 +66,12 @@ def ladder_sentences(ladder: dict) -> list[str]:
     if "force_rel_diff" in fit:
         z = fit.get("force_diag_z")
         zs = "" if not z else f"; median least-squares z of its diagonal {np.median(z):.1f}"
+        q_fit = fit.get("area_rate_vs_fitted_q_rel_diff") or float("nan")
+        q_probe = fit.get("area_rate_vs_probed_q_rel_diff") or float("nan")
         out.append(f"A linear SDE fitted to θ(t) itself (VAR(1), drift directions removed) has a force that differs "
                    f"from αH_P by {fit['force_rel_diff']:.2g}× ‖αH_P‖ (Frobenius{zs}); the per-step increments are "
                    f"{fit['increment_variance_ratio_median']:.2f}× α²C_P/B (median); the measured area rate differs "
-                   f"from εQ of the fitted model by {fit.get('area_rate_vs_fitted_q_rel_diff') or float('nan'):.0%} and from εQ "
-                   f"of (αH_P, C_P) by {fit.get('area_rate_vs_probed_q_rel_diff') or float('nan'):.0%} (relative "
+                   f"from εQ of the fitted model by {q_fit:.0%} and from εQ of (αH_P, C_P) by {q_probe:.0%} (relative "
                    f"Frobenius difference).")
     if ok and survives is not None:
         linear = ok.get("full", ok.get("batch"))
