@@ -4,7 +4,6 @@ import hashlib
 import json
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from sgdpotential.cli import app
@@ -12,22 +11,15 @@ from sgdpotential.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "quick"
-    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out, result
-
-
 def test_run_writes_every_stage(quick_run):
     out, result = quick_run
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["config.json", "figures", "pca.npz", "probes.npz", "record.json", "report.html", "summary.json",
-                     "trajectory.zarr"]
-    assert len(list((out / "figures").glob("*.png"))) == 7
+    assert names == ["config.json", "figures", "ladder.json", "pca.npz", "probes.npz", "record.json", "replays",
+                     "report.html", "summary.json", "trajectory.zarr"]
+    assert len(list((out / "figures").glob("*.png"))) == 8
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 7 and "Verdict" in page and "inverse variance" in page
+    assert page.count("data:image/png;base64,") == 8 and "Verdict" in page and "inverse variance" in page
+    assert "Which ingredient makes IVF?" in page
     s = json.loads((out / "summary.json").read_text())
     assert s["schema"] == "sgdpotential.summary/1"
     assert s["ivf"]["n_used"] + s["ivf"]["n_drift"] >= 19 and s["ivf"]["psi"] is not None
@@ -52,7 +44,8 @@ def test_analyze_reproduces_the_summary_from_stored_arrays(quick_run):
 def test_same_seed_same_summary(quick_run, tmp_path):
     out, _ = quick_run
     again = tmp_path / "again"
-    assert runner.invoke(app, ["run", "--preset", "quick", "--out", str(again)]).exit_code == 0
+    assert runner.invoke(app, ["run", "--preset", "quick", "--out", str(again), "--no-ladder"]).exit_code == 0
+    assert not (again / "ladder.json").exists()
     assert json.loads((again / "summary.json").read_text()) == json.loads((out / "summary.json").read_text())
 
 
@@ -71,7 +64,7 @@ def test_resume_finishes_the_missing_stages(tmp_path):
     assert result.exit_code == 2 and "probes.npz' is missing; run the earlier stages first" in result.stderr
     result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out), "--window-epochs", "1", "--resume"])
     assert result.exit_code == 0, result.output
-    assert (out / "summary.json").exists() and (out / "probes.npz").exists()
+    assert (out / "summary.json").exists() and (out / "probes.npz").exists() and (out / "ladder.json").exists()
 
 
 def test_diverging_run_exits_2(tmp_path):
@@ -84,12 +77,13 @@ def test_config_file_force_and_bad_outputs(tmp_path):
     cfg = tmp_path / "quick.toml"
     cfg.write_text('preset = "quick"\ncomponents = 8\n[train]\nwindow_epochs = 1.0\nseed = 3\n')
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out)])
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--no-ladder"])
     assert result.exit_code == 0, result.output
     used = json.loads((out / "config.json").read_text())
     assert used["components"] == 8 and used["train"]["seed"] == 3 and used["dataset"] == "digits"
     assert json.loads((out / "summary.json").read_text())["config"] == used
-    again = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--force", "--seed", "4"])
+    again = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--force", "--seed", "4",
+                                "--no-ladder"])
     assert again.exit_code == 0, again.output
     assert json.loads((out / "config.json").read_text())["train"]["seed"] == 4  # option beats the file
     bad = tmp_path / "bad.toml"

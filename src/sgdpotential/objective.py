@@ -33,7 +33,7 @@ def per_sample_loss(out: torch.Tensor, y: torch.Tensor, loss: str = "cross_entro
     cross-entropy, or ``"mse"`` — half the squared error against one-hot targets (a loss that is exactly
     quadratic in the weights of a linear model). Training and every probe use this one definition."""
     if loss == "mse":
-        target = nnf.one_hot(y, out.shape[-1]).to(out.dtype)
+        target = torch.zeros_like(out).scatter(-1, y[..., None], 1.0)  # one-hot that vmap can batch
         return 0.5 * ((out - target) ** 2).sum(-1)
     return nnf.cross_entropy(out, y, reduction="none")
 

@@ -112,3 +112,16 @@ def test_structured_path_equals_the_generic_jvp_path(activation):
     tanh = Objective(build_mlp([6, 5, 5, 4], activation="tanh").double(), data, "hidden")
     with pytest.raises(ConfigError, match=r"method = 'structured' needs the weights of one linear layer"):
         directional_derivatives(tanh, tanh.w_base, np.eye(25)[:2], method="structured")
+
+
+def test_gradient_noise_trace_closed_form(linear_ls, small_mlp):
+    from sgdpotential.probes.noise import gradient_noise_trace
+
+    obj, w, G, *_ = linear_ls
+    Gc = G - G.mean(0)
+    assert gradient_noise_trace(obj, w, rows=7) == pytest.approx(np.sum(Gc**2) / len(G), rel=1e-12)
+    obj, w = small_mlp
+    G = torch.stack([torch.func.grad(lambda v, k=k: obj.sample_losses(v, k, k + 1).sum())(w)
+                     for k in range(obj.n_train)]).numpy()
+    Gc = G - G.mean(0)
+    assert gradient_noise_trace(obj, w) == pytest.approx(np.sum(Gc**2) / len(G), rel=1e-10)
