@@ -64,15 +64,22 @@ def ladder_sentences(ladder: dict) -> list[str]:
                    + ("." if other is None else f"; {other:.0%} of H p_i lies in the layers that were not recorded."))
     fit = ladder.get("fitted_sde", {})
     if "force_rel_diff" in fit:
-        z = fit.get("force_diag_z")
-        zs = "" if not z else f"; median least-squares z of its diagonal {np.median(z):.1f}"
-        q_fit = fit.get("area_rate_vs_fitted_q_rel_diff") or float("nan")
-        q_probe = fit.get("area_rate_vs_probed_q_rel_diff") or float("nan")
-        out.append(f"A linear SDE fitted to θ(t) itself (VAR(1), drift directions removed) has a force that differs "
-                   f"from αH_P by {fit['force_rel_diff']:.2g}× ‖αH_P‖ (Frobenius{zs}); the per-step increments are "
-                   f"{fit['increment_variance_ratio_median']:.2f}× α²C_P/B (median); the measured area rate differs "
-                   f"from εQ of the fitted model by {q_fit:.0%} and from εQ of (αH_P, C_P) by {q_probe:.0%} (relative "
-                   f"Frobenius difference).")
+        null = fit.get("null", {})
+
+        def against(key, value, unit):
+            n = null.get(key)
+            if n is None:
+                return f"{value:.3g}{unit}"
+            lo, hi = n["range95"]
+            where = "inside it: estimator noise" if lo <= value <= hi else ("below it" if value < lo else "above it")
+            return f"{value:.3g}{unit} (closed-subspace null {n['median']:.3g}{unit} [{lo:.3g}, {hi:.3g}]; {where})"
+
+        out.append(f"A linear SDE fitted to θ(t) itself (least-squares VAR(1), drift directions removed), against "
+                   f"(αH_P, C_P): force difference {against('force_rel_diff', fit['force_rel_diff'], '')}; diffusion "
+                   f"difference {against('diffusion_rel_diff', fit['diffusion_rel_diff'], '')}; per-step increments "
+                   f"{against('increment_variance_ratio_median', fit['increment_variance_ratio_median'], '×')} "
+                   f"α²C_P/B. The null is the same fit on {null.get('paths', 0)} simulated paths of the exact "
+                   f"subspace model of the same length (relative Frobenius differences).")
     if ok and survives is not None:
         linear = ok.get("full", ok.get("batch"))
         if linear and not survives:
