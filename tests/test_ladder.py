@@ -65,3 +65,31 @@ def test_ladder_bad_input(tmp_path, quick_run):
     assert r.exit_code == 2 and "has no summary.json" in r.stderr
     r = runner.invoke(app, ["ladder", str(out), "--rungs", "batch,exact"])
     assert r.exit_code == 2 and "unknown ladder rung 'exact'; choose among batch, full, isotropic." in r.stderr
+
+
+def test_a_closed_subspace_falls_inside_the_fitted_sde_null():
+    """θ(t) simulated from the exact subspace model: the fit's differences lie inside the null range, and a
+    path with twice the noise lies outside it (the null can tell)."""
+    from sgdpotential.ladder import _fitted_sde
+
+    rng = np.random.default_rng(4)
+    K, lr, B, T = 6, 0.1, 10, 1500
+    Q, _ = np.linalg.qr(rng.standard_normal((K, K)))
+    H = Q @ np.diag(np.geomspace(0.2, 3.0, K)) @ Q.T
+    C = np.diag(np.geomspace(1.0, 0.1, K))
+    eps = lr**2 / (2 * B)
+
+    def path(noise_scale):
+        L = np.linalg.cholesky(2 * eps * C) * noise_scale
+        x = np.zeros((T, K))
+        for t in range(1, T):
+            x[t] = x[t - 1] - lr * H @ x[t - 1] + L @ rng.standard_normal(K)
+        return x
+
+    inside = _fitted_sde(path(1.0), np.ones(K, bool), H, C, lr, B, None, 1)
+    for key in ("diffusion_rel_diff", "increment_variance_ratio_median"):
+        lo, hi = inside["null"][key]["range95"]
+        assert lo <= inside[key] <= hi, key
+    louder = _fitted_sde(path(np.sqrt(2.0)), np.ones(K, bool), H, C, lr, B, None, 1)
+    assert louder["increment_variance_ratio_median"] > louder["null"]["increment_variance_ratio_median"]["range95"][1]
+    assert louder["diffusion_rel_diff"] > louder["null"]["diffusion_rel_diff"]["range95"][1]
