@@ -304,6 +304,70 @@ def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory wr
     _print_summary(run_dir)
 
 
+@app.command()
+def sweep(
+    grid: Annotated[list[str] | None, typer.Option("--grid", help="An axis name=v1,v2,… (repeat for a grid), e.g. "
+                                                   "--grid lr=0.05,0.1 --grid seed=0,1.")] = None,
+    preset: PresetOpt = "quick",
+    config: Annotated[Path | None, typer.Option(help="Sweep file (TOML): a run config plus [grid] or [[runs]].")] =
+        None,
+    out: Annotated[Path | None, typer.Option(help="Sweep directory (default: sweeps/<preset>-<time>).")] = None,
+    backend: Annotated[str, typer.Option(help="local (a process pool here) or ray.")] = "local",
+    workers: Annotated[int | None, typer.Option(help="Runs at a time (default: one per core).")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")] = None,
+    gpus_per_run: Annotated[float, typer.Option(help="GPUs each Ray task declares.")] = 0.0,
+    with_ladder: Annotated[bool, typer.Option("--ladder/--no-ladder", help="Add the model ladder to every run.")] =
+        False,
+):
+    """Run a grid (or list) of runs over any setting, locally or on Ray; results.csv, figures, sweep.html.
+    Rerunning the same command skips finished runs and retries failed ones."""
+    import time
+
+    from .runs import preset as make_preset
+    from .sweep import load_sweep, parse_axes
+    from .sweep import sweep as run_sweep
+
+    try:
+        runs = None
+        if config is not None:
+            base, axes, runs = load_sweep(config)
+        else:
+            base, axes = make_preset(preset), {}
+        if grid:
+            if runs is not None:
+                raise ConfigError("--grid cannot be combined with a sweep file that lists [[runs]]; use one of them.")
+            axes = {**axes, **parse_axes(grid)}
+        if runs is None and not axes:
+            raise ConfigError("nothing to sweep: give --grid name=v1,v2 (or a sweep file with [grid] or [[runs]]).")
+        if out is None:
+            out = Path("sweeps") / f"{preset if config is None else config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            out.parent.mkdir(exist_ok=True)
+        bar, progress = _progress_bar()
+        try:
+            res = run_sweep(base, out, axes=axes if runs is None else None, runs=runs, backend=backend,
+                            workers=workers, address=address, gpus_per_run=gpus_per_run, with_ladder=with_ladder,
+                            progress=progress)
+        finally:
+            bar.stop()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    table = Table(title=f"sweep {res.out} ({len(res.ran)} run now, {len(res.skipped)} already finished, "
+                        f"{res.seconds:.1f} s)", title_justify="left")
+    for col in ("run", "status", "ψ", "95% CI", "top variance", "burn-in epochs"):
+        table.add_column(col, overflow="fold")
+    for r in res.rows:
+        ok = r["status"] == "done" and r.get("psi") is not None
+        table.add_row(r["name"], r["status"] if r["status"] == "done" else f"[red]{r['status']}[/]: {r['error']}",
+                      f"{r['psi']:.2f}" if ok else "—", f"{r['psi_lo']:.2f} – {r['psi_hi']:.2f}" if ok else "—",
+                      f"{r['top_variance']:.3g}" if r.get("top_variance") else "—", str(r.get("burn_in_epochs", "—")))
+    console.print(table)
+    from .report.sweep import sweep_sentences
+
+    for sentence in sweep_sentences(res.rows, res.fits):
+        console.print(f"• {sentence}", highlight=False)
+    console.print(f"results: {res.out / 'results.csv'}, report: {res.out / 'sweep.html'}")
+
+
 @app.command("ladder")
 def ladder_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")],

@@ -16,8 +16,8 @@ from pathlib import Path
 from ._atomic import atomic_write, savez_atomic, write_json_atomic
 from .errors import ConfigError
 
-__all__ = ["PRESETS", "RecordResult", "RunConfig", "atomic_write", "load_config", "preset", "record", "savez_atomic",
-           "with_overrides", "write_json_atomic"]
+__all__ = ["PRESETS", "RecordResult", "RunConfig", "atomic_write", "config_from_mapping", "load_config", "preset",
+           "read_toml", "record", "savez_atomic", "with_overrides", "write_json_atomic"]
 
 
 @dataclass
@@ -84,30 +84,41 @@ PRESETS = {
 }
 
 
-def load_config(path) -> RunConfig:
-    """A RunConfig from a TOML file: top-level keys of :class:`RunConfig` plus a ``[train]`` table.
-
-    A ``preset = "feng-tu"`` key starts from that preset and overrides what the file sets.
-    """
+def read_toml(path, what: str = "config file") -> dict:
+    """A TOML file as a dict, or a one-sentence :class:`ConfigError`."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file {str(path)!r} does not exist.") from exc
+        raise ConfigError(f"{what} {str(path)!r} does not exist.") from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML ({exc}).") from exc
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML ({exc}).") from exc
+
+
+def config_from_mapping(data: dict, where: str = "the configuration") -> RunConfig:
+    """A RunConfig from top-level keys of :class:`RunConfig` plus a ``train`` table; a ``preset`` key starts
+    from that preset and overrides what the mapping sets."""
+    data = dict(data)
     base = data.pop("preset", None)
     train_over = data.pop("train", {})
     if not isinstance(train_over, dict):
-        raise ConfigError(f"config file {str(path)!r}: 'train' must be a table ([train]).")
+        raise ConfigError(f"{where}: 'train' must be a table ([train]).")
     cfg = preset(base) if base is not None else RunConfig()
     merged = {**cfg.to_dict(), **data}
     merged["train"] = {**cfg.train, **train_over}
     return RunConfig.from_dict(merged)
+
+
+def load_config(path) -> RunConfig:
+    """A RunConfig from a TOML file: top-level keys of :class:`RunConfig` plus a ``[train]`` table.
+
+    A ``preset = "feng-tu"`` key starts from that preset and overrides what the file sets.
+    """
+    return config_from_mapping(read_toml(path), f"config file {str(path)!r}")
 
 
 def with_overrides(cfg: RunConfig, **overrides) -> RunConfig:

@@ -95,11 +95,13 @@ def make_report(run_dir) -> Path:
         numbers = {"summary": summary, "ladder": ladder}
     return write_page(run_dir / "report.html",
                       f"SGD as a stochastic process: {cfg.dataset}, {cfg.params} weights",
-                      verdict(summary), [(p, captions[n]) for n, p in figs.items()], numbers, sections)
+                      verdict(summary), [(p, captions[n]) for n, p in figs.items()], numbers, sections,
+                      note=f'A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} '
+                           f'(a factor of 2).')
 
 
 def write_page(path: Path, title: str, sentences: list[str], figures: list[tuple[Path, str]], numbers: dict,
-               sections: list[tuple[str, str]] = ()) -> Path:
+               sections: list[tuple[str, str]] = (), note: str | None = None) -> Path:
     """One self-contained HTML page (verdict, extra sections of ready HTML, embedded figures, the numbers as
     JSON), written atomically."""
     items = "".join(f"<li>{html.escape(x)}</li>" for x in sentences)
@@ -109,7 +111,7 @@ def write_page(path: Path, title: str, sentences: list[str], figures: list[tuple
 img{{max-width:100%}}figure{{margin:1.5em 0}}pre{{background:#f4f4f4;padding:1em;overflow:auto;font-size:80%}}</style>
 </head><body><h1>{html.escape(title)}</h1>
 <h2>Verdict</h2><ul>{items}</ul>
-<p>A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} (a factor of 2).</p>
+{"" if note is None else f"<p>{html.escape(note)}</p>"}
 {"".join(f"<h2>{html.escape(h)}</h2>{content}" for h, content in sections)}
 <h2>Figures</h2>{body}
 <h2>Numbers</h2><pre>{html.escape(json.dumps(numbers, indent=1))}</pre></body></html>"""
