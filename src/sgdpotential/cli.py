@@ -351,8 +351,7 @@ def sweep(
             bar.stop()
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
-    table = Table(title=f"sweep {res.out} ({len(res.ran)} run now, {len(res.skipped)} already finished, "
-                        f"{res.seconds:.1f} s)", title_justify="left")
+    table = Table(title=f"sweep {res.out}", title_justify="left")
     for col in ("run", "status", "ψ", "95% CI", "top variance", "burn-in epochs"):
         table.add_column(col, overflow="fold")
     for r in res.rows:
@@ -361,6 +360,7 @@ def sweep(
                       f"{r['psi']:.2f}" if ok else "—", f"{r['psi_lo']:.2f} – {r['psi_hi']:.2f}" if ok else "—",
                       f"{r['top_variance']:.3g}" if r.get("top_variance") else "—", str(r.get("burn_in_epochs", "—")))
     console.print(table)
+    console.print(f"{len(res.ran)} run now, {len(res.skipped)} already finished, {res.seconds:.1f} s", soft_wrap=True)
     from .report.sweep import sweep_sentences
 
     for sentence in sweep_sentences(res.rows, res.fits):

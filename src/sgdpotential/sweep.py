@@ -197,31 +197,12 @@ def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: in
     run_dir = Path(run_dir)
     try:
         import torch
+        from threadpoolctl import threadpool_limits
 
         if threads:
             torch.set_num_threads(threads)
-        from .analysis import analyze, probe_run
-        from .report import make_report
-        from .runs import record
-        from .training import checkpoint_path
-        from .trajectory import Trajectory
-
-        cfg = RunConfig.from_dict(config)
-        store = run_dir / "trajectory.zarr"
-        resumable = checkpoint_path(store).exists() or (store.exists() and Trajectory.open(store).complete)
-        if run_dir.exists() and ((run_dir / "failed.json").exists() or not resumable):
-            shutil.rmtree(run_dir)  # a failed or barely started run: start it again
-        if not (run_dir / "pca.npz").exists() or not resumable:
-            record(cfg, run_dir, resume=resumable)
-        if not (run_dir / "probes.npz").exists():
-            probe_run(run_dir)
-        analyze(run_dir)
-        if with_ladder and not (run_dir / "ladder.json").exists():
-            from .ladder import ladder
-
-            ladder(run_dir)
-        make_report(run_dir)
-        return {"status": "done", "seconds": time.perf_counter() - t0}
+        with threadpool_limits(limits=threads):  # NumPy's BLAS too: sums in the same order on every backend
+            return _run_point(config, run_dir, with_ladder, t0)
     except Exception as exc:  # a sweep records every failure and goes on
         error = f"{type(exc).__name__}: {exc}"
         try:
@@ -230,6 +211,32 @@ def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: in
         except OSError:
             pass
         return {"status": "failed", "error": error, "seconds": time.perf_counter() - t0}
+
+
+def _run_point(config: dict, run_dir: Path, with_ladder: bool, t0: float) -> dict:
+    from .analysis import analyze, probe_run
+    from .report import make_report
+    from .runs import record
+    from .training import checkpoint_path
+    from .trajectory import Trajectory
+
+    cfg = RunConfig.from_dict(config)
+    store = run_dir / "trajectory.zarr"
+    resumable = checkpoint_path(store).exists() or (store.exists() and Trajectory.open(store).complete)
+    if run_dir.exists() and ((run_dir / "failed.json").exists() or not resumable):
+        shutil.rmtree(run_dir)  # a failed or barely started run: start it again
+        resumable = False
+    if not (run_dir / "pca.npz").exists() or not resumable:
+        record(cfg, run_dir, resume=resumable)
+    if not (run_dir / "probes.npz").exists():
+        probe_run(run_dir)
+    analyze(run_dir)
+    if with_ladder and not (run_dir / "ladder.json").exists():
+        from .ladder import ladder
+
+        ladder(run_dir)
+    make_report(run_dir)
+    return {"status": "done", "seconds": time.perf_counter() - t0}
 
 
 # ---------------------------------------------------------------------------------------------------- engines
