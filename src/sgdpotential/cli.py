@@ -265,6 +265,8 @@ def run(
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
     with_ladder: Annotated[bool, typer.Option("--ladder/--no-ladder", help="Replay the run on its linearized models "
                                               "(the model ladder, see 'sgdpotential ladder').")] = True,
+    replicas: Annotated[int, typer.Option(min=1, help="Train R replicas (seeds seed … seed+R−1) together, one run "
+                                          "directory each under --out, plus ensemble.json.")] = 1,
 ):
     """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
     if config is not None:
@@ -283,11 +285,64 @@ def run(
         import shutil
 
         shutil.rmtree(out)
+    if replicas > 1:
+        _run_replicas(cfg, preset, out, resume, replicas, with_ladder)
+        return
     res = _run_stages(cfg, preset, out, resume, analysis=True, with_ladder=with_ladder)
     _print_record(res)
     _print_summary(res.run_dir)
     if with_ladder:
         _print_ladder(res.run_dir)
+
+
+def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: int, with_ladder: bool) -> None:
+    import time
+
+    from .ensemble import ensemble_summary
+    from .runs import with_overrides
+    from .sweep import run_group
+
+    if out is None:
+        if resume:
+            raise _fail("--resume needs --out, the folder of the replicas to continue.")
+        out = Path("runs") / f"{preset}-x{replicas}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not resume and out.exists() and any(out.iterdir()):
+        raise _fail(f"output folder {str(out)!r} is not empty; choose a new --out or pass --resume.")
+    if not out.parent.is_dir():
+        raise _fail(f"the parent folder of {str(out)!r} does not exist; create it first.")
+    seed0 = cfg.train.get("seed", 0)
+    configs = [with_overrides(cfg, seed=seed0 + i) for i in range(replicas)]
+    dirs = [out / f"seed={seed0 + i}" for i in range(replicas)]
+    try:
+        from .data import load_dataset
+
+        n_train = load_dataset(cfg.dataset).n_train
+        for c in configs:
+            c.train_config().validate(n_train)
+        out.mkdir(exist_ok=True)
+    except (ConfigError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    bar, progress = _progress_bar()
+    try:
+        results = run_group([c.to_dict() for c in configs], [str(d) for d in dirs], with_ladder, None, progress)
+    finally:
+        bar.stop()
+    failed = [(d, r) for d, r in zip(dirs, results, strict=True) if r["status"] != "done"]
+    if failed:
+        raise _fail(f"{len(failed)} of {replicas} replicas failed; first: {failed[0][0].name}: {failed[0][1]['error']}")
+    ens = ensemble_summary(out, dirs)
+    table = Table(title=f"{replicas} replicas in {out} (ensemble.json)", title_justify="left")
+    for col in ("run", "ψ", "95% CI (within run)"):
+        table.add_column(col)
+    for d in dirs:
+        ivf = json.loads((d / "summary.json").read_text())["ivf"]
+        table.add_row(d.name, "—" if ivf["psi"] is None else f"{ivf['psi']:.2f}",
+                      "—" if ivf["ci95"] is None else f"{ivf['ci95'][0]:.2f} – {ivf['ci95'][1]:.2f}")
+    console.print(table)
+    psi = ens["psi"]
+    if psi and "ci95" in psi:
+        console.print(f"ensemble ψ = {psi['mean']:.2f} ± {psi['se']:.2f} (standard error over {psi['n']} seeds; 95% "
+                      f"interval of the mean {psi['ci95'][0]:.2f} – {psi['ci95'][1]:.2f})", soft_wrap=True)
 
 
 @app.command("analyze")
@@ -318,6 +373,8 @@ def sweep(
     gpus_per_run: Annotated[float, typer.Option(help="GPUs each Ray task declares.")] = 0.0,
     with_ladder: Annotated[bool, typer.Option("--ladder/--no-ladder", help="Add the model ladder to every run.")] =
         False,
+    replicas: Annotated[bool, typer.Option("--replicas/--no-replicas", help="Train points that differ only in "
+                                           "seed together, as vectorised replicas.")] = False,
 ):
     """Run a grid (or list) of runs over any setting, locally or on Ray; results.csv, figures, sweep.html.
     Rerunning the same command skips finished runs and retries failed ones."""
@@ -346,7 +403,7 @@ def sweep(
         try:
             res = run_sweep(base, out, axes=axes if runs is None else None, runs=runs, backend=backend,
                             workers=workers, address=address, gpus_per_run=gpus_per_run, with_ladder=with_ladder,
-                            progress=progress)
+                            replicas=replicas, progress=progress)
         finally:
             bar.stop()
     except ConfigError as exc:

@@ -17,7 +17,7 @@ from ._atomic import atomic_write, savez_atomic, write_json_atomic
 from .errors import ConfigError
 
 __all__ = ["PRESETS", "RecordResult", "RunConfig", "atomic_write", "config_from_mapping", "load_config", "preset",
-           "read_toml", "record", "savez_atomic", "with_overrides", "write_json_atomic"]
+           "read_toml", "record", "record_replicas", "savez_atomic", "with_overrides", "write_json_atomic"]
 
 
 @dataclass
@@ -173,7 +173,6 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
     """
     from .data import load_dataset
     from .models import build_mlp, select_parameters
-    from .pca import random_walk_null, trajectory_pca
     from .training import train
 
     run_dir = Path(run_dir)
@@ -192,18 +191,9 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
         if saved != config.to_dict():
             raise ConfigError(f"{str(run_dir)!r} was started with a different configuration; resume it with the same "
                               f"settings or choose a new --out.")
+        created = False
     else:
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise ConfigError(f"output folder {str(run_dir)!r} is not empty; choose a new --out or pass --resume.")
-        if not run_dir.parent.is_dir():
-            raise ConfigError(f"the parent folder of {str(run_dir)!r} does not exist; create it first.")
-        created = not run_dir.exists()
-        try:
-            run_dir.mkdir(exist_ok=True)
-            write_json_atomic(run_dir / "config.json", config.to_dict())
-        except OSError as exc:
-            raise ConfigError(f"cannot write the run folder {str(run_dir)!r} ({exc.strerror or exc}); choose "
-                              f"another --out.") from exc
+        created = _new_run_dir(config, run_dir)
     try:
         tr = train(model, data, tcfg, run_dir / "trajectory.zarr", params=config.params, resume=resume,
                    metadata={"widths": widths, "activation": config.activation, "model_seed": config.model_seed},
@@ -212,12 +202,82 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
         # a fresh run that cannot go on (e.g. SGD diverged) leaves no half-written folder behind; an
         # interrupted one (Ctrl-C, a kill) keeps everything, since it can be resumed
         if not resume:
-            for path in [run_dir] if created else list(run_dir.iterdir()):
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+            _discard(run_dir, created)
         raise
+    return _finish_record(config, run_dir, tr, data.n_train, seconds)
+
+
+def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) -> list[RecordResult]:
+    """:func:`record` for several runs that differ only in the training ``seed`` and/or ``lr``, trained together
+    (:func:`~sgdpotential.replicas.train_replicas`); each run directory is exactly what :func:`record` writes.
+    Fresh runs only: a failure removes every directory this call created."""
+    from .data import load_dataset
+    from .models import build_mlp, select_parameters
+    from .replicas import VARYING, train_replicas
+
+    if not configs or len(configs) != len(run_dirs):
+        raise ConfigError(f"give one run directory per configuration ({len(configs)} and {len(run_dirs)}).")
+    first = configs[0].to_dict()
+    for c in configs:
+        d = c.to_dict()
+        same = {**d, "train": {k: v for k, v in d["train"].items() if k not in VARYING}}
+        if same != {**first, "train": {k: v for k, v in first["train"].items() if k not in VARYING}}:
+            raise ConfigError("replicas may differ only in the training seed and lr; run the others separately.")
+    t = time.perf_counter()
+    data = load_dataset(configs[0].dataset)
+    widths = [data.n_features, *configs[0].hidden, data.n_classes]
+    model = build_mlp(widths, configs[0].activation, seed=configs[0].model_seed)
+    select_parameters(model, configs[0].params)
+    tcfgs = [c.train_config() for c in configs]
+    for tc in tcfgs:
+        tc.validate(data.n_train)
+    run_dirs = [Path(d) for d in run_dirs]
+    load = time.perf_counter() - t
+    created = []
+    try:
+        for c, d in zip(configs, run_dirs, strict=True):
+            created.append((d, _new_run_dir(c, d)))
+        trs = train_replicas(model, data, tcfgs, [d / "trajectory.zarr" for d in run_dirs], params=configs[0].params,
+                             metadata={"widths": widths, "activation": configs[0].activation,
+                                       "model_seed": configs[0].model_seed}, progress=progress)
+    except BaseException:
+        for d, new in created:
+            _discard(d, new)
+        raise
+    return [_finish_record(c, d, tr, data.n_train, {"load": load, "burn_in": 0.0, "window": tr.window_seconds})
+            for c, d, tr in zip(configs, run_dirs, trs, strict=True)]
+
+
+def _new_run_dir(config: RunConfig, run_dir: Path) -> bool:
+    """Check that ``run_dir`` can hold a new run and write its config.json; True when the folder was created."""
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(f"output folder {str(run_dir)!r} is not empty; choose a new --out or pass --resume.")
+    if not run_dir.parent.is_dir():
+        raise ConfigError(f"the parent folder of {str(run_dir)!r} does not exist; create it first.")
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(exist_ok=True)
+        write_json_atomic(run_dir / "config.json", config.to_dict())
+    except OSError as exc:
+        raise ConfigError(f"cannot write the run folder {str(run_dir)!r} ({exc.strerror or exc}); choose "
+                          f"another --out.") from exc
+    return created
+
+
+def _discard(run_dir: Path, created: bool) -> None:
+    """Remove what a fresh run wrote: the folder itself when it created it, else its contents."""
+    for path in [run_dir] if created else list(run_dir.iterdir()) if run_dir.exists() else []:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _finish_record(config: RunConfig, run_dir: Path, tr, n_train: int, seconds: dict) -> RecordResult:
+    """PCA of the recorded window → ``pca.npz`` and ``record.json``."""
+    from .pca import random_walk_null, trajectory_pca
+
+    tcfg = config.train_config()
     seconds["burn_in"], seconds["window"] = tr.burn_in_seconds, tr.window_seconds
     t = time.perf_counter()
     K = min(config.components, tr.trajectory.n_snapshots - 1, tr.trajectory.n_params)
@@ -230,7 +290,7 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None) -
                  steps=tr.trajectory.steps)
     write_json_atomic(run_dir / "record.json", {
         "burn_in": tr.trajectory.metadata["burn_in"],
-        "n_train": data.n_train if tcfg.sampling == "shuffle" else None,
+        "n_train": n_train if tcfg.sampling == "shuffle" else None,
         "window_steps": tr.window_steps, "steps_per_epoch": tr.steps_per_epoch, "n_snapshots": pca.n_snapshots,
         "n_params": tr.trajectory.n_params, "pca": {
             "method": pca.method, "total_variance": pca.total_variance, "mean_alignment": pca.mean_alignment,

@@ -31,7 +31,8 @@ from ._atomic import atomic_write, write_json_atomic
 from .errors import ConfigError
 from .runs import RunConfig, config_from_mapping, read_toml, with_overrides
 
-__all__ = ["BACKENDS", "SweepPoint", "SweepResult", "load_sweep", "parse_axes", "run_point", "sweep", "sweep_points"]
+__all__ = ["BACKENDS", "SweepPoint", "SweepResult", "load_sweep", "parse_axes", "run_group", "run_point", "sweep",
+           "sweep_points"]
 
 BACKENDS = ("local", "ray")
 
@@ -239,22 +240,68 @@ def _run_point(config: dict, run_dir: Path, with_ladder: bool, t0: float) -> dic
     return {"status": "done", "seconds": time.perf_counter() - t0}
 
 
+def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = False, threads: int | None = None,
+              progress=None) -> list[dict]:
+    """Run points that differ only in their seed (and/or lr) as replicas trained together
+    (:func:`~sgdpotential.runs.record_replicas`), then probe, analyse and report each. Finished runs are
+    skipped; unfinished ones are started afresh together (replica batches are not resumable). Never raises:
+    one result per run, as :func:`run_point` returns them."""
+    t0 = time.perf_counter()
+    out: list[dict | None] = [None] * len(configs)
+    try:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        from .runs import record_replicas
+
+        if threads:
+            torch.set_num_threads(threads)
+        todo = [i for i, d in enumerate(run_dirs) if not _finished(Path(d), with_ladder)
+                or (Path(d) / "failed.json").exists()]
+        for i in set(range(len(configs))) - set(todo):
+            out[i] = {"status": "done", "seconds": None, "skipped": True}
+        with threadpool_limits(limits=threads):
+            fresh = [i for i in todo if not (Path(run_dirs[i]) / "pca.npz").exists()
+                     or (Path(run_dirs[i]) / "failed.json").exists()]
+            for i in fresh:
+                shutil.rmtree(run_dirs[i], ignore_errors=True)
+            if fresh:
+                record_replicas([RunConfig.from_dict(configs[i]) for i in fresh], [Path(run_dirs[i]) for i in fresh],
+                                progress=progress)
+            for i in todo:  # every replica is now recorded: the rest is per run
+                out[i] = run_point(configs[i], run_dirs[i], with_ladder, threads)
+    except Exception as exc:  # the batch itself failed (e.g. one replica diverged): every unfinished run failed
+        error = f"{type(exc).__name__}: {exc}"
+        for i, d in enumerate(run_dirs):
+            if out[i] is None:
+                Path(d).mkdir(parents=True, exist_ok=True)
+                write_json_atomic(Path(d) / "failed.json", {"error": error})
+                out[i] = {"status": "failed", "error": error, "seconds": time.perf_counter() - t0}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------- engines
 
 
-def _local(jobs, workers: int, threads: int, on_result):
+def _deliver(names: list[str], result, on_result) -> None:
+    for name, r in zip(names, result if isinstance(result, list) else [result], strict=True):
+        on_result(name, r)
+
+
+def _local(jobs, workers: int, on_result):
     """A process pool (spawned workers: no torch state is forked), results as they finish."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_point, cfg, rd, lad, threads): name for name, cfg, rd, lad in jobs}
+        futures = {pool.submit(fn, *args): names for names, fn, args in jobs}
         for fut in as_completed(futures):
-            on_result(futures[fut], fut.result())
+            _deliver(futures[fut], fut.result(), on_result)
 
 
-def _ray(jobs, workers: int, threads: int, on_result, address: str | None, cpus_per_run: float, gpus_per_run: float):
-    """One Ray task per run with declared resources, gathered with ``ray.wait`` as they finish."""
+def _ray(jobs, workers: int, on_result, address: str | None, cpus_per_run: float, gpus_per_run: float):
+    """One Ray task per job (a run, or a batch of replicas) with declared resources, gathered with
+    ``ray.wait`` as they finish."""
     try:
         import ray
     except ImportError as exc:
@@ -264,16 +311,20 @@ def _ray(jobs, workers: int, threads: int, on_result, address: str | None, cpus_
         kwargs = {"address": address} if address else {"num_cpus": workers}
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
     try:
-        task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(run_point)
-        pending = {task.remote(cfg, rd, lad, threads): name for name, cfg, rd, lad in jobs}
+        remote = {}
+        pending = {}
+        for names, fn, args in jobs:
+            if fn not in remote:
+                remote[fn] = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(fn)
+            pending[remote[fn].remote(*args)] = names
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            name = pending.pop(done[0])
+            names = pending.pop(done[0])
             try:
                 result = ray.get(done[0])
             except Exception as exc:  # the worker itself died (out of memory, killed node)
-                result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": None}
-            on_result(name, result)
+                result = [{"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": None}] * len(names)
+            _deliver(names, result, on_result)
     finally:
         if started:
             ray.shutdown()
@@ -284,7 +335,7 @@ def _ray(jobs, workers: int, threads: int, on_result, address: str | None, cpus_
 
 def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None = None, backend: str = "local",
           workers: int | None = None, address: str | None = None, cpus_per_run: float | None = None,
-          gpus_per_run: float = 0.0, with_ladder: bool = False,
+          gpus_per_run: float = 0.0, with_ladder: bool = False, replicas: bool = False,
           progress: Callable[[str, int, int], None] | None = None) -> SweepResult:
     """Run every point of a grid (``axes``) or list (``runs``) of configurations under ``out``.
 
@@ -304,6 +355,10 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
         Resources each run declares (Ray) and torch threads per run (both engines; default: cores/workers).
     with_ladder : bool
         Add the model ladder to each run (costly; off by default).
+    replicas : bool
+        Points that differ only in ``seed`` are trained together as replicas in one job
+        (:func:`~sgdpotential.replicas.train_replicas`: several times the throughput of separate runs for small
+        networks; results equal to separate runs up to floating-point summation order).
     progress : callable(phase, done, total), optional
 
     Returns
@@ -328,18 +383,26 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     _validate(points)
     out = Path(out).resolve()
     spec = {"schema": "sgdpotential.sweep/1", "base": base.to_dict(), "axes": axes, "runs": runs,
-            "ladder": with_ladder, "points": [p.name for p in points]}
+            "ladder": with_ladder, "replicas": replicas, "points": [p.name for p in points]}
     _prepare(out, spec)
 
     statuses: dict[str, dict] = {}
-    jobs = []
+    pending = []
     for p in points:
         rd = out / p.name
         if _finished(rd, with_ladder) and not (rd / "failed.json").exists():
             statuses[p.name] = {"status": "done", "seconds": None, "skipped": True}
         else:
-            jobs.append((p.name, p.config.to_dict(), str(rd), with_ladder))
-    done = len(points) - len(jobs)
+            pending.append(p)
+    jobs = []
+    for group in _groups(pending, replicas):
+        names = [p.name for p in group]
+        configs, dirs = [p.config.to_dict() for p in group], [str(out / p.name) for p in group]
+        if len(group) == 1:
+            jobs.append((names, run_point, (configs[0], dirs[0], with_ladder, threads)))
+        else:
+            jobs.append((names, run_group, (configs, dirs, with_ladder, threads)))
+    done = len(points) - len(pending)
     if progress:
         progress("sweep", done, len(points))
 
@@ -352,9 +415,9 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
 
     if jobs:
         if backend == "local":
-            _local(jobs, min(workers, len(jobs)), threads, on_result)
+            _local(jobs, min(workers, len(jobs)), on_result)
         else:
-            _ray(jobs, workers, threads, on_result, address, cpus_per_run or 1, gpus_per_run)
+            _ray(jobs, workers, on_result, address, cpus_per_run or 1, gpus_per_run)
 
     rows = [_row(p, out / p.name, statuses[p.name]) for p in points]
     fits = _fits(rows)
@@ -366,9 +429,21 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     from .report.sweep import sweep_report
 
     sweep_report(out, rows, fits)
-    return SweepResult(out, rows, ran=[j[0] for j in jobs], skipped=[p.name for p in points
+    return SweepResult(out, rows, ran=[n for j in jobs for n in j[0]], skipped=[p.name for p in points
                                                                        if statuses[p.name].get("skipped")],
                        failed=[r["name"] for r in rows if r["status"] != "done"], seconds=seconds, fits=fits)
+
+
+def _groups(points: list[SweepPoint], replicas: bool) -> list[list[SweepPoint]]:
+    """Jobs: one point each, or (replicas) the points that differ only in the training seed together."""
+    if not replicas:
+        return [[p] for p in points]
+    groups: dict[str, list[SweepPoint]] = {}
+    for p in points:
+        d = p.config.to_dict()
+        key = json.dumps({**d, "train": {k: v for k, v in d["train"].items() if k != "seed"}}, sort_keys=True)
+        groups.setdefault(key, []).append(p)
+    return list(groups.values())
 
 
 def _validate(points: list[SweepPoint]) -> None:

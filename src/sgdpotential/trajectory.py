@@ -77,7 +77,7 @@ class Trajectory:
         if n_params < 1:
             raise ConfigError(f"n_params = {n_params} must be ≥ 1.")
         if chunk_rows is None:
-            chunk_rows = int(np.clip(CHUNK_BYTES // (4 * n_params), 1, 4096))
+            chunk_rows = cls.chunk_rows_for(n_params)
         group = zarr.open_group(path, mode="w")
         group.create_array("snapshots", shape=(capacity, n_params), chunks=(chunk_rows, n_params), dtype="float32",
                            fill_value=np.nan, compressors=CODEC)
@@ -85,6 +85,11 @@ class Trajectory:
         group.attrs.update({"format": "sgdpotential.trajectory/1", "committed": 0, "complete": False,
                             "metadata": metadata or {}, "eval": {"step": [], "loss": [], "accuracy": []}})
         return cls(group, path)
+
+    @staticmethod
+    def chunk_rows_for(n_params: int) -> int:
+        """The default snapshots per chunk: ≈ :data:`CHUNK_BYTES` of float32, between 1 and 4,096."""
+        return int(np.clip(CHUNK_BYTES // (4 * max(n_params, 1)), 1, 4096))
 
     @classmethod
     def open(cls, path, mode: str = "r") -> Trajectory:
