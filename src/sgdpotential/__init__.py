@@ -11,11 +11,13 @@ from .errors import ConfigError, DecompositionError, TrainingDiverged
 from .scaling import PowerLawFit, fit_power_law
 from .theory import (
     Decomposition,
+    LinearSDEFit,
     RotationPlanes,
     area_rate,
     decompose,
     entropy_production,
     entropy_production_of,
+    fit_linear_sde,
     ou_transition,
     probability_current,
     rotation_planes,
@@ -37,6 +39,8 @@ _LAZY = {
     "Flatness": "probes", "MinibatchLandscape": "probes", "directional_derivatives": "probes", "flatness": "probes",
     "hessian_top_eigenvalues": "probes", "loss_profiles": "probes", "minibatch_landscape": "probes",
     "noise_temperature": "probes", "projected_hessian": "probes", "projected_noise_covariance": "probes",
+    "ReplayResult": "replay", "linearized_replay": "replay",
+    "train_replicas": "replicas",
 }
 
 
@@ -55,6 +59,7 @@ __all__ = [
     "ConfigError",
     "Decomposition",
     "DecompositionError",
+    "LinearSDEFit",
     "PowerLawFit",
     "RotationPlanes",
     "__version__",
@@ -62,6 +67,7 @@ __all__ = [
     "decompose",
     "entropy_production",
     "entropy_production_of",
+    "fit_linear_sde",
     "fit_power_law",
     "ou_transition",
     "probability_current",

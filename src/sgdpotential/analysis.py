@@ -39,6 +39,13 @@ def _load(run_dir: Path, name: str):
     return np.load(path) if name.endswith(".npz") else json.loads(path.read_text())
 
 
+def stored_run(run_dir: Path, *, probes: bool = True):
+    """What the earlier stages of a run wrote: (config, training config, record.json, pca.npz, probes.npz)."""
+    cfg = RunConfig.from_dict(_load(run_dir, "config.json"))
+    return (cfg, cfg.train_config(), _load(run_dir, "record.json"), _load(run_dir, "pca.npz"),
+            _load(run_dir, "probes.npz") if probes else None)
+
+
 def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     """Probe the loss at the window mean ω0 along the run's principal directions; writes ``probes.npz``.
 
@@ -149,11 +156,7 @@ def analyze(run_dir) -> dict:
     Pure arithmetic on the stored arrays: rerunning it reproduces the summary exactly.
     """
     run_dir = Path(run_dir)
-    cfg = RunConfig.from_dict(_load(run_dir, "config.json"))
-    rec = _load(run_dir, "record.json")
-    pca = _load(run_dir, "pca.npz")
-    pr = _load(run_dir, "probes.npz")
-    tcfg = cfg.train_config()
+    cfg, tcfg, rec, pca, pr = stored_run(run_dir)
     lr, B = tcfg.lr, tcfg.batch_size
     n_train = rec.get("n_train")
     var = pca["variances"]

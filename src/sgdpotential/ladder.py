@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import savez_atomic, write_json_atomic
-from .analysis import _load, ivf_exponent, usable_directions
+from .analysis import ivf_exponent, stored_run, usable_directions
 from .errors import ConfigError, DecompositionError
-from .runs import RunConfig
 from .theory import area_rate, decompose, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 from .theory.fit import fit_linear_sde
 
@@ -102,11 +101,7 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
     unknown = [r for r in rungs if r not in REPLAYS]
     if unknown:
         raise ConfigError(f"unknown ladder rung {unknown[0]!r}; choose among {', '.join(REPLAYS)}.")
-    cfg = RunConfig.from_dict(_load(run_dir, "config.json"))
-    rec = _load(run_dir, "record.json")
-    pca = _load(run_dir, "pca.npz")
-    pr = _load(run_dir, "probes.npz")
-    tcfg = cfg.train_config()
+    cfg, tcfg, rec, pca, pr = stored_run(run_dir)
     lr, B = tcfg.lr, tcfg.batch_size
     n_train = rec.get("n_train")
     T, stride = int(rec["n_snapshots"]), int(tcfg.stride)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ VARYING = ("seed", "lr")
 def _check(configs: Sequence[TrainConfig], stores, n_train: int) -> None:
     if len(configs) < 1 or len(configs) != len(stores):
         raise ConfigError(f"give one store per replica: {len(configs)} configurations and {len(stores)} stores.")
-    first = asdict(replace(configs[0], **{k: getattr(configs[0], k) for k in VARYING}))
+    first = asdict(configs[0])
     for i, c in enumerate(configs):
         c.validate(n_train)
         other = asdict(c)
@@ -113,21 +113,22 @@ def train_replicas(
     Notes
     -----
     One step: each replica draws its minibatch from its own sampler (the same sampler and seed as
-    :func:`~sgdpotential.train`), one ``vmap(grad)`` over the stacked parameters, and w_r ← w_r − α_r g_r.
-    Replicas that finished their window keep a zero learning rate until the slowest one is done. The
+    :func:`~sgdpotential.train`); one batched forward pass over the stacked parameters (batched matrix
+    products for :func:`~sgdpotential.build_mlp` networks, ``vmap(functional_call)`` otherwise), one
+    backward pass of the summed losses, and w_r ← w_r − α_r g_r as ``torch.optim.SGD`` computes it.
+    Replicas that finished their window keep stepping, unrecorded, until the slowest one is done. The
     per-epoch full-batch accuracy of the burn-in is one ``vmap``-ed forward pass for all replicas.
+    Equal to sequential runs up to the round-off of the batched products (~1e-9 per step), which training's
+    sensitivity can amplify over thousands of steps (``bench/bench_replicas.py`` measures it).
     Not resumable (a killed replica batch is simply rerun). Raises :class:`TrainingDiverged` naming the
-    replica whose loss became non-finite.
+    replica whose weights became non-finite.
     """
     _check(configs, stores, data.n_train)
     cfg0 = configs[0]
     R = len(configs)
     spe = cfg0.steps_per_epoch(data.n_train)
     n_window = cfg0.n_window_steps(data.n_train)
-    n_snap = n_window // cfg0.stride
-    if n_snap < 2:
-        raise ConfigError(f"the window of {n_window} steps with stride {cfg0.stride} gives {n_snap} snapshot(s); a "
-                          f"PCA needs at least 2 — lengthen the window or reduce the stride.")
+    n_snap = cfg0.n_snapshots(data.n_train)
     selection = select_parameters(model, params)
     device = torch.device(cfg0.device)
     data = data.to(device)
@@ -149,6 +150,7 @@ def train_replicas(
     # again than vmap(grad(·))); any other model goes through vmap(functional_call).
     batched_forward = _mlp_forward(skeleton) or vmap(forward, in_dims=(0, 0, 0))
     leaves = [stacked[k].requires_grad_(True) for k in names]
+
     @torch.no_grad()
     def accuracy() -> torch.Tensor:
         correct = torch.zeros(R, device=device)
@@ -158,7 +160,6 @@ def train_replicas(
         return correct / data.n_train
 
     step = 0
-
     same_lr = len({c.lr for c in configs}) == 1
 
     def sgd_step(active: np.ndarray) -> None:
@@ -222,9 +223,9 @@ def train_replicas(
 
     created: list[Path] = []
     try:
-        for r in range(R):
-            if (fixed is not None and fixed == 0):
-                acc[r] = accuracy()[r]
+        if fixed == 0:  # no burn-in: every window starts at once
+            acc[:] = accuracy()
+            for r in range(R):
                 end_burn_in(r)
                 created.append(Path(stores[r]))
         done = np.zeros(R, dtype=bool)

@@ -123,6 +123,15 @@ class TrainConfig:
             return int(self.window_steps)
         return max(1, round(self.window_epochs * self.steps_per_epoch(n_train)))
 
+    def n_snapshots(self, n_train: int) -> int:
+        """Snapshots in the window; at least 2 (a PCA needs them), else :class:`ConfigError`."""
+        n_window = self.n_window_steps(n_train)
+        n_snap = n_window // self.stride
+        if n_snap < 2:
+            raise ConfigError(f"the window of {n_window} steps with stride {self.stride} gives {n_snap} snapshot(s); "
+                              f"a PCA needs at least 2 — lengthen the window or reduce the stride.")
+        return n_snap
+
 
 def _int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -292,10 +301,7 @@ def train(
     config.validate(data.n_train)
     spe = config.steps_per_epoch(data.n_train)
     n_window = config.n_window_steps(data.n_train)
-    n_snap = n_window // config.stride
-    if n_snap < 2:
-        raise ConfigError(f"the window of {n_window} steps with stride {config.stride} gives {n_snap} snapshot(s); "
-                          f"a PCA needs at least 2 — lengthen the window or reduce the stride.")
+    n_snap = config.n_snapshots(data.n_train)
     selection = select_parameters(model, params)
     ckpt = checkpoint_path(store)
     store = Path(store)
