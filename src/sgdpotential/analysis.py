@@ -161,6 +161,7 @@ def analyze(run_dir) -> dict:
     n_train = rec.get("n_train")
     var = pca["variances"]
     T = int(rec["n_snapshots"])
+    window = int(rec["window_steps"])  # SGD steps the T snapshots span (T × stride): what the window law needs
     width = pr["width"]
     use, is_drift, censored = usable_directions(width, pr["censored"], pca["drift"])
 
@@ -188,8 +189,8 @@ def analyze(run_dir) -> dict:
     for name, fn in (
         ("continuous", lambda: stationary_covariance(lr * H, C, eps)),
         ("discrete", lambda: sgd_stationary_covariance(H, C, lr, B, n_train=n_train)),
-        ("window_stationary", lambda: sgd_window_covariance(H, C, lr, B, T, n_train=n_train)),
-        ("window_from_w0", lambda: sgd_window_covariance(H, C, lr, B, T, start=0, n_train=n_train)),
+        ("window_stationary", lambda: sgd_window_covariance(H, C, lr, B, window, n_train=n_train)),
+        ("window_from_w0", lambda: sgd_window_covariance(H, C, lr, B, window, start=0, n_train=n_train)),
     ):
         try:
             lyap[name] = _ratio_stats(fn(), var, use)
@@ -199,7 +200,7 @@ def analyze(run_dir) -> dict:
     with np.errstate(divide="ignore"):
         tau = np.where(hd > 0, 1.0 / (lr * hd), np.inf)
     lyap["relaxation_steps"] = [float(t) if np.isfinite(t) else None for t in tau]
-    lyap["n_slower_than_window"] = int(np.sum(tau > T))
+    lyap["n_slower_than_window"] = int(np.sum(tau > window))
 
     # ---------------------------------------------------------------- stochastic potential
     pot: dict = {}

@@ -104,7 +104,7 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
     cfg, tcfg, rec, pca, pr = stored_run(run_dir)
     lr, B = tcfg.lr, tcfg.batch_size
     n_train = rec.get("n_train")
-    T, stride = int(rec["n_snapshots"]), int(tcfg.stride)
+    T, stride, window = int(rec["n_snapshots"]), int(tcfg.stride), int(rec["window_steps"])
     P, sgd_var = pca["components"], pca["variances"]
     K = P.shape[0]
     width = pr["width"]
@@ -162,7 +162,7 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
     for name, fn in (
         ("continuous", lambda: stationary_covariance(lr * H, C, eps)),
         ("discrete", lambda: sgd_stationary_covariance(H, C, lr, B, n_train=n_train)),
-        ("window", lambda: sgd_window_covariance(H, C, lr, B, T * stride, start=0, n_train=n_train)),
+        ("window", lambda: sgd_window_covariance(H, C, lr, B, window, start=0, n_train=n_train)),
     ):
         try:
             pred = np.diag(fn())
