@@ -86,7 +86,7 @@ def select_parameters(model: nn.Module, spec: str | Sequence[str] = "all") -> Pa
             raise ConfigError(f"params = 'hidden' needs at least two hidden layers, but the model has "
                               f"{len(linear)} linear layer(s); use 'all' or name parameters.")
     else:
-        wanted = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+        wanted = requested_names(spec)
         unknown = [w for w in wanted if w not in named]
         if unknown or not wanted:
             raise ConfigError(f"unknown parameter name {unknown[0] if unknown else ''!r}; choose 'all', 'hidden' or "
@@ -96,6 +96,11 @@ def select_parameters(model: nn.Module, spec: str | Sequence[str] = "all") -> Pa
     sizes = [named[n].numel() for n in chosen]
     offsets = tuple(int(sum(sizes[:i])) for i in range(len(sizes)))
     return ParameterSelection(tuple(chosen), shapes, offsets, int(sum(sizes)))
+
+
+def requested_names(spec: str | Sequence[str]) -> list[str]:
+    """Parameter names from a comma-separated string or a sequence."""
+    return [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
 
 
 def flat_parameters(model: nn.Module, selection: ParameterSelection | None = None) -> torch.Tensor:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, TrainingDiverged
+from .models import requested_names
 from .objective import Objective
 from .training import SAMPLING, MinibatchSampler
 from .trajectory import Trajectory
@@ -70,14 +71,14 @@ def _record_index(obj: Objective, record) -> tuple[slice | torch.Tensor, int, li
     names = obj.selection.names
     if record is None:
         return slice(0, obj.n_params), obj.n_params, list(names)
-    wanted = [s.strip() for s in record.split(",")] if isinstance(record, str) else list(record)
-    unknown = [n for n in wanted if n not in names]
+    wanted = set(requested_names(record))
+    unknown = sorted(wanted - set(names))
     if unknown or not wanted:
         raise ConfigError(f"record names {unknown[0] if unknown else ''!r}, which the objective does not hold; "
                           f"choose among {', '.join(names)}.")
-    chosen = [n for n in names if n in set(wanted)]
+    chosen = [n for n in names if n in wanted]
     ranges = [(o, o + int(np.prod(s))) for n, s, o in zip(names, obj.selection.shapes, obj.selection.offsets,
-                                                          strict=True) if n in set(wanted)]
+                                                          strict=True) if n in wanted]
     size = sum(b - a for a, b in ranges)
     if all(a[1] == b[0] for a, b in pairwise(ranges)):
         return slice(ranges[0][0], ranges[-1][1]), size, chosen

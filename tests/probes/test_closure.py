@@ -16,20 +16,23 @@ def _shares(V, P, inside):
     return (n2 - ((V @ Q) ** 2).sum(1)) / n2, (V[:, ~inside] ** 2).sum(1) / n2
 
 
+def _assert_matches(got, H, C, P, inside, atol):
+    h_out, h_other = _shares(P @ H, P, inside)
+    c_out, c_other = _shares(P @ C, P, inside)
+    np.testing.assert_allclose(got.hessian_outside, h_out, atol=atol)
+    np.testing.assert_allclose(got.noise_outside, c_out, atol=atol)
+    np.testing.assert_allclose(got.hessian_other, h_other, atol=atol)
+    np.testing.assert_allclose(got.noise_other, c_other, atol=atol)
+
+
 def test_least_squares_closed_forms(linear_ls):
     obj, w, G, H, _, _ = linear_ls
     Gc = G - G.mean(0)
     C = Gc.T @ Gc / len(G)
     P = orthonormal_directions(obj.n_params, 4, seed=3).numpy()
     inside = np.arange(obj.n_params) < 6
-    got = closure_fractions(obj, w, P, inside=inside)
-    h_out, h_other = _shares(P @ H, P, inside)
-    c_out, c_other = _shares(P @ C, P, inside)
     # float64 throughout: agreement to round-off
-    np.testing.assert_allclose(got.hessian_outside, h_out, atol=1e-10)
-    np.testing.assert_allclose(got.noise_outside, c_out, atol=1e-10)
-    np.testing.assert_allclose(got.hessian_other, h_other, atol=1e-10)
-    np.testing.assert_allclose(got.noise_other, c_other, atol=1e-10)
+    _assert_matches(closure_fractions(obj, w, P, inside=inside), H, C, P, inside, atol=1e-10)
     np.testing.assert_allclose(noise_covariance_products(obj, w, P).numpy(), P @ C, atol=1e-12)
 
 
@@ -50,13 +53,7 @@ def test_small_mlp_against_dense_autograd(small_mlp):
     C = Gc.T @ Gc / obj.n_train
     P = orthonormal_directions(obj.n_params, 3, seed=1).numpy()
     inside = np.arange(obj.n_params) < 24  # the first layer's weights
-    got = closure_fractions(obj, w, P, inside=inside)
-    h_out, h_other = _shares(P @ Hd, P, inside)
-    c_out, c_other = _shares(P @ C, P, inside)
-    np.testing.assert_allclose(got.hessian_outside, h_out, atol=1e-9)
-    np.testing.assert_allclose(got.noise_outside, c_out, atol=1e-9)
-    np.testing.assert_allclose(got.hessian_other, h_other, atol=1e-9)
-    np.testing.assert_allclose(got.noise_other, c_other, atol=1e-9)
+    _assert_matches(closure_fractions(obj, w, P, inside=inside), Hd, C, P, inside, atol=1e-9)
 
 
 def test_bad_mask(linear_ls):
