@@ -175,9 +175,9 @@ def linearized_replay(
     -----
     One Hessian-vector product per step, by double backward (reverse-over-reverse): the minibatch gradient
     at ω0 with its graph, then the product with w − ω0 — and the gradient g^μ(ω0) comes free with it.
-    Measured here ~2.3× faster than ``torch.func``'s ``jvp(grad(·))`` at B = 50, where dispatch overhead
-    dominates. With ``hessian="full"`` the graph of the full-batch gradient at ω0 is built once and reused
-    by every step (one backward pass over N_L samples per step). Cost per step: batch ≈ 2–3 SGD steps;
+    Measured 2.2× faster than ``torch.func``'s ``jvp(grad(·))`` at B = 50 (``bench/bench_replay.py``), where
+    dispatch overhead dominates. With ``hessian="full"`` the graph of the full-batch gradient at ω0 is built
+    once and reused by every step (one backward pass over N_L samples per step). Cost per step: batch ≈ 2–3 SGD steps;
     full ≈ 2 N_L/B SGD steps. On a loss that is exactly quadratic (a linear model with ``loss="mse"``)
     a batch-Hessian replay with SGD noise *is* SGD: the same iterates up to rounding.
 
