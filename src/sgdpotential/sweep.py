@@ -185,8 +185,9 @@ def load_sweep(path) -> tuple[RunConfig, dict | None, list | None]:
 
 
 def _finished(run_dir: Path, with_ladder: bool) -> bool:
-    return (run_dir / "summary.json").exists() and (run_dir / "report.html").exists() and (
-        not with_ladder or (run_dir / "ladder.json").exists())
+    """Every stage written and no failure recorded."""
+    needed = ["summary.json", "report.html", *(["ladder.json"] if with_ladder else [])]
+    return not (run_dir / "failed.json").exists() and all((run_dir / name).exists() for name in needed)
 
 
 def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: int | None = None) -> dict:
@@ -256,8 +257,7 @@ def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = Fals
 
         if threads:
             torch.set_num_threads(threads)
-        todo = [i for i, d in enumerate(run_dirs) if not _finished(Path(d), with_ladder)
-                or (Path(d) / "failed.json").exists()]
+        todo = [i for i, d in enumerate(run_dirs) if not _finished(Path(d), with_ladder)]
         for i in set(range(len(configs))) - set(todo):
             out[i] = {"status": "done", "seconds": None, "skipped": True}
         with threadpool_limits(limits=threads):
@@ -390,7 +390,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     pending = []
     for p in points:
         rd = out / p.name
-        if _finished(rd, with_ladder) and not (rd / "failed.json").exists():
+        if _finished(rd, with_ladder):
             statuses[p.name] = {"status": "done", "seconds": None, "skipped": True}
         else:
             pending.append(p)
@@ -487,7 +487,7 @@ def _prepare(out: Path, spec: dict) -> None:
 
 def _row(p: SweepPoint, run_dir: Path, status: dict) -> dict:
     tcfg = p.config.train_config()
-    row = {**{k: v for k, v in p.values.items()}, "name": p.name, "status": status["status"], "lr": tcfg.lr,
+    row = {**p.values, "name": p.name, "status": status["status"], "lr": tcfg.lr,
            "batch_size": tcfg.batch_size, "seed": tcfg.seed, "lr_over_b": tcfg.lr / tcfg.batch_size,
            "error": status.get("error")}
     if status["status"] != "done":
