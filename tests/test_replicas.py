@@ -89,6 +89,10 @@ def test_run_replicas_writes_runs_and_the_ensemble(tmp_path):
     assert "ensemble ψ" in result.stdout
     again = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--out", str(out)])
     assert again.exit_code == 2 and "is not empty" in again.stderr
+    boom = tmp_path / "boom"
+    r = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "2", "--lr", "1e6", "--out", str(boom)])
+    assert r.exit_code == 2 and "SGD diverged in replica" in r.stderr and "Traceback" not in r.output
+    assert not boom.exists()
 
 
 def test_sweep_trains_seeds_as_replicas(tmp_path):

@@ -319,6 +319,7 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
         n_train = load_dataset(cfg.dataset).n_train
         for c in configs:
             c.train_config().validate(n_train)
+        created = not out.exists()
         out.mkdir(exist_ok=True)
     except (ConfigError, OSError) as exc:
         raise _fail(str(exc)) from exc
@@ -328,6 +329,10 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
     finally:
         bar.stop()
     failed = [(d, r) for d, r in zip(dirs, results, strict=True) if r["status"] != "done"]
+    if failed and len(failed) == replicas and created:
+        import shutil
+
+        shutil.rmtree(out)  # nothing came of it (e.g. SGD diverged): leave no half-written folder behind
     if failed:
         raise _fail(f"{len(failed)} of {replicas} replicas failed; first: {failed[0][0].name}: {failed[0][1]['error']}")
     ens = ensemble_summary(out, dirs)
