@@ -21,12 +21,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from . import __version__
 from .data import Dataset
 from .errors import ConfigError, TrainingDiverged
 from .models import select_parameters
 from .objective import per_sample_loss
-from .training import MinibatchSampler, TrainConfig, TrainResult
+from .training import MinibatchSampler, TrainConfig, TrainResult, store_metadata
 from .trajectory import Trajectory
 
 __all__ = ["train_replicas"]
@@ -213,11 +212,8 @@ def train_replicas(
         burn = {"epochs": int(epoch[r]), "steps": int(step), "accuracy": float(acc[r]),
                 "reached_target": None if fixed is not None else bool(float(acc[r]) >= cfg0.target_accuracy)}
         burn_info[r] = burn
-        meta = {"config": asdict(configs[r]), "dataset": data.describe(), "parameters": selection.describe(),
-                "n_params_all": n_all, "params_spec": params if isinstance(params, str) else list(params),
-                "versions": {"sgdpotential": __version__, "torch": torch.__version__, "numpy": np.__version__},
-                "seed": configs[r].seed, "sampling": cfg0.sampling, "steps_per_epoch": spe, "window_steps": n_window,
-                "stride": cfg0.stride, "burn_in": burn, "replica": {"index": int(r), "of": R}, **(metadata or {})}
+        meta = store_metadata(configs[r], data, selection, n_all, params, burn,
+                              {"replica": {"index": int(r), "of": R}, **(metadata or {})})
         trajs[r] = Trajectory.create(stores[r], n_sel, metadata=meta, capacity=n_snap, chunk_rows=rows)
         in_burn[r] = False
 

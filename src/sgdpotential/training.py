@@ -239,6 +239,26 @@ def _selection_in_flat(model: nn.Module, selection: ParameterSelection, device):
     return None, torch.cat([torch.arange(a, b, device=device) for a, b in ranges])
 
 
+def store_metadata(config: TrainConfig, data: Dataset, selection: ParameterSelection, n_all: int, params,
+                   burn_in: dict, extra: dict | None = None) -> dict:
+    """What a trajectory store records about the run that wrote it (one definition for every writer)."""
+    return {
+        "config": asdict(config),
+        "dataset": data.describe(),
+        "parameters": selection.describe(),
+        "n_params_all": n_all,
+        "params_spec": params if isinstance(params, str) else list(params),
+        "versions": {"sgdpotential": __version__, "torch": torch.__version__, "numpy": np.__version__},
+        "seed": config.seed,
+        "sampling": config.sampling,
+        "steps_per_epoch": config.steps_per_epoch(data.n_train),
+        "window_steps": config.n_window_steps(data.n_train),
+        "stride": config.stride,
+        "burn_in": burn_in,
+        **(extra or {}),
+    }
+
+
 def checkpoint_path(store) -> Path:
     """Where :func:`train` keeps the resume checkpoint of ``store``."""
     return Path(f"{store}.checkpoint.pt")
@@ -392,21 +412,7 @@ def train(
             progress("burn-in", epoch, epoch)  # burn-in is over: the bar is complete
         burn_in = {"epochs": epoch, "steps": step, "accuracy": acc,
                    "reached_target": None if fixed is not None else bool(acc >= config.target_accuracy)}
-        meta = {
-            "config": asdict(config),
-            "dataset": data.describe(),
-            "parameters": selection.describe(),
-            "n_params_all": n_all,
-            "params_spec": params if isinstance(params, str) else list(params),
-            "versions": {"sgdpotential": __version__, "torch": torch.__version__, "numpy": np.__version__},
-            "seed": config.seed,
-            "sampling": config.sampling,
-            "steps_per_epoch": spe,
-            "window_steps": n_window,
-            "stride": config.stride,
-            "burn_in": burn_in,
-            **(metadata or {}),
-        }
+        meta = store_metadata(config, data, selection, n_all, params, burn_in, metadata)
         traj = Trajectory.create(store, selection.size, metadata=meta, capacity=n_snap, chunk_rows=chunk_rows,
                                  overwrite=True)
         w_state = {"committed": 0, "window_step": 0, "sum_all": torch.zeros(n_all, dtype=torch.float64, device=device),
