@@ -27,11 +27,12 @@ import torch
 import torch.nn.functional as nnf
 
 from sgdpotential import build_mlp, load_dataset
-from sgdpotential.models import select_parameters
-from sgdpotential.objective import Objective
-from sgdpotential.probes import flatness, projected_hessian, projected_noise_covariance
-from sgdpotential.probes.curvature import gauss_newton_is_exact
-from sgdpotential.runs import preset, record
+from sgdpotential.nn.models import select_parameters
+from sgdpotential.nn.objective import Objective
+from sgdpotential.nn.probes import flatness, projected_hessian, projected_noise_covariance
+from sgdpotential.nn.probes.curvature import gauss_newton_is_exact
+from sgdpotential.pipeline.config import preset
+from sgdpotential.pipeline.record import record
 
 
 def vm(key):

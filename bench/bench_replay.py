@@ -24,7 +24,7 @@ import torch
 from torch.func import grad, jvp
 
 from sgdpotential import Objective, TrainConfig, build_mlp, load_dataset, train
-from sgdpotential.replay import linearized_replay
+from sgdpotential.dynamics.replay import linearized_replay
 
 
 def real_sgd(data, steps, folder):

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from sgdpotential import build_mlp, load_dataset, train
-from sgdpotential.replicas import train_replicas
-from sgdpotential.runs import preset
+from sgdpotential.dynamics.replicas import train_replicas
+from sgdpotential.pipeline.config import preset
 
 
 def main():

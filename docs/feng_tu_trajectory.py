@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from sgdpotential import Trajectory, __version__
-from sgdpotential.runs import preset, record
+from sgdpotential.pipeline.config import preset
+from sgdpotential.pipeline.record import record
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,17 +7,20 @@ models, training, trajectory store, PCA) are loaded on first use (PEP 562).
 
 import importlib
 
-from .errors import ConfigError, DecompositionError, TrainingDiverged
-from .scaling import PowerLawFit, fit_power_law
+from .errors import ConfigError, DecompositionError, ModelModeWarning, TrainingDiverged
 from .theory import (
     Decomposition,
     LinearSDEFit,
+    LinearSGD,
+    PowerLawFit,
     RotationPlanes,
     area_rate,
     decompose,
     entropy_production,
     entropy_production_of,
     fit_linear_sde,
+    fit_power_law,
+    linear_model,
     ou_transition,
     probability_current,
     rotation_planes,
@@ -30,17 +33,20 @@ from .theory import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Dataset": "data", "load_dataset": "data",
-    "ParameterSelection": "models", "build_mlp": "models", "flat_parameters": "models", "select_parameters": "models",
-    "TrainConfig": "training", "TrainResult": "training", "train": "training",
-    "Trajectory": "trajectory",
-    "PCAResult": "pca", "random_walk_null": "pca", "trajectory_pca": "pca",
-    "Objective": "objective",
-    "Flatness": "probes", "MinibatchLandscape": "probes", "directional_derivatives": "probes", "flatness": "probes",
-    "hessian_top_eigenvalues": "probes", "loss_profiles": "probes", "minibatch_landscape": "probes",
-    "noise_temperature": "probes", "projected_hessian": "probes", "projected_noise_covariance": "probes",
-    "ReplayResult": "replay", "linearized_replay": "replay",
-    "train_replicas": "replicas",
+    "Dataset": "nn.data", "load_dataset": "nn.data",
+    "ParameterSelection": "nn.models", "build_mlp": "nn.models", "flat_parameters": "nn.models",
+    "select_parameters": "nn.models",
+    "Objective": "nn.objective", "check_deterministic": "nn.objective",
+    "Flatness": "nn.probes", "MinibatchLandscape": "nn.probes", "directional_derivatives": "nn.probes",
+    "flatness": "nn.probes", "hessian_top_eigenvalues": "nn.probes", "loss_profiles": "nn.probes",
+    "minibatch_landscape": "nn.probes", "noise_temperature": "nn.probes", "projected_hessian": "nn.probes",
+    "projected_noise_covariance": "nn.probes",
+    "TrainConfig": "dynamics.training", "TrainResult": "dynamics.training", "train": "dynamics.training",
+    "train_replicas": "dynamics.replicas",
+    "ReplayResult": "dynamics.replay", "linearized_replay": "dynamics.replay",
+    "Trajectory": "trajectory", "PCAResult": "trajectory", "random_walk_null": "trajectory",
+    "trajectory_pca": "trajectory",
+    "RunConfig": "pipeline.config", "RunDir": "pipeline.rundir", "run_stages": "pipeline.stages",
 }
 
 
@@ -60,6 +66,8 @@ __all__ = [
     "Decomposition",
     "DecompositionError",
     "LinearSDEFit",
+    "LinearSGD",
+    "ModelModeWarning",
     "PowerLawFit",
     "RotationPlanes",
     "__version__",
@@ -69,6 +77,7 @@ __all__ = [
     "entropy_production_of",
     "fit_linear_sde",
     "fit_power_law",
+    "linear_model",
     "ou_transition",
     "probability_current",
     "rotation_planes",

@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from ._atomic import savez_atomic
 from .errors import ConfigError, DecompositionError
-from .runs import savez_atomic
+from .pipeline.rundir import RunDir
 
 app = typer.Typer(
     add_completion=False,
@@ -58,7 +59,7 @@ def demo(
     rows: Annotated[int, typer.Option(min=1, help="Directions shown in the table.")] = 8,
 ):
     """Decompose a synthetic SGD minimum built with the paper's scalings (exact, ~1 s)."""
-    from .demo import scaling_demo
+    from .demos.demo import scaling_demo
 
     try:
         res = scaling_demo(n, coupling=coupling, seed=seed)
@@ -148,7 +149,7 @@ def decompose_cmd(
 
 
 def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device):
-    from .runs import preset as make_preset
+    from .pipeline.config import preset as make_preset
 
     try:
         return make_preset(preset, dataset=dataset, params=params, components=components, lr=lr,
@@ -176,40 +177,32 @@ def _progress_bar():
     return bar, progress
 
 
-def _run_stages(cfg, preset: str, out: Path | None, resume: bool, analysis: bool, with_ladder: bool = False):
+def _default_out(out: Path | None, name: str, resume: bool) -> Path:
+    """--out, or runs/<name>-<time> for a fresh run."""
     import time
 
-    from .runs import record as record_run
+    if out is not None:
+        return out
+    if resume:
+        raise _fail("--resume needs --out, the run directory to continue.")
+    out = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.parent.mkdir(exist_ok=True)
+    return out
 
-    if out is None:
-        if resume:
-            raise _fail("--resume needs --out, the run directory to continue.")
-        out = Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-        out.parent.mkdir(exist_ok=True)
-    if not resume and out.parent.exists() and not os.access(out.parent, os.W_OK):
-        raise _fail(f"cannot write into {str(out.parent)!r} (permission denied); choose another --out.")
+
+def _stages(run_dir: Path, stages, *, config=None, resume: bool = False, rungs=None) -> RunDir:
+    """The pipeline's stages with a progress bar; a ConfigError becomes one sentence and exit code 2."""
+    from .pipeline.stages import run_stages
+
+    if config is not None and not resume and run_dir.parent.exists() and not os.access(run_dir.parent, os.W_OK):
+        raise _fail(f"cannot write into {str(run_dir.parent)!r} (permission denied); choose another --out.")
     bar, progress = _progress_bar()
     try:
-        res = record_run(cfg, out, resume=resume, progress=progress)
-        if analysis:
-            from .analysis import analyze, probe_run
-            from .report import make_report
-
-            if not (resume and (out / "probes.npz").exists()):
-                progress("probes", 0, 1)
-                probe_run(out)
-                progress("probes", 1, 1)
-            analyze(out)
-            if with_ladder and not (resume and (out / "ladder.json").exists()):
-                from .ladder import ladder
-
-                ladder(out, progress=progress)
-            make_report(out)
+        return run_stages(run_dir, stages, config=config, resume=resume, progress=progress, rungs=rungs)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     finally:
         bar.stop()
-    return res
 
 
 # the options shared by `record` and `run`, declared once
@@ -243,8 +236,10 @@ def record(
     resume: ResumeOpt = False,
 ):
     """Train with SGD, record the window into a trajectory store, and run its PCA."""
+    from .pipeline.stages import plan
+
     cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
-    _print_record(_run_stages(cfg, preset, out, resume, analysis=False))
+    _print_record(_stages(_default_out(out, preset, resume), plan(last="record"), config=cfg, resume=resume))
 
 
 @app.command()
@@ -270,7 +265,7 @@ def run(
 ):
     """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
     if config is not None:
-        from .runs import load_config, with_overrides
+        from .pipeline.config import load_config, with_overrides
 
         try:
             base = load_config(config)
@@ -288,59 +283,31 @@ def run(
     if replicas > 1:
         _run_replicas(cfg, preset, out, resume, replicas, with_ladder)
         return
-    res = _run_stages(cfg, preset, out, resume, analysis=True, with_ladder=with_ladder)
-    _print_record(res)
-    _print_summary(res.run_dir)
+    from .pipeline.stages import plan
+
+    rd = _stages(_default_out(out, preset, resume), plan(ladder=with_ladder), config=cfg, resume=resume)
+    _print_record(rd)
+    _print_summary(rd)
     if with_ladder:
-        _print_ladder(res.run_dir)
+        _print_ladder(rd)
 
 
 def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: int, with_ladder: bool) -> None:
-    import time
+    from .pipeline.ensemble import run_replicas
 
-    from .ensemble import ensemble_summary
-    from .runs import with_overrides
-    from .sweep import run_group
-
-    if out is None:
-        if resume:
-            raise _fail("--resume needs --out, the folder of the replicas to continue.")
-        out = Path("runs") / f"{preset}-x{replicas}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not resume and out.exists() and any(out.iterdir()):
-        raise _fail(f"output folder {str(out)!r} is not empty; choose a new --out or pass --resume.")
-    if not out.parent.is_dir():
-        raise _fail(f"the parent folder of {str(out)!r} does not exist; create it first.")
-    seed0 = cfg.train.get("seed", 0)
-    configs = [with_overrides(cfg, seed=seed0 + i) for i in range(replicas)]
-    dirs = [out / f"seed={seed0 + i}" for i in range(replicas)]
-    try:
-        from .data import load_dataset
-
-        n_train = load_dataset(cfg.dataset).n_train
-        for c in configs:
-            c.train_config().validate(n_train)
-        created = not out.exists()
-        out.mkdir(exist_ok=True)
-    except (ConfigError, OSError) as exc:
-        raise _fail(str(exc)) from exc
+    out = _default_out(out, f"{preset}-x{replicas}", resume)
     bar, progress = _progress_bar()
     try:
-        results = run_group([c.to_dict() for c in configs], [str(d) for d in dirs], with_ladder, None, progress)
+        dirs, ens = run_replicas(cfg, out, replicas, resume=resume, with_ladder=with_ladder, progress=progress)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
     finally:
         bar.stop()
-    failed = [(d, r) for d, r in zip(dirs, results, strict=True) if r["status"] != "done"]
-    if failed and len(failed) == replicas and created:
-        import shutil
-
-        shutil.rmtree(out)  # nothing came of it (e.g. SGD diverged): leave no half-written folder behind
-    if failed:
-        raise _fail(f"{len(failed)} of {replicas} replicas failed; first: {failed[0][0].name}: {failed[0][1]['error']}")
-    ens = ensemble_summary(out, dirs)
-    table = Table(title=f"{replicas} replicas in {out} (ensemble.json)", title_justify="left")
+    table = Table(title=f"{replicas} replicas in {out} ({RunDir.ENSEMBLE})", title_justify="left")
     for col in ("run", "ψ", "95% CI (within run)"):
         table.add_column(col)
     for d in dirs:
-        ivf = json.loads((d / "summary.json").read_text())["ivf"]
+        ivf = RunDir(d).load(RunDir.SUMMARY)["ivf"]
         table.add_row(d.name, "—" if ivf["psi"] is None else f"{ivf['psi']:.2f}",
                       "—" if ivf["ci95"] is None else f"{ivf['ci95'][0]:.2f} – {ivf['ci95'][1]:.2f}")
     console.print(table)
@@ -353,15 +320,9 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
 @app.command("analyze")
 def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")]):
     """Redo the analysis of a run from its stored arrays (no retraining): summary.json, figures, report.html."""
-    from .analysis import analyze
-    from .report import make_report
+    from .pipeline.stages import plan
 
-    try:
-        analyze(run_dir)
-        make_report(run_dir)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from exc
-    _print_summary(run_dir)
+    _print_summary(_stages(run_dir, plan("analysis")))
 
 
 @app.command()
@@ -385,9 +346,9 @@ def sweep(
     Rerunning the same command skips finished runs and retries failed ones."""
     import time
 
-    from .runs import preset as make_preset
-    from .sweep import load_sweep, parse_axes
-    from .sweep import sweep as run_sweep
+    from .pipeline.config import preset as make_preset
+    from .pipeline.sweep import load_sweep, parse_axes
+    from .pipeline.sweep import sweep as run_sweep
 
     try:
         runs = None
@@ -438,26 +399,18 @@ def ladder_cmd(
 ):
     """Which ingredient makes IVF: replay the run on its linearized models (minibatch Hessian, full Hessian,
     isotropic noise), fit a linear SDE to θ(t), measure closure; writes ladder.json and updates report.html."""
-    from .ladder import ladder
-    from .report import make_report
+    from .pipeline.stages import plan
 
-    if not (run_dir / "summary.json").exists():
+    if not RunDir(run_dir).has(RunDir.SUMMARY):
         raise _fail(f"{str(run_dir)!r} has no summary.json; run 'sgdpotential run --out {run_dir}' (or analyze) first.")
-    bar, progress = _progress_bar()
-    try:
-        ladder(run_dir, rungs=tuple(r.strip() for r in rungs.split(",") if r.strip()), progress=progress)
-        make_report(run_dir)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        bar.stop()
+    _stages(run_dir, plan("ladder"), rungs=tuple(r.strip() for r in rungs.split(",") if r.strip()))
     _print_ladder(run_dir)
 
 
-def _print_ladder(run_dir: Path) -> None:
+def _print_ladder(run_dir) -> None:
     from .report.ladder import ladder_sentences
 
-    lad = json.loads((run_dir / "ladder.json").read_text())
+    lad = RunDir(run_dir).load(RunDir.LADDER)
     table = Table(title="model ladder (ladder.json)", title_justify="left")
     for col in ("rung", "ψ", "95% CI", "vs real SGD", "K-subspace variance", "median ratio"):
         table.add_column(col, justify="right" if col != "rung" else "left")
@@ -475,8 +428,8 @@ def _print_ladder(run_dir: Path) -> None:
         console.print(f"• {sentence}", highlight=False)
 
 
-def _print_summary(run_dir: Path) -> None:
-    s = json.loads((run_dir / "summary.json").read_text())
+def _print_summary(run_dir) -> None:
+    s = RunDir(run_dir).load(RunDir.SUMMARY)
     ivf, ly, pot = s["ivf"], s["lyapunov"], s["potential"]
     table = Table(show_header=False, box=None, title="analysis (summary.json)", title_justify="left")
     if ivf["psi"] is not None:
@@ -508,10 +461,10 @@ def _print_summary(run_dir: Path) -> None:
     console.print(table)
 
 
-def _print_record(res) -> None:
-    info = json.loads((res.run_dir / "record.json").read_text())
+def _print_record(rd: RunDir) -> None:
+    info = rd.load(RunDir.RECORD)
     pca, b = info["pca"], info["burn_in"]
-    table = Table(show_header=False, box=None, title=f"run {res.run_dir}", title_justify="left")
+    table = Table(show_header=False, box=None, title=f"run {rd.path}", title_justify="left")
     reached = "" if b["reached_target"] is None else (" (target reached)" if b["reached_target"] else
                                                        " [bold red](target NOT reached)[/]")
     table.add_row("burn-in", f"{b['epochs']} epochs, training accuracy {b['accuracy']:.4f}{reached}, "
@@ -525,7 +478,7 @@ def _print_record(res) -> None:
     n90 = pca["n_components_90"]
     table.add_row("spectrum", f"tail exponent γ = {pca['tail_exponent']:.2f} (σ_i² ∝ i^−γ, i = 20…200); "
                   f"90% of the variance without PC1 in {n90 if n90 is not None else '> K'} components")
-    table.add_row("files", ", ".join(sorted(p.name for p in res.run_dir.iterdir() if not p.name.startswith("."))))
+    table.add_row("files", ", ".join(sorted(p.name for p in rd.path.iterdir() if not p.name.startswith("."))))
     console.print(table)
 
 
@@ -541,7 +494,7 @@ def toy(
     report: Annotated[Path | None, typer.Option("--out", help="Write report.html and toy.json to this folder.")] = None,
 ):
     """The paper's random quadratic minibatch model, Eq. (20): simulate SGD, measure Σ, D and ψ."""
-    from .toy import toy_model
+    from .demos.toy import toy_model
 
     try:
         r = toy_model(n, theta_exponent=theta_exponent, sigma_m=sigma_m, lr=lr, chains=chains, steps=steps,
@@ -560,8 +513,8 @@ def toy(
                   + (" (additive noise: exact)" if sigma_m == 0 else " (σ_M > 0: multiplicative noise, approximate)"))
     console.print(table)
     if report is not None:
+        from ._atomic import write_json_atomic
         from .report.toy import toy_numbers, toy_report
-        from .runs import write_json_atomic
 
         settings = {"n": n, "theta_exponent": theta_exponent, "sigma_m": sigma_m, "lr": lr, "chains": chains,
                     "steps": steps, "seed": seed}

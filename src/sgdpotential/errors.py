@@ -1,4 +1,4 @@
-"""The one exception type of sgdpotential's numerical core."""
+"""The exceptions and warnings of sgdpotential: one ``ValueError`` subclass per layer (see ``_validation``)."""
 
 
 class DecompositionError(ValueError):
@@ -20,3 +20,8 @@ class ConfigError(ValueError):
 
 class TrainingDiverged(ConfigError):
     """SGD produced a non-finite loss; the message names the step and suggests a smaller learning rate."""
+
+
+class ModelModeWarning(UserWarning):
+    """The model's training-mode output depends on the rest of the minibatch or on randomness (BatchNorm,
+    Dropout): the probes evaluate it in eval mode, which is not the process SGD trained."""

@@ -198,7 +198,7 @@ def test_potential_function():
          r"D must be positive semi-definite \(a diffusion matrix\) but has eigenvalue -1 \(largest 1\)"),
         (np.eye(2), np.eye(2), 0.0, r"eps = 0.0 must be a finite number > 0; the noise strength ε must be positive"),
         (np.eye(2), np.eye(2), float("nan"), r"eps = nan must be a finite number > 0"),
-        (np.eye(2), np.eye(2), "1", r"eps = '1' is not a real number"),
+        (np.eye(2), np.eye(2), "1", r"eps = '1' must be a finite number > 0"),
         (np.diag([1.0, -1.0]), np.eye(2), 1.0,
          r"F has eigenvalues λ_i = -1 and λ_j = 1 that sum to 0 .*no unique solution.*remove flat/marginal directions"),
         ([[0.0, 1.0], [-1.0, 0.0]], np.eye(2), 1.0, r"F has eigenvalue λ = 0\+1j with Re λ ≈ 0"),

@@ -154,7 +154,7 @@ def test_sgd_law_stability_messages(H, lr, message):
     ("kwargs", "message"),
     [
         ({"lr": -0.1}, r"lr = -0.1 must be a finite number > 0; the learning rate α must be positive"),
-        ({"batch_size": 0}, r"batch_size = 0 must be ≥ 1; the minibatch size B must be a positive integer"),
+        ({"batch_size": 0}, r"batch_size = 0 must be an integer ≥ 1; the minibatch size B must be a positive integer"),
         ({"batch_size": 2.5}, r"batch_size = 2.5 must be an integer"),
         ({"n_train": 5}, r"n_train = 5 is smaller than batch_size = 10"),
         ({"C": -np.eye(2)}, r"C must be positive semi-definite \(the per-sample gradient covariance of paper "
@@ -242,9 +242,9 @@ def test_window_law_against_minibatch_simulation():
     [
         ({"H": [[1.0, 0.2], [0.0, 1.0]]}, r"H must be symmetric \(a Hessian; the window law is computed in its "
          r"eigenbasis\).*pass \(H \+ H.T\) / 2"),
-        ({"window": 1}, r"window = 1 must be ≥ 2; a window needs at least 2 snapshots"),
+        ({"window": 1}, r"window = 1 must be an integer ≥ 2; a window needs at least 2 snapshots"),
         ({"start": "burn-in"}, r"start = 'burn-in' must be 'stationary' or an integer b ≥ 0"),
-        ({"start": -1}, r"start = -1 must be ≥ 0"),
+        ({"start": -1}, r"start = -1 must be an integer ≥ 0"),
         ({"H": np.diag([1.0, 0.0])}, r"lr·λ = 0 is not in \(0, 2\).*pass an integer start=b"),
         ({"H": np.diag([1.0, -5.0]), "start": 0, "window": 10**5},
          r"the window variance overflows float64: lr·λ_min\(H\) = -0.5"),

@@ -48,5 +48,5 @@ def test_simulation_options():
         simulate_ou(np.eye(2), np.eye(2), 0.1, 0.01, 5, x0=[1.0, 2.0, 3.0])
     with pytest.raises(DecompositionError, match=r"dt = 0 must be a finite number > 0; the time step"):
         simulate_ou(np.eye(2), np.eye(2), 0.1, 0, 5)
-    with pytest.raises(DecompositionError, match=r"n_steps = 0 must be ≥ 1"):
+    with pytest.raises(DecompositionError, match=r"n_steps = 0 must be an integer ≥ 1"):
         simulate_ou(np.eye(2), np.eye(2), 0.1, 0.1, 0)

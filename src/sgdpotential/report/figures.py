@@ -1,50 +1,57 @@
-"""The figures a reader of the paper expects, drawn from a run's stored arrays (matplotlib, PNG)."""
+"""The figures a reader of the paper expects, drawn from a run's stored arrays (matplotlib, PNG).
+
+Figures are :class:`matplotlib.figure.Figure` objects rendered by the Agg canvas directly: nothing here goes
+through ``pyplot`` or changes matplotlib's backend (a notebook user's backend is left alone). The report
+computes nothing: every plotted number is read from ``summary.json``, ``pca.npz`` and ``probes.npz``.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-import matplotlib
 import matplotlib.ticker
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
-from ..theory import sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
+from ..pipeline.rundir import RunDir
+
+
+def subplots(nrows: int = 1, ncols: int = 1, **kw):
+    """``pyplot.subplots`` without pyplot: a standalone Figure and its axes (no global state)."""
+    fig = Figure(**kw)
+    return fig, fig.subplots(nrows, ncols)
 
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
-def _loglog(ax, x, y, label, used=None, **kw):
+def _loglog(ax, x, y, label, used=None, marker="o", **kw):
     """Log–log scatter; points outside ``used`` (drift or censored directions, left out of the fits) hollow."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     used = np.ones_like(ok) if used is None else np.asarray(used, bool)
-    line = ax.loglog(x[ok & used], y[ok & used], "o", ms=3, label=label, **kw)
+    line = ax.loglog(x[ok & used], y[ok & used], marker, ms=3, label=label, ls="none", **kw)
     if (ok & ~used).any():
-        ax.loglog(x[ok & ~used], y[ok & ~used], "o", ms=4, mfc="none", color=line[0].get_color(),
+        ax.loglog(x[ok & ~used], y[ok & ~used], marker, ms=4, mfc="none", ls="none", color=line[0].get_color(),
                   label="left out (drift/censored)")
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # keep a narrow log axis readable
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
-def draw_all(run_dir: Path, summary: dict, pca, probes, cfg) -> dict[str, Path]:
+def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     """Write figures/*.png; returns {name: path}."""
-    out = run_dir / "figures"
+    out = run_dir / RunDir.FIGURES
     out.mkdir(exist_ok=True)
     figs: dict[str, Path] = {}
     var, width, proj = pca["variances"], probes["width"], pca["projections"]
     used = (pca["drift"] <= summary["ivf"]["drift_max"]) & ~probes["censored"].any(axis=1)
     k = np.arange(1, pca["spectrum"].size + 1)
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = subplots(figsize=(5, 3.6))
     ax.loglog(k, pca["spectrum"] / summary["pca"]["total_variance"], ".", ms=3, label="window")
     ax.loglog(k, pca["null_spectrum"], "-", color="gray", label="random-walk null")
     ax.set_xlabel("principal component i")
@@ -52,7 +59,7 @@ def draw_all(run_dir: Path, summary: dict, pca, probes, cfg) -> dict[str, Path]:
     ax.legend()
     figs["spectrum"] = _save(fig, out / "spectrum.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    fig, axes = subplots(1, 2, figsize=(8, 3.4))
     axes[0].plot(proj[:, 0], proj[:, 1], lw=0.5)
     axes[0].set_xlabel("θ₁")
     axes[0].set_ylabel("θ₂")
@@ -63,7 +70,7 @@ def draw_all(run_dir: Path, summary: dict, pca, probes, cfg) -> dict[str, Path]:
     axes[1].set_ylabel(f"θ_{j + 1} (second half of the window)")
     figs["trajectory"] = _save(fig, out / "trajectory.png")
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = subplots(figsize=(5, 3.6))
     L0 = float(probes["loss0"])
     for d, row in zip(probes["profile_directions"], probes["profile_losses"], strict=True):
         ax.plot(probes["profile_offsets"], row, label=f"p_{int(d) + 1}")
@@ -75,7 +82,7 @@ def draw_all(run_dir: Path, summary: dict, pca, probes, cfg) -> dict[str, Path]:
     figs["profiles"] = _save(fig, out / "profiles.png")
 
     pot = summary["potential"]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    fig, axes = subplots(1, 2, figsize=(8, 3.4))
     _loglog(axes[0], width, var, "directions", used)
     axes[0].set_xlabel("loss flatness F_i")
     axes[0].set_ylabel("σ_i²")
@@ -90,20 +97,13 @@ def draw_all(run_dir: Path, summary: dict, pca, probes, cfg) -> dict[str, Path]:
     axes[1].set_ylabel("σ_i²")
     figs["ivf"] = _save(fig, out / "ivf.png")
 
-    tcfg = cfg.train_config()
     H, C = probes["hessian"], probes["noise_cov"]
-    lr, B, T = tcfg.lr, tcfg.batch_size, summary["ivf"]["window"]
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    preds = {
-        "continuous": lambda: stationary_covariance(lr * H, C, lr**2 / (2 * B)),
-        "discrete": lambda: sgd_stationary_covariance(H, C, lr, B),
-        "finite window": lambda: sgd_window_covariance(H, C, lr, B, T, start=0),
-    }
-    for label, fn in preds.items():
-        try:
-            _loglog(ax, var, np.diag(fn()), label, used)
-        except ValueError:
-            pass
+    fig, ax = subplots(figsize=(5, 3.6))
+    for key, label, marker in (("continuous", "continuous law (Eq. 14)", "o"), ("discrete", "exact discrete law", "s"),
+                               ("window_from_w0", "finite-window law", "^")):
+        predicted = summary["lyapunov"].get(key, {}).get("predicted")
+        if predicted is not None:  # a law undefined here (no stationary state) has no points
+            _loglog(ax, var, predicted, label, used, marker=marker, alpha=0.7)
     lim = [np.min(var[var > 0]), np.max(var)]
     ax.loglog(lim, lim, "k-", lw=0.8)
     ax.set_xlabel("measured σ_i²")
@@ -111,7 +111,7 @@ def draw_all(run_dir: Path, summary: dict, pca, probes, cfg) -> dict[str, Path]:
     ax.legend()
     figs["lyapunov"] = _save(fig, out / "lyapunov.png")
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = subplots(figsize=(5, 3.6))
     idx = np.arange(1, var.size + 1)
     ax.semilogy(idx, np.abs(np.diag(H)), ".-", label="|H_P,ii|")
     ax.semilogy(idx, np.diag(C), ".-", label="C_P,ii")
@@ -121,7 +121,7 @@ def draw_all(run_dir: Path, summary: dict, pca, probes, cfg) -> dict[str, Path]:
     ax.legend()
     figs["spectra"] = _save(fig, out / "spectra.png")
 
-    fig, axes = plt.subplots(2, 2, figsize=(8, 6))
+    fig, axes = subplots(2, 2, figsize=(8, 6))
     panels = [(width, np.diag(H), "F_i", "H_P,ii (paper −2)"), (width, np.diag(C), "F_i", "C_P,ii (paper −6)"),
               (width, probes["theta_std"], "F_i", "σ_θ,i (FT +1, paper −1)"),
               (np.diag(H), np.diag(C), "H_P,ii", "C_P,ii (literature 1–2)")]

@@ -7,9 +7,8 @@ import html
 import json
 from pathlib import Path
 
-import numpy as np
-
-from ..runs import RunConfig, atomic_write
+from .._atomic import atomic_write
+from ..pipeline.rundir import RunDir
 from .figures import draw_all
 
 #: Thresholds of the plain-words verdict (stated in the report itself).
@@ -66,10 +65,9 @@ def _img(path: Path) -> str:
 
 def make_report(run_dir) -> Path:
     """Draw the figures and write ``run_dir/report.html`` (atomically); returns its path."""
-    run_dir = Path(run_dir)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    figs = draw_all(run_dir, summary, np.load(run_dir / "pca.npz"), np.load(run_dir / "probes.npz"), cfg)
+    rd = RunDir(run_dir)
+    summary, cfg = rd.load(RunDir.SUMMARY), rd.config()
+    figs = draw_all(rd.path, summary, rd.load(RunDir.PCA), rd.load(RunDir.PROBES))
     captions = {
         "spectrum": "PCA spectrum of the window with the random-walk null for the same T.",
         "trajectory": "(θ₁, θ₂) over the window, and a late (θ_i, θ_j) pair.",
@@ -81,19 +79,19 @@ def make_report(run_dir) -> Path:
         "scaling": "The scaling panel: the paper's assumptions and the disputed σ_θ law.",
     }
     sections, numbers = [], summary
-    if (run_dir / "ladder.json").exists():
+    if rd.has(RunDir.LADDER):
         from .ladder import draw_ladder, ladder_sentences, ladder_table
 
-        ladder = json.loads((run_dir / "ladder.json").read_text())
+        ladder = rd.load(RunDir.LADDER)
         items = "".join(f"<li>{html.escape(x)}</li>" for x in ladder_sentences(ladder))
-        fig = draw_ladder(run_dir, ladder)
+        fig = draw_ladder(rd.path, ladder)
         caption = ("Left: σ_i² against F_i on each rung (each along its own principal directions). Right: variance "
                    "along real SGD's principal directions, relative to real SGD.")
         sections.append(("Which ingredient makes IVF? The model ladder",
                          f"<ul>{items}</ul>{ladder_table(ladder)}<figure>{_img(fig)}"
                          f"<figcaption>{html.escape(caption)}</figcaption></figure>"))
         numbers = {"summary": summary, "ladder": ladder}
-    return write_page(run_dir / "report.html",
+    return write_page(rd / RunDir.REPORT,
                       f"SGD as a stochastic process: {cfg.dataset}, {cfg.params} weights",
                       verdict(summary), [(p, captions[n]) for n, p in figs.items()], numbers, sections,
                       note=f'A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} '

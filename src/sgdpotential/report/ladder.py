@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .figures import _loglog, _save, plt
+from ..pipeline.rundir import RunDir
+from .figures import _loglog, _save, subplots
 
 #: One colour per rung in both panels.
 COLOURS = {"sgd": "C0", "batch": "C1", "full": "C2", "isotropic": "C3", "continuous": "C4", "discrete": "C5",
@@ -119,12 +120,13 @@ def ladder_table(ladder: dict) -> str:
 def draw_ladder(run_dir: Path, ladder: dict) -> Path:
     """figures/ladder.png: σ² against F for every trajectory rung, and variance ratios along real SGD's p_i."""
     run_dir = Path(run_dir)
-    (run_dir / "figures").mkdir(exist_ok=True)
-    pca, probes = np.load(run_dir / "pca.npz"), np.load(run_dir / "probes.npz")
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    rd = RunDir(run_dir)
+    (rd / RunDir.FIGURES).mkdir(exist_ok=True)
+    pca, probes = rd.load(RunDir.PCA), rd.load(RunDir.PROBES)
+    fig, (a, b) = subplots(1, 2, figsize=(11, 4.2))
     _loglog(a, probes["width"], pca["variances"], "real SGD", color=COLOURS["sgd"])
     for name in ("batch", "full", "isotropic"):
-        path = run_dir / "replays" / f"{name}.npz"
+        path = rd / RunDir.REPLAYS / f"{name}.npz"
         if path.exists():
             z = np.load(path)
             _loglog(a, z["width"], z["variances"], f"replay: {name}", color=COLOURS[name])
@@ -142,4 +144,4 @@ def draw_ladder(run_dir: Path, ladder: dict) -> Path:
     b.set_ylabel("variance / real SGD's")
     b.legend(fontsize=7)
     b.set_title("agreement direction by direction")
-    return _save(fig, run_dir / "figures" / "ladder.png")
+    return _save(fig, rd / RunDir.FIGURES / "ladder.png")

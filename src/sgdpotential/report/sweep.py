@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .figures import _save, plt
+from .figures import _save, subplots
 from .html import write_page
 
 
@@ -23,7 +23,7 @@ def draw_sweep(out: Path, rows: list[dict], fits: dict) -> list[tuple[Path, str]
     (out / "figures").mkdir(exist_ok=True)
     figs = []
     for key, group, label in (("lr", "batch_size", "learning rate α"), ("batch_size", "lr", "batch size B")):
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        fig, ax = subplots(figsize=(5.5, 3.8))
         for g, a in _by(rows, key, group).items():
             ax.errorbar(a[:, 0], a[:, 1], yerr=[a[:, 1] - a[:, 2], a[:, 3] - a[:, 1]], fmt="o-", ms=4, capsize=3,
                         label=f"{group} = {g:g}")
@@ -34,7 +34,7 @@ def draw_sweep(out: Path, rows: list[dict], fits: dict) -> list[tuple[Path, str]
         ax.legend(fontsize=7)
         figs.append((_save(fig, out / "figures" / f"psi_vs_{key}.png"), f"ψ against {label}, one line per {group}."))
     ok = [r for r in rows if r["status"] == "done" and r.get("top_variance")]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = subplots(figsize=(5.5, 3.8))
     if ok:
         x = np.array([r["lr_over_b"] for r in ok])
         y = np.array([r["top_variance"] for r in ok])

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
+from .figures import _save, subplots
 from .html import write_page
 
 
@@ -31,7 +28,7 @@ def toy_report(r, settings: dict, out_dir) -> Path:
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     n = toy_numbers(r, settings)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    fig, axes = subplots(1, 2, figsize=(8, 3.4))
     axes[0].errorbar(r.flatness, r.variance, yerr=2 * r.variance_se, fmt="o", ms=3, label="SGD (±2 SE)")
     axes[0].loglog(r.flatness, r.exact, "-", label="exact discrete law")
     axes[0].set_xlabel("flatness F_i")
@@ -42,10 +39,7 @@ def toy_report(r, settings: dict, out_dir) -> Path:
     axes[1].loglog(r.flatness, r.eq24, "-", label="Eq. (24)")
     axes[1].set_xlabel("flatness F_i")
     axes[1].legend()
-    fig.tight_layout()
-    png = out_dir / "figures" / "toy.png"
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
+    png = _save(fig, out_dir / "figures" / "toy.png")
     sentences = [
         f"With σ_θ,i ∝ F_i^{settings['theta_exponent']:+g}, SGD on the Eq. (20) model gives ψ = {n['psi']:.2f} "
         f"(CI {n['psi_ci95'][0]:.2f}–{n['psi_ci95'][1]:.2f}); the gradient noise scales as "

@@ -1,15 +1,19 @@
 """Exact linear theory of SGD as a stochastic process: NumPy and SciPy only, never torch.
 
 Modules: :mod:`.decomposition` (Ao's U, Q, S, A), :mod:`.lyapunov` (continuous, discrete-SGD and
-finite-window covariances), :mod:`.thermo` (entropy production, current, rotation planes, area rate),
-:mod:`.ou` (exact simulation of the linear SDE), :mod:`.fit` (a linear SDE fitted to a sampled path).
+finite-window covariances), :mod:`.sgd` (the linear model of the optimizer: ε, the sampling factor, F, D and
+the laws, in one object), :mod:`.thermo` (entropy production, current, rotation planes, area rate),
+:mod:`.ou` (exact simulation of the linear SDE), :mod:`.fit` (a linear SDE fitted to a sampled path),
+:mod:`.scaling` (power-law fits with bootstrap intervals).
 """
 
 from ..errors import DecompositionError
 from .decomposition import Decomposition, decompose
 from .fit import LinearSDEFit, fit_linear_sde
-from .lyapunov import sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
+from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 from .ou import ou_transition, simulate_ou
+from .scaling import PowerLawFit, fit_power_law, flatness_of_quadratic
+from .sgd import LinearSGD, linear_model
 from .thermo import (
     RotationPlanes,
     area_rate,
@@ -23,15 +27,21 @@ __all__ = [
     "Decomposition",
     "DecompositionError",
     "LinearSDEFit",
+    "LinearSGD",
+    "PowerLawFit",
     "RotationPlanes",
     "area_rate",
     "decompose",
     "entropy_production",
     "entropy_production_of",
     "fit_linear_sde",
+    "fit_power_law",
+    "flatness_of_quadratic",
+    "linear_model",
     "ou_transition",
     "probability_current",
     "rotation_planes",
+    "sampling_factor",
     "sgd_stationary_covariance",
     "sgd_window_covariance",
     "simulate_ou",

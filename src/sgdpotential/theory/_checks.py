@@ -6,11 +6,10 @@ value gets the same message everywhere. Messages name the value and the fix, in 
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .._validation import check_scalar
 from ..errors import DecompositionError
 
 #: Relative asymmetry ‖M − Mᵀ‖_F / ‖M‖_F above which a matrix that must be symmetric is rejected.
@@ -87,32 +86,14 @@ def require_psd(name: str, M: np.ndarray, what: str) -> np.ndarray:
     return w
 
 
-def shown(value) -> str:
-    """repr of a user value, with NumPy scalars shown as plain Python numbers (3, not np.int64(3))."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return repr(int(value))
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return repr(float(value))
-    return repr(value)
-
-
 def positive_scalar(name: str, value, fix: str) -> float:
-    """A finite real number > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise DecompositionError(f"{name} = {shown(value)} is not a real number; {fix}.")
-    v = float(value)
-    if not np.isfinite(v) or v <= 0:
-        raise DecompositionError(f"{name} = {shown(value)} must be a finite number > 0; {fix}.")
-    return v
+    """A finite real number > 0 (:func:`~sgdpotential._validation.check_scalar` with the theory's error)."""
+    return check_scalar(value, name, float, min_val=0, include_boundaries="neither", fix=fix, error=DecompositionError)
 
 
 def positive_int(name: str, value, fix: str, minimum: int = 1) -> int:
     """An integer ≥ ``minimum`` (NumPy integers accepted, floats and bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise DecompositionError(f"{name} = {shown(value)} must be an integer; {fix}.")
-    if value < minimum:
-        raise DecompositionError(f"{name} = {shown(value)} must be ≥ {minimum}; {fix}.")
-    return int(value)
+    return check_scalar(value, name, int, min_val=minimum, fix=fix, error=DecompositionError)
 
 
 def check_lyapunov_spectrum(name: str, lam: np.ndarray) -> None:

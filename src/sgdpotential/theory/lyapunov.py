@@ -32,7 +32,7 @@ from ._checks import (
     require_symmetric,
 )
 
-__all__ = ["sgd_stationary_covariance", "sgd_window_covariance", "stationary_covariance"]
+__all__ = ["sampling_factor", "sgd_stationary_covariance", "sgd_window_covariance", "stationary_covariance"]
 
 #: ``method="auto"`` takes the eigenbasis path when F is symmetric to this relative round-off level.
 AUTO_EIGH_RTOL = 1e-12
@@ -186,8 +186,15 @@ def stationary_covariance(F, D, eps: float = 1.0, *, method: str = "auto") -> np
 # --------------------------------------------------------------------------------------------------
 
 
-def _noise_factor(n_train, batch_size: int) -> float:
-    """(N_L − B)/(N_L − 1) for minibatches drawn without replacement; 1 with replacement."""
+def sampling_factor(n_train, batch_size: int) -> float:
+    """κ = (N_L − B)/(N_L − 1) for minibatches drawn without replacement (``n_train`` = N_L); 1 with replacement
+    (``n_train=None``). The one definition of the factor: every law and probe takes it from here.
+
+    Examples
+    --------
+    >>> sampling_factor(5000, 50), sampling_factor(None, 50)
+    (0.9901980396079216, 1.0)
+    """
     if n_train is None:
         return 1.0
     n_train = positive_int("n_train", n_train, "pass the training-set size N_L, or None for sampling "
@@ -206,7 +213,7 @@ def _sgd_inputs(H, C, lr, batch_size, n_train):
     require_psd("C", C, "the per-sample gradient covariance of paper Eq. (19)")
     lr = positive_scalar("lr", lr, "the learning rate α must be positive")
     batch_size = positive_int("batch_size", batch_size, "the minibatch size B must be a positive integer")
-    noise = (lr**2 * _noise_factor(n_train, batch_size) / batch_size) * (C + C.T) / 2
+    noise = (lr**2 * sampling_factor(n_train, batch_size) / batch_size) * (C + C.T) / 2
     return H, noise, lr
 
 

@@ -1,0 +1,267 @@
+"""Linearized SGD replays: SGD on the second-order expansion of the loss around ω0, in the full weight space.
+
+The paper explains the inverse variance–flatness relation with a *linear* SDE — force αH, diffusion C
+(Eqs. 4, 17–19) — and its minibatch version with a minibatch Hessian (Eq. 20). A replay runs exactly
+that model on real data, in every weight the objective holds (not just a principal subspace)::
+
+    w ← w − α (g^•(ω0) + H^•(w − ω0))
+
+with H^• the minibatch Hessian H^μ (``hessian="batch"``: Eq. 20) or the full-batch H (``"full"``: the
+linear SDE of Eqs. 4/17), and g^• the minibatch gradient g^μ(ω0) (``noise="sgd"``), the full gradient plus
+isotropic Gaussian noise of the same total variance (``"isotropic"``: the Einstein control), or the full
+gradient alone (``"none"``: deterministic relaxation). It records into the same trajectory store as real
+training, so PCA, flatness and the IVF fit apply unchanged (:mod:`sgdpotential.ladder`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._validation import check_scalar
+from ..errors import ConfigError
+from ..nn.models import requested_names
+from ..nn.objective import Objective
+from ..theory.lyapunov import sampling_factor
+from ..trajectory import Trajectory
+from .optimizers import diverged
+from .recorder import WindowRecorder
+from .sampler import SAMPLING, MinibatchSampler
+
+__all__ = ["HESSIANS", "NOISES", "ReplayResult", "linearized_replay"]
+
+HESSIANS = ("batch", "full")
+NOISES = ("sgd", "isotropic", "none")
+
+
+@dataclass
+class ReplayResult:
+    """What :func:`linearized_replay` recorded.
+
+    Attributes
+    ----------
+    trajectory : Trajectory
+        Snapshots of the recorded parameters every ``stride`` steps (``mean_all``: the time average of
+        every variable of the objective).
+    hessian, noise : str
+    steps, stride, warmup : int
+    noise_std : float or None
+        Per-coordinate standard deviation of the isotropic gradient noise (``noise="isotropic"``).
+    seconds : float
+        Wall time of the recorded steps.
+    steps_per_second : float
+    """
+
+    trajectory: Trajectory
+    hessian: str
+    noise: str
+    steps: int
+    stride: int
+    warmup: int
+    noise_std: float | None
+    seconds: float
+    steps_per_second: float
+
+
+def _record_index(obj: Objective, record) -> tuple[slice | torch.Tensor, int, list[str]]:
+    """Positions of the recorded parameters inside the objective's flat vector, their count and names."""
+    names = obj.selection.names
+    if record is None:
+        return slice(0, obj.n_params), obj.n_params, list(names)
+    wanted = set(requested_names(record))
+    unknown = sorted(wanted - set(names))
+    if unknown or not wanted:
+        raise ConfigError(f"record names {unknown[0] if unknown else ''!r}, which the objective does not hold; "
+                          f"choose among {', '.join(names)}.")
+    chosen = [n for n in names if n in wanted]
+    size = sum(int(np.prod(s)) for n, s in zip(names, obj.selection.shapes, strict=True) if n in wanted)
+    return obj.selection.positions(chosen, obj.device), size, chosen
+
+
+def _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup):
+    for name, value, allowed in (("hessian", hessian, HESSIANS), ("noise", noise, NOISES),
+                                 ("sampling", sampling, SAMPLING)):
+        if value not in allowed:
+            raise ConfigError(f"{name} = {value!r} is not one of {', '.join(allowed)}.")
+    check_scalar(lr, "lr", float, min_val=0, include_boundaries="neither", fix="e.g. 0.1")
+    check_scalar(batch_size, "batch_size", int, min_val=1, max_val=obj.n_train,
+                 fix=f"a minibatch cannot exceed the {obj.n_train} training samples")
+    for name, value, low in (("steps", steps, 2), ("stride", stride, 1), ("warmup", warmup, 0)):
+        check_scalar(value, name, int, min_val=low)
+    if steps // stride < 2:
+        raise ConfigError(f"steps = {steps} with stride {stride} gives {steps // stride} snapshot(s); a PCA needs at "
+                          f"least 2 — replay more steps or reduce the stride.")
+
+
+def _force(obj: Objective, w0: torch.Tensor, lr: float, batch_size: int, hessian: str, noise: str,
+           sampler: MinibatchSampler, seed: int):
+    """x ↦ g^•(ω0) + H^• x for one step (drawing the step's minibatch), and the isotropic noise's std."""
+    device = obj.device
+    w0g = w0.detach().clone().requires_grad_(True)
+    # ∇L(ω0) per sample chunk; with the full Hessian each chunk's graph is kept and reused by every step
+    chunk_grads = [torch.autograd.grad(obj.sample_losses(w0g, a, b).sum() / obj.n_train, w0g,
+                                       create_graph=hessian == "full")[0] for a, b in obj.chunks()]
+    g_full = sum(g.detach() for g in chunk_grads)
+    noise_std = gen = None
+    if noise == "isotropic":
+        from ..nn.probes.noise import gradient_noise_trace
+
+        kappa = sampling_factor(obj.n_train if sampler.sampling == "shuffle" else None, batch_size)
+        noise_std = float(np.sqrt(gradient_noise_trace(obj, w0) * kappa / batch_size / obj.n_params))
+        gen = torch.Generator(device=device).manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
+
+    def hessian_product(g_graph, x):
+        if not g_graph.requires_grad:  # a loss linear in w: no curvature
+            return torch.zeros_like(x)
+        return torch.autograd.grad(g_graph, w0g, grad_outputs=x, retain_graph=hessian == "full")[0]
+
+    def force(x: torch.Tensor) -> torch.Tensor:
+        if hessian == "batch":
+            (g,) = torch.autograd.grad(obj.batch_loss(w0g, sampler.next()), w0g, create_graph=True)
+            hx, g = hessian_product(g, x), g.detach()
+        else:
+            hx = sum(hessian_product(gc, x) for gc in chunk_grads)
+            if noise == "sgd":
+                (g,) = torch.autograd.grad(obj.batch_loss(w0g, sampler.next()), w0g)
+        if noise == "isotropic":
+            g = g_full + noise_std * torch.randn(x.shape, generator=gen, device=device, dtype=x.dtype)
+        elif noise == "none":
+            g = g_full
+        return g + hx
+
+    return force, noise_std
+
+
+def linearized_replay(
+    obj: Objective,
+    w0,
+    lr: float,
+    batch_size: int,
+    steps: int,
+    *,
+    store,
+    hessian: str = "batch",
+    noise: str = "sgd",
+    sampling: str = "shuffle",
+    seed: int = 0,
+    start=None,
+    stride: int = 1,
+    warmup: int = 0,
+    record: str | Sequence[str] | None = None,
+    metadata: dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ReplayResult:
+    r"""SGD on the quadratic expansion of the loss around ω0 (paper Eqs. 4, 17, 20), recorded like real SGD.
+
+    .. math:: w_{t+1} = w_t - \alpha\,\big(g^\bullet(\omega_0) + H^\bullet (w_t - \omega_0)\big)
+
+    Parameters
+    ----------
+    obj : Objective
+        The loss over the weights to replay (usually *all* of them: the coupling to the other layers is
+        the point), expanded at ``w0``.
+    w0 : (N,) tensor
+        The expansion point ω0 (e.g. the window mean of a real run, ``mean_all``).
+    lr, batch_size : float, int
+        α and B, as in the real run.
+    steps : int
+        Recorded steps (after ``warmup`` unrecorded ones).
+    store : path
+        The trajectory store to create (must not exist).
+    hessian : {"batch", "full"}
+        H^μ of each step's minibatch, or the full-batch Hessian H.
+    noise : {"sgd", "isotropic", "none"}
+        g^μ(ω0) of the step's minibatch; g(ω0) + ξ with ξ ~ N(0, s²I), s² = tr Cov(g^μ)/N (the same total
+        variance as minibatch noise, :func:`~sgdpotential.probes.noise.gradient_noise_trace`); or g(ω0).
+    sampling, seed : str, int
+        Minibatches exactly as :func:`~sgdpotential.train` draws them (same sampler, same seed → same
+        minibatches); the isotropic noise has its own generator derived from ``seed``.
+    start : (N,) tensor, optional
+        Initial weights (default ω0).
+    stride, warmup : int
+        A snapshot every ``stride`` steps; ``warmup`` steps before recording starts.
+    record : names, optional
+        Parameter names (of the objective's) recorded in the snapshots, e.g. the hidden weights of a run;
+        default: all of the objective's.
+    metadata : dict, optional
+        Extra JSON-ready entries for the store.
+    progress : callable(phase, done, total), optional
+
+    Returns
+    -------
+    ReplayResult
+
+    Raises
+    ------
+    ConfigError
+        Bad settings; :class:`~sgdpotential.TrainingDiverged` when the replay leaves the finite numbers
+        (α λ_max(H) ≥ 2, or negative curvature growing). Either way the store is removed.
+
+    Notes
+    -----
+    One Hessian-vector product per step, by double backward (reverse-over-reverse): the minibatch gradient
+    at ω0 with its graph, then the product with w − ω0 — and the gradient g^μ(ω0) comes free with it.
+    Measured 2.2× faster than ``torch.func``'s ``jvp(grad(·))`` at B = 50 (``bench/bench_replay.py``), where
+    dispatch overhead dominates. With ``hessian="full"`` the graph of the full-batch gradient at ω0 is built
+    once and reused by every step (one backward pass over N_L samples per step). Cost per step: batch ≈ 2–3 SGD steps;
+    full ≈ 2 N_L/B SGD steps. On a loss that is exactly quadratic (a linear model with ``loss="mse"``)
+    a batch-Hessian replay with SGD noise *is* SGD: the same iterates up to rounding.
+
+    Examples
+    --------
+    >>> import torch, sgdpotential as sp, tempfile, os
+    >>> data = sp.load_dataset("digits")
+    >>> net = sp.build_mlp([64, 10])
+    >>> obj = sp.Objective(net, data, "all", loss="mse")
+    >>> store = os.path.join(tempfile.mkdtemp(), "replay.zarr")
+    >>> r = linearized_replay(obj, obj.w_base, 0.01, 32, 20, store=store)
+    >>> r.trajectory.shape
+    (20, 650)
+    """
+    _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup)
+    w0 = obj.check_w(w0, "w0")
+    w = w0.clone() if start is None else obj.check_w(start, "start").clone()
+    rec_at, n_rec, rec_names = _record_index(obj, record)
+    store = Path(store)
+    if store.exists():
+        raise ConfigError(f"{str(store)!r} already exists; choose a new path for the replay.")
+    if not store.parent.is_dir():
+        raise ConfigError(f"the folder of {str(store)!r} does not exist; create it or choose another path.")
+
+    sampler = MinibatchSampler(obj.n_train, batch_size, sampling, seed, obj.device)
+    force, noise_std = _force(obj, w0, lr, batch_size, hessian, noise, sampler, seed)
+    n_snap = steps // stride
+    meta = {"replay": {"hessian": hessian, "noise": noise, "lr": lr, "batch_size": batch_size, "sampling": sampling,
+                       "seed": seed, "steps": steps, "stride": stride, "warmup": warmup,
+                       "start": "w0" if start is None else "given", "noise_std": noise_std},
+            "parameters": rec_names, **(metadata or {})}
+    rec = WindowRecorder(Trajectory.create(store, n_rec, metadata=meta, capacity=n_snap), n_snap, stride,
+                         obj.n_params, obj.device)
+    try:
+        for _ in range(warmup):
+            w = w - lr * force(w - w0)
+        t0 = time.perf_counter()
+        step = warmup
+        while not rec.done:
+            w = w - lr * force(w - w0)
+            step += 1
+            if rec.advance() and rec.add(step, w[rec_at], w):
+                if not bool(torch.isfinite(w).all()):  # non-finite weights stay non-finite: a commit sees them
+                    raise diverged(f"the {hessian}-Hessian replay", f"by step {step}", "the weights became non-finite",
+                                   lr, why="the quadratic model is unstable (lr·λ_max(H) ≥ 2, or negative curvature "
+                                   "grew without bound)")
+                if progress:
+                    progress("replay", rec.committed, n_snap)
+        seconds = time.perf_counter() - t0
+        rec.finish(extra={"timing": {"replay_seconds": seconds, "steps_per_second": n_snap * stride / seconds}})
+    except BaseException:
+        shutil.rmtree(store, ignore_errors=True)  # a replay is cheap to redo: never leave half of one
+        raise
+    return ReplayResult(rec.trajectory, hessian, noise, steps, stride, warmup, noise_std, seconds,
+                        n_snap * stride / seconds)

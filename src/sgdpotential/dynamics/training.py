@@ -1,0 +1,423 @@
+"""Plain SGD with a burn-in phase and a recorded window, seeded, deterministic on CPU, resumable.
+
+The window writes a snapshot of the selected parameters every ``stride`` steps into a
+:class:`~sgdpotential.trajectory.Trajectory`, one chunk at a time, and after each chunk saves a
+checkpoint (model, optimizer, sampler and RNG state) beside the store, so that a killed run resumes
+exactly where its last committed chunk ended and produces the same trajectory as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from .._atomic import atomic_write
+from .._validation import check_scalar
+from ..errors import ConfigError
+from ..nn.data import Dataset
+from ..nn.models import ParameterSelection, select_parameters
+from ..nn.objective import LOSSES, per_sample_loss
+from ..trajectory import Trajectory
+from .optimizers import diverged, make_optimizer
+from .recorder import BurnIn, WindowRecorder
+from .sampler import SAMPLING, MinibatchSampler
+
+__all__ = ["TrainConfig", "TrainResult", "bind_flat_", "evaluate", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """SGD and recording settings.
+
+    Attributes
+    ----------
+    lr, batch_size : float, int
+        Fixed learning rate α and minibatch size B.
+    sampling : {"shuffle", "replacement"}
+        ``shuffle``: a new random permutation each epoch, N_L // B minibatches (an incomplete last batch is
+        dropped so that every step uses exactly B samples); ``replacement``: B indices drawn uniformly
+        with replacement at every step (an "epoch" is then N_L // B steps).
+    momentum, weight_decay : float
+        Off (0) by default: plain SGD, the process the theory describes.
+    seed : int
+        Seeds the minibatch sampler (the model's initialisation has its own seed).
+    burn_in_epochs : int or None
+        Fixed number of burn-in epochs; ``None`` to train until ``target_accuracy``.
+    target_accuracy : float
+        With ``burn_in_epochs=None``: stop burn-in at the end of the first epoch whose full-batch
+        training accuracy is ≥ this (at most ``max_burn_in_epochs``).
+    window_epochs, window_steps : float or None, int or None
+        Length of the recorded window (give one; steps take precedence).
+    stride : int
+        A snapshot every ``stride`` steps.
+    eval_every : int or None
+        Full-batch loss/accuracy every this many window steps (default: once per epoch).
+    device : str
+        ``"cpu"`` or ``"cuda"`` (when available).
+    loss : {"cross_entropy", "mse"}
+        The per-sample loss (:func:`~sgdpotential.objective.per_sample_loss`); ``mse`` makes a linear
+        model's loss exactly quadratic (tests, analytic cases).
+    """
+
+    lr: float = 0.1
+    batch_size: int = 50
+    sampling: str = "shuffle"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 0
+    burn_in_epochs: int | None = None
+    target_accuracy: float = 1.0
+    max_burn_in_epochs: int = 300
+    window_epochs: float | None = 10.0
+    window_steps: int | None = None
+    stride: int = 1
+    eval_every: int | None = None
+    device: str = "cpu"
+    loss: str = "cross_entropy"
+
+    def validate(self, n_train: int) -> None:
+        """Raise :class:`ConfigError` naming the first bad setting (:func:`~sgdpotential._validation.check_scalar`)."""
+        check_scalar(self.lr, "lr", float, min_val=0, include_boundaries="neither", fix="e.g. 0.1")
+        check_scalar(self.batch_size, "batch_size", int, min_val=1, max_val=n_train,
+                     fix=f"a minibatch cannot exceed the {n_train} training samples")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss = {self.loss!r} is not one of {', '.join(LOSSES)}.")
+        if self.sampling not in SAMPLING:
+            raise ConfigError(f"sampling = {self.sampling!r} is not one of {', '.join(SAMPLING)}.")
+        check_scalar(self.momentum, "momentum", float, min_val=0, max_val=1, include_boundaries="left",
+                     fix="0 for plain SGD")
+        check_scalar(self.weight_decay, "weight_decay", float, min_val=0, fix="0 for plain SGD")
+        if self.burn_in_epochs is not None:
+            check_scalar(self.burn_in_epochs, "burn_in_epochs", int, min_val=0)
+        else:
+            check_scalar(self.target_accuracy, "target_accuracy", float, min_val=0, max_val=1,
+                         include_boundaries="right", fix="e.g. 1.0")
+        check_scalar(self.max_burn_in_epochs, "max_burn_in_epochs", int, min_val=1)
+        check_scalar(self.stride, "stride", int, min_val=1)
+        if self.window_steps is not None:
+            check_scalar(self.window_steps, "window_steps", int, min_val=1)
+        elif self.window_epochs is None:
+            raise ConfigError("window_epochs = None needs window_steps; give one of them (e.g. window_epochs = 10).")
+        else:
+            check_scalar(self.window_epochs, "window_epochs", float, min_val=0, include_boundaries="neither",
+                         fix="or give window_steps")
+        if self.eval_every is not None:
+            check_scalar(self.eval_every, "eval_every", int, min_val=1)
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device = {self.device!r} was asked for but CUDA is not available here; "
+                              f"use device='cpu'.")
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        return n_train // self.batch_size
+
+    def n_window_steps(self, n_train: int) -> int:
+        if self.window_steps is not None:
+            return int(self.window_steps)
+        return max(1, round(self.window_epochs * self.steps_per_epoch(n_train)))
+
+    def n_snapshots(self, n_train: int) -> int:
+        """Snapshots in the window; at least 2 (a PCA needs them), else :class:`ConfigError`."""
+        n_window = self.n_window_steps(n_train)
+        n_snap = n_window // self.stride
+        if n_snap < 2:
+            raise ConfigError(f"the window of {n_window} steps with stride {self.stride} gives {n_snap} snapshot(s); "
+                              f"a PCA needs at least 2 — lengthen the window or reduce the stride.")
+        return n_snap
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did.
+
+    Attributes
+    ----------
+    trajectory : Trajectory
+        The recorded window.
+    selection : ParameterSelection
+    burn_in_epochs : int
+    burn_in_accuracy : float
+        Full-batch training accuracy at the end of burn-in.
+    reached_target : bool or None
+        Whether ``target_accuracy`` was reached (``None`` for a fixed burn-in).
+    window_steps, steps_per_epoch : int
+    burn_in_seconds, window_seconds : float
+        Wall time of each phase in this process (a resumed run counts only its own part).
+    resumed : bool
+    """
+
+    trajectory: Trajectory
+    selection: ParameterSelection
+    burn_in_epochs: int
+    burn_in_accuracy: float
+    reached_target: bool | None
+    window_steps: int
+    steps_per_epoch: int
+    burn_in_seconds: float = 0.0
+    window_seconds: float = 0.0
+    resumed: bool = False
+    eval_log: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Dataset, chunk: int = 8192, loss: str = "cross_entropy") -> tuple[float, float]:
+    """Full-batch mean loss and accuracy."""
+    total, correct = 0.0, 0
+    for s in range(0, data.n_train, chunk):
+        out = model(data.X[s : s + chunk])
+        total += float(per_sample_loss(out, data.y[s : s + chunk], loss).sum())
+        correct += int((out.argmax(1) == data.y[s : s + chunk]).sum())
+    return total / data.n_train, correct / data.n_train
+
+
+    """Full-batch mean loss and accuracy."""
+    total, correct = 0.0, 0
+    for s in range(0, data.n_train, chunk):
+        out = model(data.X[s : s + chunk])
+        total += float(per_sample_loss(out, data.y[s : s + chunk], loss).sum())
+        correct += int((out.argmax(1) == data.y[s : s + chunk]).sum())
+    return total / data.n_train, correct / data.n_train
+
+
+def bind_flat_(model: nn.Module) -> torch.Tensor:
+    """Move every parameter of ``model`` into one contiguous flat buffer, in place, and return the buffer.
+
+    Each ``p.data`` is re-pointed to a view of the buffer (values unchanged, the same ``Parameter`` objects),
+    so the optimizer's in-place updates keep the buffer current: a snapshot is then one slice copy and the
+    running mean one add, instead of a concatenation of every tensor at every step. :func:`train` does this to
+    the model it trains (documented there); the trailing underscore marks the in-place change.
+    """
+    params = list(model.parameters())
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    offset = 0
+    for p in params:
+        p.data = flat[offset : offset + p.numel()].view_as(p)
+        offset += p.numel()
+    return flat
+
+
+def store_metadata(config: TrainConfig, data: Dataset, selection: ParameterSelection, n_all: int, params,
+                   burn_in: dict, extra: dict | None = None) -> dict:
+    """What a trajectory store records about the run that wrote it (one definition for every writer)."""
+    return {
+        "config": asdict(config),
+        "dataset": data.describe(),
+        "parameters": selection.describe(),
+        "n_params_all": n_all,
+        "params_spec": params if isinstance(params, str) else list(params),
+        "versions": {"sgdpotential": __version__, "torch": torch.__version__, "numpy": np.__version__},
+        "seed": config.seed,
+        "sampling": config.sampling,
+        "steps_per_epoch": config.steps_per_epoch(data.n_train),
+        "window_steps": config.n_window_steps(data.n_train),
+        "stride": config.stride,
+        "burn_in": burn_in,
+        **(extra or {}),
+    }
+
+
+def checkpoint_path(store) -> Path:
+    """Where :func:`train` keeps the resume checkpoint of ``store``."""
+    return Path(f"{store}.checkpoint.pt")
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_write(path, "wb") as fh:  # a kill leaves the old or the new checkpoint, never half of one
+        torch.save(state, fh)
+
+
+class _SGDLoop:
+    """One model trained by :func:`make_optimizer` on one sampler: the step, its divergence check, the
+    checkpointable state."""
+
+    check_every = 64  # on a GPU a finite-loss check syncs the device: check a batch of steps at once
+
+    def __init__(self, model: nn.Module, data: Dataset, config: TrainConfig):
+        self.config, self.device = config, torch.device(config.device)
+        self.data = data.to(self.device)
+        self.model = model.to(self.device)
+        self.flat = bind_flat_(model)
+        self.opt = make_optimizer(model.parameters(), config)
+        self.sampler = MinibatchSampler(data.n_train, config.batch_size, config.sampling, config.seed, self.device)
+        self.spe = config.steps_per_epoch(data.n_train)
+        self.step_count = 0
+        self.recent = torch.zeros(self.check_every, device=self.device)
+
+    def load(self, state: dict) -> dict:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sampler.load(state["sampler"])
+        self.step_count = state["step"]
+        return state
+
+    def state(self, phase: str, **extra) -> dict:
+        return {"phase": phase, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "sampler": self.sampler.state(), "step": self.step_count, **extra}
+
+    def step(self) -> None:
+        idx = self.sampler.next()
+        self.opt.zero_grad(set_to_none=True)
+        loss = per_sample_loss(self.model(self.data.X[idx]), self.data.y[idx], self.config.loss).mean()
+        loss.backward()
+        self.opt.step()
+        self.step_count += 1
+        if self.device.type == "cpu":  # no device to sync: check every step, name the exact one
+            if not math.isfinite(value := loss.item()):
+                raise self._diverged(self.step_count, value)
+            return
+        self.recent[(self.step_count - 1) % self.check_every] = loss.detach()
+        if self.step_count % self.check_every == 0 and not bool(torch.isfinite(self.recent).all()):
+            first = int(torch.nonzero(~torch.isfinite(self.recent))[0, 0])
+            raise self._diverged(self.step_count - self.check_every + first + 1, float(self.recent[first]))
+
+    def _diverged(self, step: int, value: float):
+        return diverged("SGD", f"at step {step} (epoch {(step - 1) // self.spe + 1})",
+                        f"the minibatch loss became {value}", self.config.lr, why="lr is too large for this network")
+
+    def evaluate(self) -> tuple[float, float]:
+        return evaluate(self.model, self.data, loss=self.config.loss)
+
+
+def _burn_in(loop: _SGDLoop, policy: BurnIn, state: dict | None, checkpoint, progress) -> dict:
+    """Epochs of SGD until ``policy`` says burn-in is over (resuming from ``state``); its outcome."""
+    epoch, acc = (0, float("nan")) if state is None else (state["epoch"], state["accuracy"])
+    while not policy.over(epoch, acc):
+        for _ in range(loop.spe):
+            loop.step()
+        epoch += 1
+        acc = loop.evaluate()[1]
+        checkpoint(loop.state("burn-in", epoch=epoch, accuracy=acc))
+        if progress:
+            progress("burn-in", epoch, policy.limit)
+    if epoch == 0:
+        acc = loop.evaluate()[1]
+    if progress:
+        progress("burn-in", epoch, epoch)  # burn-in is over: the bar is complete
+    return policy.outcome(epoch, loop.step_count, acc)
+
+
+def _window(loop: _SGDLoop, rec: WindowRecorder, where, checkpoint, progress, every: float) -> None:
+    """SGD steps until ``rec`` holds its window; checkpoints (at most one per ``every`` seconds) after commits."""
+    eval_every = loop.config.eval_every or loop.spe
+    last = time.perf_counter()
+    while not rec.done:
+        loop.step()
+        snapshot = rec.advance()
+        if rec.window_step % eval_every == 0:  # logged first: a chunk committed at this step carries it
+            rec.log(loop.step_count, *loop.evaluate())
+        if snapshot and rec.add(loop.step_count, loop.flat[where], loop.flat):
+            # a checkpoint is a full copy of the training state: throttled, since the store commit already
+            # protects the data and a resume simply recomputes what came after the checkpoint
+            if not rec.done and time.perf_counter() - last >= every:
+                checkpoint(loop.state("window", **rec.state()))
+                last = time.perf_counter()
+            if progress:
+                progress("window", rec.committed, rec.n_snapshots)
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig,
+    store,
+    *,
+    params="hidden",
+    resume: bool = False,
+    metadata: dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    chunk_rows: int | None = None,
+    checkpoint_seconds: float = 2.0,
+) -> TrainResult:
+    """Burn in with SGD, then record a window of snapshots into the trajectory store ``store``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Trained in place; ends at the last window step. Its parameters are moved into one flat buffer
+        (:func:`bind_flat_`: same values, same ``Parameter`` objects, ``p.data`` re-pointed).
+    data : Dataset
+    config : TrainConfig
+        The optimizer comes from :func:`~sgdpotential.dynamics.optimizers.make_optimizer`.
+    store : path
+        The zarr store to create (or to resume; see ``resume``). The checkpoint lives beside it.
+    params : "hidden", "all", or parameter names
+        The subset recorded in the snapshots (see :func:`~sgdpotential.nn.models.select_parameters`).
+    resume : bool
+        Continue from the checkpoint beside ``store`` (the store's committed rows are kept; rows written
+        after the last checkpoint are dropped and recomputed identically).
+    metadata : dict, optional
+        Extra JSON-ready entries recorded in the store (e.g. the model widths).
+    progress : callable(phase, done, total), optional
+        Called after each burn-in epoch (``"burn-in"``) and window chunk (``"window"``).
+    chunk_rows : int, optional
+        Snapshots per store chunk; default ≈ 4 MB chunks.
+    checkpoint_seconds : float
+        Least wall time between two resume checkpoints in the window (each chunk is committed to the
+        store at once; a checkpoint follows a commit when this much time has passed, and at the end of
+        burn-in). A killed run recomputes at most this much; 0 checkpoints after every chunk.
+
+    Raises
+    ------
+    ConfigError
+        Bad settings; :class:`TrainingDiverged` when the loss becomes non-finite.
+
+    Notes
+    -----
+    The burn-in policy (:class:`~sgdpotential.dynamics.recorder.BurnIn`) and the window recorder
+    (:class:`~sgdpotential.dynamics.recorder.WindowRecorder`) are those of the replicas and replays.
+    Cost per step: one forward/backward on B samples, plus a copy of N parameters on snapshot steps.
+    Deterministic on CPU for a fixed thread count.
+    """
+    config.validate(data.n_train)
+    n_snap = config.n_snapshots(data.n_train)
+    selection = select_parameters(model, params)
+    store, ckpt = Path(store), checkpoint_path(store)
+    if not store.parent.exists():
+        raise ConfigError(f"the folder of {str(store)!r} does not exist; create it or choose another output path.")
+    if not resume and (store.exists() or ckpt.exists()):
+        raise ConfigError(f"{str(store)!r} already exists; resume it or choose a new output path.")
+    if resume and not ckpt.exists():
+        return _completed(store, ckpt, selection, config, data.n_train)
+
+    loop = _SGDLoop(model, data, config)
+    n_all = loop.flat.numel()
+    state = loop.load(torch.load(ckpt, map_location=loop.device, weights_only=False)) if resume else None
+    t0 = time.perf_counter()
+    if state is None or state["phase"] == "burn-in":
+        burn_in = _burn_in(loop, BurnIn.of(config), state, lambda s: _save_checkpoint(ckpt, s), progress)
+        traj = Trajectory.create(store, selection.size, capacity=n_snap, chunk_rows=chunk_rows, overwrite=True,
+                                 metadata=store_metadata(config, data, selection, n_all, params, burn_in, metadata))
+        rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device)
+        _save_checkpoint(ckpt, loop.state("window", burn_in=burn_in, **rec.state()))
+    else:
+        burn_in = state["burn_in"]
+        traj = Trajectory.open(store, mode="r+")
+        traj.truncate(min(traj.n_snapshots, state["committed"]))  # rows after the checkpoint: recomputed
+        rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device, state=state)
+    t_burn, t0 = time.perf_counter() - t0, time.perf_counter()
+    where = select_parameters(model, "all").positions(selection.names, loop.device)
+    _window(loop, rec, where, lambda s: _save_checkpoint(ckpt, {**s, "burn_in": burn_in}), progress,
+            checkpoint_seconds)
+    rec.finish()
+    ckpt.unlink(missing_ok=True)
+    return TrainResult(traj, selection, burn_in["epochs"], burn_in["accuracy"], burn_in["reached_target"],
+                       config.n_window_steps(data.n_train), loop.spe, t_burn, time.perf_counter() - t0,
+                       resumed=state is not None, eval_log=rec.eval_log)
+
+
+def _completed(store: Path, ckpt: Path, selection, config: TrainConfig, n_train: int) -> TrainResult:
+    """``resume`` of a run whose window is already complete (no checkpoint left): its stored result."""
+    if not (store.exists() and Trajectory.open(store).complete):
+        raise ConfigError(f"nothing to resume: no checkpoint {str(ckpt)!r}; start without --resume.")
+    traj = Trajectory.open(store)
+    b = traj.metadata["burn_in"]
+    return TrainResult(traj, selection, b["epochs"], b["accuracy"], b["reached_target"],
+                       config.n_window_steps(n_train), config.steps_per_epoch(n_train), resumed=True,
+                       eval_log=traj.eval_log)

@@ -1,0 +1,212 @@
+"""Gradient noise in the principal subspace: C_P, noise temperatures, and the minibatch landscape (Eq. 20).
+
+Everything here comes from the per-sample *directional* derivatives d_{k,i} = p_iᵀ∇ℓ_k(w0) (and the
+second ones c_{k,i} = p_iᵀ∇²ℓ_k(w0) p_i): one forward-mode ``jvp`` per direction yields them for every
+sample at once, so the N_L × N per-sample gradient matrix is never formed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.func import grad, jvp, vmap
+
+from ..._validation import check_scalar
+from ...errors import ConfigError
+from ...theory.lyapunov import sampling_factor
+from ..objective import Objective
+from ._directions import point_and_directions
+from ._tangents import layer_gradients, logits_and_tangents, output_residual_and_curvature, structured
+
+__all__ = ["MinibatchLandscape", "directional_derivatives", "gradient_noise_trace", "minibatch_landscape",
+           "noise_temperature", "projected_noise_covariance"]
+
+
+def directional_derivatives(obj: Objective, w0, directions, *, second: bool = False, batch: int = 16,
+                            method: str = "auto"):
+    """Per-sample directional derivatives D (N_L, K): D_ki = p_iᵀ ∇ℓ_k(w0); with ``second=True`` also
+    C2 (N_L, K): C2_ki = p_iᵀ ∇²ℓ_k(w0) p_i.
+
+    ``"jvp"``: one ``jvp`` of the vector of per-sample losses per direction (forward-over-forward for C2),
+    ``vmap``-ed over directions and chunked over samples — any model; cost ≈ K forward passes, memory
+    O(batch · chunk · width). ``"structured"``: when w belongs to one linear layer followed by piecewise-linear
+    layers (the Feng–Tu hidden weights), D from the per-layer per-sample gradients δ_k x_kᵀ and one GEMM
+    with the directions; with C2, the logit tangents J of all directions by one GEMM (:mod:`._tangents`),
+    D_ki = rᵀJ_ki and C2_ki = J_kiᵀ ∇²_out ℓ_k J_ki in closed form. ``"auto"`` picks
+    ``structured`` when it applies.
+    """
+    w0, P = point_and_directions(obj, w0, directions)
+    if method not in ("auto", "jvp", "structured"):
+        raise ConfigError(f"method = {method!r} is not one of 'auto', 'jvp', 'structured'.")
+    if method == "structured" and not structured(obj):
+        raise ConfigError("method = 'structured' needs the weights of one linear layer followed by Linear/ReLU "
+                          "layers; use method='jvp' (or 'auto').")
+    if method == "structured" or (method == "auto" and structured(obj)):
+        return _structured_derivatives(obj, w0, P, second)
+
+    def first(p, a, b):
+        return jvp(lambda w: obj.sample_losses(w, a, b), (w0,), (p,))[1]
+
+    def both(p, a, b):
+        def d1(w):
+            return jvp(lambda u: obj.sample_losses(u, a, b), (w,), (p,))[1]
+
+        return jvp(d1, (w0,), (p,))
+
+    K = P.shape[0]
+    D = torch.empty((obj.n_train, K), dtype=obj.dtype, device=obj.device)
+    C2 = torch.empty_like(D) if second else None
+    with torch.no_grad():
+        for i in range(0, K, batch):
+            for a, b in obj.chunks():
+                if second:
+                    d, c = vmap(both, in_dims=(0, None, None))(P[i : i + batch], a, b)
+                    C2[a:b, i : i + batch] = c.T
+                else:
+                    d = vmap(first, in_dims=(0, None, None))(P[i : i + batch], a, b)
+                D[a:b, i : i + batch] = d.T
+    D = D.cpu().double().numpy()
+    return (D, C2.cpu().double().numpy()) if second else D
+
+
+def _structured_derivatives(obj: Objective, w0: torch.Tensor, P: torch.Tensor, second: bool):
+    K = P.shape[0]
+    D = torch.empty((obj.n_train, K), dtype=torch.float64, device=obj.device)
+    if not second:
+        # first derivatives only: the per-layer per-sample gradients (δ_k x_kᵀ) of a row block, then one
+        # GEMM with the directions — measured faster than the tangent GEMM when no curvature is needed
+        rows = max(1, min(obj.chunk, 2**23 // max(obj.n_params, 1)))  # ≤ 32 MB of float32 gradients
+        for a in range(0, obj.n_train, rows):
+            b = min(a + rows, obj.n_train)
+            D[a:b] = (layer_gradients(obj, w0, a, b) @ P.T).double()
+        return D.cpu().numpy()
+    C2 = torch.empty_like(D)
+    with torch.no_grad():
+        for a, b in obj.chunks():
+            logits, J = logits_and_tangents(obj, w0, P, a, b)  # (n, K, out)
+            J = J.double()
+            r, s = output_residual_and_curvature(obj, logits.double(), a, b)
+            D[a:b] = torch.einsum("nko,no->nk", J, r)
+            if s is None:
+                C2[a:b] = (J**2).sum(-1)
+            else:
+                C2[a:b] = (J**2 * s[:, None, :]).sum(-1) - torch.einsum("nko,no->nk", J, s) ** 2
+    return D.cpu().numpy(), C2.cpu().numpy()
+
+
+def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = "auto") -> np.ndarray:
+    """C_P = P C Pᵀ with C the per-sample gradient covariance of paper Eq. (19),
+    C = (1/N_L) Σ_k ∇ℓ_k ∇ℓ_kᵀ − ∇L ∇Lᵀ (population normalisation, all N_L samples).
+
+    Method: C_P = (1/N_L) DᵀD − d̄ d̄ᵀ from the per-sample directional derivatives D (N_L × K) of
+    :func:`directional_derivatives`, in float64. Cost ≈ K forward passes; never an N_L × N matrix.
+    For SGD's linear SDE this is the diffusion matrix D (paper Eq. 18–19), with ε = α²/(2B).
+    """
+    D = directional_derivatives(obj, w0, directions, method=method)
+    mean = D.mean(axis=0)
+    Dc = D - mean
+    C = Dc.T @ Dc / D.shape[0]  # centred first: no cancellation between the two terms of Eq. (19)
+    return (C + C.T) / 2
+
+
+def gradient_noise_trace(obj: Objective, w0, *, rows: int | None = None) -> float:
+    """tr C, the total per-sample gradient variance of paper Eq. (19) over all N selected parameters:
+    tr C = (1/N_L) Σ_k ‖∇ℓ_k(w0)‖² − ‖∇L(w0)‖².
+
+    Method: per-sample gradients of ``rows`` samples at a time by ``vmap(grad)`` (≤ 32 MB of them), summed
+    in float64 after centring on the full gradient (no cancellation between the two terms). Cost ≈ one
+    full-batch gradient; memory O(rows · N). A minibatch gradient then has total noise variance
+    tr C / B (× (N_L − B)/(N_L − 1) without replacement) — the scale of the isotropic control of
+    :func:`~sgdpotential.replay.linearized_replay`.
+    """
+    w0 = obj.check_w(w0)
+    rows = rows or max(1, min(obj.chunk, 2**23 // max(obj.n_params, 1)))
+    per_sample = vmap(grad(lambda w, x, y: obj.sample_losses_of(w, x[None], y[None]).sum()), in_dims=(None, 0, 0))
+    with torch.no_grad():
+        mean = torch.zeros(obj.n_params, dtype=torch.float64, device=obj.device)
+        total = 0.0
+        blocks = [(a, min(a + rows, obj.n_train)) for a in range(0, obj.n_train, rows)]
+        for a, b in blocks:
+            mean += per_sample(w0, obj.features[a:b], obj.y[a:b]).double().sum(0)
+        mean /= obj.n_train
+        for a, b in blocks:
+            G = per_sample(w0, obj.features[a:b], obj.y[a:b]).double() - mean
+            total += float((G**2).sum())
+    return total / obj.n_train
+
+
+def noise_temperature(noise_cov, lr: float, batch_size: int, n_train: int | None = None) -> np.ndarray:
+    """Feng & Tu's per-direction noise temperature T_i = (α/2)⟨(∂δL^μ/∂θ_i)²⟩_μ = (α/2)·C_P,ii/B
+    (× (N_L − B)/(N_L − 1) for minibatches drawn without replacement)."""
+    C = np.asarray(noise_cov, dtype=float)
+    if C.ndim != 2 or C.shape[0] != C.shape[1]:
+        raise ConfigError(f"noise_cov has shape {C.shape}; pass the K×K projected covariance.")
+    lr = check_scalar(lr, "lr", float, min_val=0, include_boundaries="neither")
+    batch_size = check_scalar(batch_size, "batch_size", int, min_val=1)
+    return 0.5 * lr * np.diag(C) * sampling_factor(n_train, batch_size) / batch_size
+
+
+@dataclass(frozen=True)
+class MinibatchLandscape:
+    """Minibatch losses along each direction at w0, in the quadratic form of paper Eq. (20).
+
+    Along p_i, L^μ(w0 + θp_i) ≈ L^μ_0 + g^μ_i θ + ½h^μ_i θ², so the minibatch minimum sits at
+    θ^μ_i = −g^μ_i/h^μ_i with curvature M^μ_ii = h^μ_i/L^μ_0 in the paper's normalisation
+    L^μ = L^μ_0 Σ_i (M^μ_ii/2) θ_i(θ_i − 2θ^μ_i).
+
+    Attributes
+    ----------
+    gradient, curvature : (n_batches, K) ndarray
+        g^μ_i and h^μ_i for each sampled minibatch.
+    loss0 : (n_batches,) ndarray
+        L^μ_0 = L^μ(w0).
+    theta : (n_batches, K) ndarray
+        θ^μ_i (NaN where h^μ_i ≤ 0: no minimum along that direction).
+    M : (n_batches, K) ndarray
+        M^μ_ii = h^μ_i / L^μ_0.
+    theta_mean, theta_std, M_mean, M_std : (K,) ndarray
+        Means and spreads over minibatches (σ_θ,i and σ_M,i; NaNs ignored); the spreads are what the paper
+        (σ²_θ,i ∝ F_i^−2) and Feng & Tu (σ_θ,i ∝ F_i) dispute.
+    nonconvex_fraction : (K,) ndarray
+        Share of minibatches with h^μ_i ≤ 0.
+    """
+
+    gradient: np.ndarray
+    curvature: np.ndarray
+    loss0: np.ndarray
+    theta: np.ndarray
+    M: np.ndarray
+    theta_mean: np.ndarray
+    theta_std: np.ndarray
+    M_mean: np.ndarray
+    M_std: np.ndarray
+    nonconvex_fraction: np.ndarray
+
+
+def minibatch_landscape(obj: Objective, w0, directions, batch_size: int, n_batches: int = 1000,
+                        seed: int = 0) -> MinibatchLandscape:
+    """Directional gradient and curvature of sampled minibatch losses L^μ along each p_i at w0 (Eq. 20).
+
+    Method: per-sample first and second directional derivatives for all N_L samples once
+    (:func:`directional_derivatives`, ≈ 2K forward passes), then each minibatch (B indices drawn without
+    replacement) is a mean over its rows — exact, and n_batches costs only index arithmetic.
+    """
+    if not (isinstance(batch_size, int) and 1 <= batch_size <= obj.n_train):
+        raise ConfigError(f"batch_size = {batch_size!r} must be an integer in 1 … {obj.n_train}.")
+    if not (isinstance(n_batches, int) and n_batches >= 2):
+        raise ConfigError(f"n_batches = {n_batches!r} must be an integer ≥ 2.")
+    w0t, _ = point_and_directions(obj, w0, directions)
+    D, C2 = directional_derivatives(obj, w0, directions, second=True)
+    losses = obj.per_sample_losses(w0t).detach().cpu().double().numpy()
+    rng = np.random.default_rng(seed)
+    idx = np.argpartition(rng.random((n_batches, obj.n_train)), batch_size - 1, axis=1)[:, :batch_size]
+    g = D[idx].mean(axis=1)
+    h = C2[idx].mean(axis=1)
+    L0 = losses[idx].mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(h > 0, -g / h, np.nan)
+        M = h / L0[:, None]
+    return MinibatchLandscape(g, h, L0, theta, M, np.nanmean(theta, axis=0), np.nanstd(theta, axis=0),
+                              M.mean(axis=0), M.std(axis=0), (h <= 0).mean(axis=0))

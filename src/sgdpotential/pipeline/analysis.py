@@ -1,0 +1,222 @@
+"""From a recorded run to the paper's numbers: probes at ω0, the IVF fit, the Lyapunov test, the stochastic
+potential in the principal subspace, and the scaling exponents (``summary.json``).
+
+Two stages, each reading what the previous one wrote in the run directory:
+:func:`probe_run` (``pca.npz`` → ``probes.npz``) and :func:`analyze` (everything → ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import __version__
+from ..errors import DecompositionError
+from ..theory import entropy_production_of, fit_power_law, flatness_of_quadratic, rotation_planes
+from .rundir import RunDir
+
+__all__ = ["analyze", "ivf_exponent", "probe_run", "usable_directions"]
+
+#: Directions whose θ_i(t) is more than this share a linear trend are drift, not diffusion (Feng & Tu's PC1),
+#: and are left out of the fits (counted in the summary).
+DRIFT_MAX = 0.5
+
+
+def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
+    """Probe the loss at the window mean ω0 along the run's principal directions; writes ``probes.npz``.
+
+    Arrays: flatness ``left``, ``right``, ``width``, ``censored``, ``loss0``; ``hessian`` (H_P),
+    ``noise_cov`` (C_P, paper Eq. 19), ``noise_temperature``; minibatch landscape (Eq. 20) ``theta_mean``,
+    ``theta_std``, ``M_mean``, ``M_std``, ``nonconvex_fraction``; ``hessian_top`` (largest eigenvalues of the
+    Hessian over the recorded subset).
+    """
+    import torch
+
+    from ..nn.probes import (
+        flatness,
+        hessian_top_eigenvalues,
+        loss_profiles,
+        minibatch_landscape,
+        noise_temperature,
+        projected_hessian,
+        projected_noise_covariance,
+    )
+
+    rd = RunDir(run_dir)
+    pca = rd.load(RunDir.PCA)
+    net = rd.network()
+    tcfg = net.train
+    obj = net.objective(base=pca["mean_all"])  # the run's loss, device and recorded subset, in eval mode
+    w0 = torch.as_tensor(pca["mean"], dtype=obj.dtype, device=obj.device)
+    P = torch.as_tensor(pca["components"], dtype=obj.dtype, device=obj.device)
+    flat = flatness(obj, w0, P)
+    H = projected_hessian(obj, w0, P)
+    C = projected_noise_covariance(obj, w0, P)
+    n_train = rd.load(RunDir.RECORD)["n_train"]  # the sampling factor, as the recording stage set it
+    mb = minibatch_landscape(obj, w0, P, batch_size=tcfg.batch_size, n_batches=n_batches, seed=tcfg.seed)
+    top = hessian_top_eigenvalues(obj, w0, k=min(3, obj.n_params - 1), tol=1e-4)
+    # loss profiles along a few directions for the report, over ±1.5 × the widest crossing among them
+    shown = np.unique(np.clip([1, P.shape[0] // 4, P.shape[0] - 1], 0, P.shape[0] - 1))
+    reach = np.nanmax(np.abs(np.concatenate([flat.left[shown], flat.right[shown]]))) if np.isfinite(
+        flat.width[shown]).any() else 1.0
+    offsets = np.linspace(-1.5 * reach, 1.5 * reach, 61)
+    profiles = loss_profiles(obj, w0, P[torch.as_tensor(shown)], offsets)
+    arrays = {
+        "left": flat.left, "right": flat.right, "width": flat.width, "censored": flat.censored,
+        "loss0": np.array(flat.loss0), "hessian": H, "noise_cov": C,
+        "noise_temperature": noise_temperature(C, tcfg.lr, tcfg.batch_size, n_train),
+        "theta_mean": mb.theta_mean, "theta_std": mb.theta_std, "M_mean": mb.M_mean, "M_std": mb.M_std,
+        "nonconvex_fraction": mb.nonconvex_fraction, "hessian_top": top,
+        "profile_directions": shown, "profile_offsets": offsets, "profile_losses": profiles,
+    }
+    rd.save(RunDir.PROBES, **arrays)
+    return arrays
+
+
+def _fit(x, y, mask, seed=0) -> dict | None:
+    """Power-law fit over the masked positive points, as a JSON-ready dict (None with fewer than 3)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    use = mask & np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if use.sum() < 3:
+        return None
+    f = fit_power_law(x[use], y[use], seed=seed)
+    return {"exponent": f.exponent, "ci95": list(f.ci), "r2": f.r2, "n": f.n}
+
+
+def usable_directions(width, censored, drift) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The directions an IVF fit uses: finite flatness on both sides and not drift (share of a linear trend
+    ≤ :data:`DRIFT_MAX`). Returns (use, is_drift, censored) boolean masks."""
+    censored = np.asarray(censored).any(axis=1)
+    is_drift = np.asarray(drift) > DRIFT_MAX
+    return ~censored & ~is_drift & np.isfinite(width), is_drift, censored
+
+
+def ivf_exponent(width, variances, use) -> dict:
+    """ψ of σ_i² ∝ F_i^−ψ over the ``use`` directions: {psi, ci95, r2, n_used} (None values below 3 points)."""
+    fit = _fit(width, variances, use)
+    if fit is None:
+        return {"psi": None, "ci95": None, "r2": None, "n_used": int(np.sum(use))}
+    return {"psi": -fit["exponent"], "ci95": [-fit["ci95"][1], -fit["ci95"][0]], "r2": fit["r2"], "n_used": fit["n"]}
+
+
+def _ratio_stats(pred: np.ndarray, measured: np.ndarray, use: np.ndarray) -> dict:
+    d = np.diag(pred)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = d / measured
+    ok = use & np.isfinite(ratio) & (ratio > 0)
+    off = pred - np.diag(d)
+    return {
+        "predicted": [float(x) for x in d],
+        "ratio": [float(r) if np.isfinite(r) else None for r in ratio],
+        "median_abs_log10_ratio": float(np.median(np.abs(np.log10(ratio[ok])))) if ok.any() else None,
+        "median_ratio": float(np.median(ratio[ok])) if ok.any() else None,
+        "offdiag_over_diag": float(np.linalg.norm(off) / np.linalg.norm(d)) if np.linalg.norm(d) > 0 else None,
+    }
+
+
+def analyze(run_dir) -> dict:
+    """Assemble ``summary.json`` from ``config.json``, ``record.json``, ``pca.npz`` and ``probes.npz``.
+
+    Sections: ``ivf`` (ψ of σ_i² ∝ F_i^−ψ with a 95% bootstrap interval, R², directions used and left out,
+    T, and ψ on nested sub-windows with the same directions), ``lyapunov`` (the laws of the run's linear model,
+    :class:`~sgdpotential.theory.LinearSGD` — continuous, exact discrete and finite-window predictions of
+    diag Σ with F = αH_P, D = κC_P, ε = α²/2B — each with its ``predicted`` variances and their ratios to
+    the measured σ_i², relaxation times against the window), ``potential`` (the decomposition: kind,
+    U-flatness and the slope of σ_i² against it, ‖Q‖/‖D‖, the normalised commutator ‖[H_P, C_P]‖, entropy
+    production, rotation planes), ``exponents`` (H_P,ii, C_P,ii, σ_i², σ_θ,i against F_i; C_P,ii against
+    H_P,ii), ``pca``, ``model`` (the linear model's α, B, N_L, ε, κ) and ``provenance`` (of the recording,
+    and the versions of the analysis). Pure arithmetic on the stored arrays: rerunning it reproduces the
+    summary exactly. A run whose optimizer the theory does not model is refused (:class:`ConfigError`).
+    """
+    import scipy
+
+    from .network import analysable
+
+    rd = RunDir(run_dir)
+    cfg, tcfg, rec, pca, pr = rd.stored()
+    model = analysable(cfg, rec.get("n_train"))
+    lr = tcfg.lr
+    var = pca["variances"]
+    T = int(rec["n_snapshots"])
+    window = int(rec["window_steps"])  # SGD steps the T snapshots span (T × stride): what the window law needs
+    width = pr["width"]
+    use, is_drift, censored = usable_directions(width, pr["censored"], pca["drift"])
+
+    # ---------------------------------------------------------------- IVF
+    ivf = _fit(width, var, use)
+    proj = pca["projections"]
+    nested = []
+    for frac in (0.125, 0.25, 0.5, 1.0):
+        n = max(3, round(frac * T))
+        fit = ivf_exponent(width, proj[-n:].var(axis=0), use)
+        nested.append({"window": n, "psi": fit["psi"], "ci95": fit["ci95"]})
+    ivf_out = {
+        **ivf_exponent(width, var, use),
+        "n_drift": int(is_drift.sum()), "n_censored": int(censored.sum()),
+        "window": T, "nested": nested, "drift_max": DRIFT_MAX,
+    }
+
+    # ---------------------------------------------------------------- Lyapunov test
+    H = pr["hessian"]
+    C = pr["noise_cov"]
+    h = np.linalg.eigvalsh(H)
+    lyap = {"eps": model.eps, "lr_lambda_min": float(lr * h[0]), "lr_lambda_max": float(lr * h[-1]),
+            "lr_hessian_top": [float(lr * x) for x in pr["hessian_top"]]}
+    for name, law in model.laws(H, C, window).items():
+        lyap[name] = {"error": str(law)} if isinstance(law, DecompositionError) else _ratio_stats(law, var, use)
+    hd = np.diag(H)
+    with np.errstate(divide="ignore"):
+        tau = np.where(hd > 0, 1.0 / (lr * hd), np.inf)
+    lyap["relaxation_steps"] = [float(t) if np.isfinite(t) else None for t in tau]
+    lyap["n_slower_than_window"] = int(np.sum(tau > window))
+
+    # ---------------------------------------------------------------- stochastic potential
+    pot: dict = {}
+    try:
+        dec = model.decompose(H, C)
+        U = dec.U
+        u_diag = np.diag(U)
+        uflat = flatness_of_quadratic(np.where(u_diag > 0, u_diag, np.nan), level=model.eps)
+        slope = _fit(uflat, var, use)
+        comm = H @ C - C @ H
+        pot = {
+            "kind": dec.kind, "max_residual": dec.max_residual(),
+            "u_diag": [float(x) for x in u_diag],
+            "u_flatness": [float(x) if np.isfinite(x) else None for x in uflat],
+            "sigma2_vs_u_flatness": slope,
+            "q_over_d": float(np.linalg.norm(dec.Q) / np.linalg.norm(dec.D)),
+            "commutator": float(np.linalg.norm(comm) / (np.linalg.norm(H) * np.linalg.norm(C))),
+        }
+        if dec.kind == "stable":
+            try:
+                pot["entropy_production_per_step"] = entropy_production_of(dec)
+                planes = rotation_planes(dec)
+                pot["rotation_q"] = [float(q) for q in planes.q[:5]]
+            except DecompositionError as exc:
+                pot["thermo_error"] = str(exc)
+    except DecompositionError as exc:
+        pot = {"error": str(exc)}
+
+    # ---------------------------------------------------------------- exponents
+    exps = {
+        "hessian_diag_vs_flatness": _fit(width, hd, use),  # paper: −2
+        "noise_diag_vs_flatness": _fit(width, np.diag(C), use),  # paper: −6
+        "variance_vs_flatness": ivf,  # Feng & Tu: −4
+        "theta_spread_vs_flatness": _fit(width, pr["theta_std"], use),  # Feng & Tu: +1; paper: −1
+        "noise_vs_hessian_diag": _fit(hd, np.diag(C), use),  # literature: 1 to 2
+    }
+    summary = {
+        "schema": "sgdpotential.summary/1",
+        "config": cfg.to_dict(),
+        "burn_in": rec["burn_in"],
+        "pca": rec["pca"],
+        "model": model.describe(),
+        "ivf": ivf_out,
+        "lyapunov": lyap,
+        "potential": pot,
+        "exponents": exps,
+        "loss0": float(pr["loss0"]),
+        "provenance": {"record": rec.get("provenance"),
+                       "analysis": {"sgdpotential": __version__, "numpy": np.__version__, "scipy": scipy.__version__}},
+    }
+    rd.save(RunDir.SUMMARY, summary)
+    return summary

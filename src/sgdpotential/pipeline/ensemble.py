@@ -1,0 +1,116 @@
+"""Replica ensembles: R seeds of one configuration trained together (:func:`run_replicas`), and statistics over
+runs that differ only in their seed (:func:`ensemble_summary`): ψ with an error bar across runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from .._atomic import write_json_atomic
+from ..errors import ConfigError
+from .rundir import RunDir
+
+__all__ = ["ensemble_summary", "run_replicas"]
+
+
+def _mean_and_interval(values: list[float]) -> dict:
+    """Mean, standard deviation, standard error and the 95% Student-t interval of the mean."""
+    x = np.asarray(values, dtype=float)
+    out = {"n": int(x.size), "values": [float(v) for v in x], "mean": float(x.mean())}
+    if x.size >= 2:
+        sd = float(x.std(ddof=1))
+        se = sd / np.sqrt(x.size)
+        half = float(stats.t.ppf(0.975, x.size - 1) * se)
+        out.update({"std": sd, "se": se, "ci95": [out["mean"] - half, out["mean"] + half]})
+    return out
+
+
+def ensemble_summary(out_dir, run_dirs) -> dict:
+    """Combine the ``summary.json`` of replica runs into ``out_dir/ensemble.json``.
+
+    Per quantity (ψ, the total variance, the PC1 share, the exponents of H_P,ii and C_P,ii against F_i, the
+    median predicted/measured σ² of the continuous and finite-window laws, and — when every run has a model
+    ladder — ψ of each replay rung): the per-run values, their mean, standard deviation, standard error and
+    the 95% Student-t interval of the mean. Run-to-run spread is the honest error bar of a seed ensemble;
+    the within-run bootstrap intervals of ``summary.json`` are not.
+    """
+    out_dir = Path(out_dir)
+    runs = [Path(d) for d in run_dirs]
+    missing = [str(d) for d in runs if not (d / RunDir.SUMMARY).exists()]
+    if missing:
+        raise ConfigError(f"{missing[0]!r} has no summary.json; finish the replica runs first.")
+    summaries = [json.loads((d / RunDir.SUMMARY).read_text()) for d in runs]
+
+    def collect(get) -> dict | None:
+        values = [get(s) for s in summaries]
+        values = [v for v in values if v is not None]
+        return _mean_and_interval(values) if values else None
+
+    def exponent(key):
+        return lambda s: (s["exponents"].get(key) or {}).get("exponent")
+
+    result = {
+        "schema": "sgdpotential.ensemble/1",
+        "runs": [d.name for d in runs],
+        "seeds": [s["config"]["train"].get("seed") for s in summaries],
+        "psi": collect(lambda s: s["ivf"]["psi"]),
+        "total_variance": collect(lambda s: s["pca"]["total_variance"]),
+        "pc1_ratio": collect(lambda s: s["pca"]["pc1_ratio"]),
+        "hessian_diag_vs_flatness": collect(exponent("hessian_diag_vs_flatness")),
+        "noise_diag_vs_flatness": collect(exponent("noise_diag_vs_flatness")),
+        "continuous_median_ratio": collect(lambda s: s["lyapunov"].get("continuous", {}).get("median_ratio")),
+        "window_median_ratio": collect(lambda s: s["lyapunov"].get("window_from_w0", {}).get("median_ratio")),
+    }
+    if all((d / RunDir.LADDER).exists() for d in runs):
+        ladders = [json.loads((d / RunDir.LADDER).read_text()) for d in runs]
+        result["ladder_psi"] = {}
+        for name in [r["name"] for r in ladders[0]["rungs"]]:
+            values = [next((r.get("psi") for r in lad["rungs"] if r["name"] == name), None) for lad in ladders]
+            values = [v for v in values if v is not None]
+            if values:
+                result["ladder_psi"][name] = _mean_and_interval(values)
+    write_json_atomic(out_dir / RunDir.ENSEMBLE, result)
+    return result
+
+
+def run_replicas(config, out, replicas: int, *, resume: bool = False, with_ladder: bool = False,
+                 progress=None) -> tuple[list[Path], dict]:
+    """Train ``replicas`` seeds of ``config`` (seed, seed + 1, …) together, run every other stage of each in
+    ``out/seed=<s>/``, and write ``out/ensemble.json``; returns the run directories and the ensemble summary.
+
+    Every replica's settings are validated before anything is written. A batch that fails as a whole (e.g.
+    SGD diverged) leaves no folder behind; :class:`ConfigError` names the first failed replica.
+    """
+    from .config import with_overrides
+    from .network import analysable, build_network
+    from .sweep import run_group
+
+    out = Path(out)
+    if not resume and out.exists() and any(out.iterdir()):
+        raise ConfigError(f"output folder {str(out)!r} is not empty; choose a new --out or pass --resume.")
+    if not out.parent.is_dir():
+        raise ConfigError(f"the parent folder of {str(out)!r} does not exist; create it first.")
+    seed0 = config.train.get("seed", 0)
+    configs = [with_overrides(config, seed=seed0 + i) for i in range(replicas)]
+    dirs = [out / f"seed={seed0 + i}" for i in range(replicas)]
+    data = build_network(configs[0]).data
+    for c in configs:
+        build_network(c, data=data)
+        analysable(c)
+    created = not out.exists()
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {str(out)!r} ({exc.strerror or exc}); choose another --out.") from exc
+    results = run_group([c.to_dict() for c in configs], [str(d) for d in dirs], with_ladder, None, progress)
+    failed = [(d, r) for d, r in zip(dirs, results, strict=True) if r["status"] != "done"]
+    if failed and len(failed) == replicas and created:
+        shutil.rmtree(out)  # nothing came of it (e.g. SGD diverged): leave no half-written folder behind
+    if failed:
+        raise ConfigError(f"{len(failed)} of {replicas} replicas failed; first: {failed[0][0].name}: "
+                          f"{failed[0][1]['error']}")
+    return dirs, ensemble_summary(out, dirs)

@@ -1,0 +1,98 @@
+"""The one place that turns a run configuration into what its stages compute with.
+
+:func:`build_network` loads the data set, builds the model (initialised with ``model_seed``, on the run's
+device) and validates every setting against them; :class:`Network` then hands every stage the same
+:class:`~sgdpotential.nn.objective.Objective` (the run's loss, device and parameter subset) and the same linear
+model of the optimizer (:func:`~sgdpotential.theory.linear_model`), so that no stage can probe or analyse a run
+with settings different from the ones it was trained with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._validation import check_scalar
+from ..errors import ConfigError, DecompositionError
+from .config import RunConfig
+
+__all__ = ["Network", "build_network"]
+
+
+@dataclass
+class Network:
+    """What a run configuration builds.
+
+    Attributes
+    ----------
+    config : RunConfig
+    train : TrainConfig
+        Validated against the data.
+    data : Dataset
+    model : nn.Module
+        Freshly initialised (``model_seed``), on the run's device.
+    widths : list[int]
+        Layer widths, input and output included.
+    seconds : float
+        Wall time of loading and building.
+    """
+
+    config: RunConfig
+    train: object
+    data: object
+    model: object
+    widths: list
+    seconds: float = 0.0
+
+    @property
+    def sampling_n_train(self) -> int | None:
+        """N_L for the sampling factor: the training-set size when minibatches are drawn without replacement,
+        ``None`` with replacement."""
+        return self.data.n_train if self.train.sampling == "shuffle" else None
+
+    def objective(self, params=None, *, base=None):
+        """The run's objective over ``params`` (default: the recorded subset), the other weights held at ``base``
+        (all weights, e.g. the window mean ``mean_all``): the run's loss, on the run's device, in eval mode."""
+        from ..nn.objective import Objective
+
+        return Objective(self.model, self.data, self.config.params if params is None else params, base=base,
+                         loss=self.train.loss)
+
+    def linear_model(self):
+        """The linear model of the run's optimizer (:func:`~sgdpotential.theory.linear_model`), or a
+        :class:`ConfigError` when the theory does not model it (momentum, weight decay)."""
+        return analysable(self.config, self.data.n_train)
+
+
+def analysable(config: RunConfig, n_train: int | None = None):
+    """The linear model of ``config``'s optimizer (with ``n_train`` samples when minibatches are drawn without
+    replacement; ``None`` only checks that a model exists); :class:`ConfigError` with the theory's one
+    sentence when it models no such optimizer."""
+    from ..theory import linear_model
+
+    t = config.train_config()
+    try:
+        return linear_model(t.lr, t.batch_size, n_train if t.sampling == "shuffle" else None, momentum=t.momentum,
+                            weight_decay=t.weight_decay)
+    except DecompositionError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def build_network(config: RunConfig, *, data=None) -> Network:
+    """Load the data (unless given), build the model on the run's device and validate every setting — before
+    any expensive work. Raises :class:`ConfigError` naming the first bad setting."""
+    import time
+
+    import torch
+
+    from ..nn.data import load_dataset
+    from ..nn.models import build_mlp, select_parameters
+
+    t0 = time.perf_counter()
+    tcfg = config.train_config()
+    check_scalar(config.components, "components", int, min_val=1, fix="the number K of principal directions")
+    data = load_dataset(config.dataset) if data is None else data
+    tcfg.validate(data.n_train)
+    widths = [data.n_features, *config.hidden, data.n_classes]
+    model = build_mlp(widths, config.activation, seed=config.model_seed).to(torch.device(tcfg.device))
+    select_parameters(model, config.params)  # a bad name fails here
+    return Network(config, tcfg, data, model, widths, time.perf_counter() - t0)

@@ -1,0 +1,133 @@
+"""The recording stage: train, record the window into ``trajectory.zarr``, and write its PCA (``pca.npz``,
+``record.json``). One run at a time (:func:`record`) or several seeds trained together (:func:`record_replicas`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from .config import RunConfig
+from .network import Network, build_network
+from .rundir import RunDir, provenance
+
+__all__ = ["RecordResult", "record", "record_replicas"]
+
+
+@dataclass
+class RecordResult:
+    """What :func:`record` produced in the run directory.
+
+    Attributes
+    ----------
+    run_dir : Path
+    train : TrainResult
+    pca : PCAResult
+    seconds : dict
+        Wall time of ``load``, ``burn_in``, ``window`` and ``pca`` in this process.
+    """
+
+    run_dir: Path
+    train: object
+    pca: object
+    seconds: dict
+
+
+def _store_metadata(net: Network) -> dict:
+    c = net.config
+    return {"widths": net.widths, "activation": c.activation, "model_seed": c.model_seed}
+
+
+def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None, network: Network | None = None
+           ) -> RecordResult:
+    """Train, record the window into ``run_dir/trajectory.zarr`` and write its PCA to ``run_dir/pca.npz``.
+
+    ``pca.npz`` holds ``mean`` (ω0 of the recorded subset), ``mean_all`` (ω0 of all parameters),
+    ``components``, ``variances``, ``projections``, ``explained_variance_ratio``, ``drift``,
+    ``null_ratio``, ``spectrum`` (every variance computed) with its random-walk ``null_spectrum``, and
+    ``steps``; its scalars (total variance, alignment, γ, n90, method) go to ``run_dir/record.json`` with
+    the timings, the burn-in outcome and the provenance of the recording (versions, commit, date, threads,
+    device). Every setting is validated before the folder is touched; a fresh run that cannot go on (SGD
+    diverged) leaves nothing behind, an interrupted one keeps everything for ``resume``.
+    """
+    from ..dynamics.training import train
+
+    rd = RunDir(run_dir)
+    net = network or build_network(config)
+    seconds = {"load": net.seconds}
+    if resume:
+        rd.check_resumable(config)
+        created = False
+    else:
+        created = rd.create(config)
+    try:
+        tr = train(net.model, net.data, net.train, rd / RunDir.TRAJECTORY, params=config.params, resume=resume,
+                   metadata=_store_metadata(net), progress=progress)
+    except ConfigError:
+        if not resume:
+            rd.discard(created)
+        raise
+    return _finish_record(rd, net, tr, seconds)
+
+
+def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) -> list[RecordResult]:
+    """:func:`record` for several runs that differ only in the training ``seed`` and/or ``lr``, trained together
+    (:func:`~sgdpotential.dynamics.replicas.train_replicas`); each run directory is exactly what :func:`record`
+    writes. Fresh runs only: a failure removes every directory this call created."""
+    from ..dynamics.replicas import VARYING, train_replicas
+
+    if not configs or len(configs) != len(run_dirs):
+        raise ConfigError(f"give one run directory per configuration ({len(configs)} and {len(run_dirs)}).")
+
+    def shared(c: RunConfig) -> dict:
+        d = c.to_dict()
+        return {**d, "train": {k: v for k, v in d["train"].items() if k not in VARYING}}
+
+    if any(shared(c) != shared(configs[0]) for c in configs):
+        raise ConfigError("replicas may differ only in the training seed and lr; run the others separately.")
+    nets = [build_network(configs[0])]
+    nets += [build_network(c, data=nets[0].data) for c in configs[1:]]  # validates every replica's settings
+    load = sum(n.seconds for n in nets)
+    dirs = [RunDir(d) for d in run_dirs]
+    created = []
+    try:
+        for c, d in zip(configs, dirs, strict=True):
+            created.append((d, d.create(c)))
+        trs = train_replicas(nets[0].model, nets[0].data, [n.train for n in nets],
+                             [d / RunDir.TRAJECTORY for d in dirs], params=configs[0].params,
+                             metadata=_store_metadata(nets[0]), progress=progress)
+    except BaseException:
+        for d, new in created:
+            d.discard(new)
+        raise
+    return [_finish_record(d, n, tr, {"load": load, "burn_in": 0.0, "window": tr.window_seconds})
+            for d, n, tr in zip(dirs, nets, trs, strict=True)]
+
+
+def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
+    """PCA of the recorded window → ``pca.npz`` and ``record.json``."""
+    from ..trajectory import random_walk_null, trajectory_pca
+
+    seconds["burn_in"], seconds["window"] = tr.burn_in_seconds, tr.window_seconds
+    t = time.perf_counter()
+    K = min(net.config.components, tr.trajectory.n_snapshots - 1, tr.trajectory.n_params)
+    pca = trajectory_pca(tr.trajectory, K)
+    seconds["pca"] = time.perf_counter() - t
+    rd.save(RunDir.PCA, mean=pca.mean, mean_all=tr.trajectory.mean_all, components=pca.components,
+            variances=pca.variances, projections=pca.projections,
+            explained_variance_ratio=pca.explained_variance_ratio, drift=pca.drift, null_ratio=pca.null_ratio,
+            spectrum=pca.spectrum, null_spectrum=random_walk_null(pca.n_snapshots, pca.spectrum.size),
+            steps=tr.trajectory.steps)
+    rd.save(RunDir.RECORD, {
+        "burn_in": tr.trajectory.metadata["burn_in"],
+        "n_train": net.sampling_n_train,
+        "window_steps": tr.window_steps, "steps_per_epoch": tr.steps_per_epoch, "n_snapshots": pca.n_snapshots,
+        "n_params": tr.trajectory.n_params, "pca": {
+            "method": pca.method, "total_variance": pca.total_variance, "mean_alignment": pca.mean_alignment,
+            "tail_exponent": pca.tail_exponent, "n_components_90": pca.n_components_90,
+            "pc1_ratio": float(pca.explained_variance_ratio[0]), "null_pc1_ratio": float(pca.null_ratio[0]),
+            "pc1_drift": float(pca.drift[0])},
+        "seconds": seconds, "resumed": tr.resumed, "provenance": provenance(net.train.device),
+    })
+    return RecordResult(rd.path, tr, pca, seconds)

@@ -1,0 +1,129 @@
+"""The stages of a run, in their one order: record → probes → analysis → ladder → report.
+
+``sgdpotential run``, ``record``, ``analyze``, ``ladder``, every sweep point and every replica of
+``run --replicas`` go through :func:`run_stages`; nothing else knows the order. Each stage reads what the
+earlier ones wrote to the run directory (:class:`~sgdpotential.pipeline.rundir.RunDir`) and writes its
+product; when resuming, an expensive stage whose product exists is skipped, and the cheap ones (analysis,
+report) are always redone from the stored arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from .config import RunConfig
+from .rundir import RunDir
+
+__all__ = ["STAGES", "Stage", "plan", "run_stages"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: its name, the file that says it is done, whether it is redone every time (cheap) and whether
+    it runs only when asked for (the ladder)."""
+
+    name: str
+    product: str
+    always: bool = False
+    optional: bool = False
+
+
+STAGES = (
+    Stage("record", RunDir.RECORD),
+    Stage("probes", RunDir.PROBES),
+    Stage("analysis", RunDir.SUMMARY, always=True),
+    Stage("ladder", RunDir.LADDER, optional=True),
+    Stage("report", RunDir.REPORT, always=True),
+)
+_NAMES = [s.name for s in STAGES]
+
+
+def plan(first: str = "record", last: str = "report", *, ladder: bool = False) -> tuple[str, ...]:
+    """The stage names from ``first`` to ``last`` in order, with the ladder only when ``ladder`` is set.
+
+    Examples
+    --------
+    >>> plan()
+    ('record', 'probes', 'analysis', 'report')
+    >>> plan("analysis", ladder=True)
+    ('analysis', 'ladder', 'report')
+    """
+    for name in (first, last):
+        if name not in _NAMES:
+            raise ConfigError(f"unknown stage {name!r}; the stages are {', '.join(_NAMES)}.")
+    chosen = STAGES[_NAMES.index(first) : _NAMES.index(last) + 1]
+    return tuple(s.name for s in chosen if not s.optional or ladder or s.name == first)
+
+
+def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig | None = None, resume: bool = False,
+               progress: Callable[[str, int, int], None] | None = None, rungs: tuple[str, ...] | None = None) -> RunDir:
+    """Run ``stages`` (see :func:`plan`) in order on ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir : path
+    stages : tuple of stage names
+    config : RunConfig, optional
+        Needed when ``"record"`` is among the stages; otherwise read from ``config.json``.
+    resume : bool
+        Continue an interrupted run: recording resumes from its checkpoint, and probes, ladder and a finished
+        recording are kept when their product exists.
+    progress : callable(phase, done, total), optional
+    rungs : tuple of str, optional
+        The ladder's replays (default: all).
+
+    Everything that can be checked is checked before any work starts: the settings against the data and
+    model, and — when an analysis stage follows — that the theory models the run's optimizer (a run with
+    momentum or weight decay is refused here, before training, with one sentence).
+    """
+    from .network import build_network
+
+    rd = RunDir(run_dir)
+    if "record" in stages:
+        if config is None:
+            raise ConfigError("the record stage needs a run configuration.")
+        net = build_network(config)
+    else:
+        config = rd.config()
+        net = None
+    if set(stages) & {"probes", "analysis", "ladder"}:
+        from .network import analysable
+
+        analysable(config)  # the theory must model the run's optimizer: refused before any work
+    for name in stages:
+        stage = STAGES[_NAMES.index(name)]
+        if resume and not stage.always and rd.has(stage.product):
+            if name == "record":
+                rd.check_resumable(config)
+            continue
+        _run(name, rd, config, net, resume, progress, rungs)
+    return rd
+
+
+def _run(name: str, rd: RunDir, config: RunConfig, net, resume: bool, progress, rungs) -> None:
+    if name == "record":
+        from .record import record
+
+        record(config, rd.path, resume=resume, progress=progress, network=net)
+    elif name == "probes":
+        from .analysis import probe_run
+
+        if progress:
+            progress("probes", 0, 1)
+        probe_run(rd.path)
+        if progress:
+            progress("probes", 1, 1)
+    elif name == "analysis":
+        from .analysis import analyze
+
+        analyze(rd.path)
+    elif name == "ladder":
+        from .ladder import REPLAYS, ladder
+
+        ladder(rd.path, rungs=tuple(REPLAYS) if rungs is None else rungs, progress=progress)
+    else:
+        from ..report import make_report
+
+        make_report(rd.path)

@@ -1,0 +1,160 @@
+r"""The linear model of an optimizer near a point ω0: one object owning ε, the sampling factor, F, D and the laws.
+
+Plain SGD with learning rate α and minibatch size B, expanded to second order around ω0 (paper Eqs. 4, 17–19)::
+
+    x_{t+1} = (I − αH) x_t − α ξ_t,    Cov ξ_t = κ C / B,
+
+with H the Hessian and C the per-sample gradient covariance (Eq. 19) at ω0, and κ the sampling factor:
+κ = (N_L − B)/(N_L − 1) for minibatches drawn without replacement (one permutation per epoch), κ = 1 with
+replacement. Read as the SDE ẋ = −Fx + ζ, ⟨ζζᵀ⟩ = 2εD with one step as the time unit:
+
+    F = αH,   D = κC,   ε = α²/(2B).
+
+Every consumer — the analysis of a run, the model ladder, the report, the demo — asks this object for those
+matrices and for the laws of the covariance (continuous Eq. 14, exact discrete, finite window), so that the
+constants live in one place. It is also the seam where other optimizers plug in: :func:`linear_model` returns
+the model of an optimizer configuration, and refuses (one sentence) an optimizer it does not model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import check_scalar
+from ..errors import DecompositionError
+from .decomposition import Decomposition, decompose
+from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
+
+__all__ = ["LAWS", "LinearSGD", "linear_model"]
+
+#: The covariance laws every linear model provides, in the order they are reported.
+LAWS = ("continuous", "discrete", "window_stationary", "window_from_w0")
+
+
+@dataclass(frozen=True)
+class LinearSGD:
+    r"""Plain SGD linearised at ω0: x_{t+1} = (I − αH)x_t − αξ_t, Cov ξ = κC/B.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate α > 0.
+    batch_size : int
+        Minibatch size B ≥ 1.
+    n_train : int or None
+        Training-set size N_L for minibatches drawn without replacement (κ = (N_L − B)/(N_L − 1));
+        ``None`` for sampling with replacement (κ = 1).
+
+    Attributes
+    ----------
+    eps : float
+        Noise strength ε = α²/(2B).
+    sampling_factor : float
+        κ.
+
+    Notes
+    -----
+    Each law costs one symmetric eigendecomposition of H, O(K³) (finite window: plus O(K² log T)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = LinearSGD(lr=0.5, batch_size=1)
+    >>> float(m.discrete([[2.0]], [[1.0]])[0, 0])   # αC/(Bh(2 − αh)), Liu, Ziyin & Ueda 2021
+    0.25
+    >>> float(m.continuous([[2.0]], [[1.0]])[0, 0])  # the small-α limit αC/(2Bh)
+    0.125
+    """
+
+    lr: float
+    batch_size: int
+    n_train: int | None = None
+
+    def __post_init__(self):
+        fix = "the learning rate α must be positive"
+        object.__setattr__(self, "lr", check_scalar(self.lr, "lr", float, min_val=0, include_boundaries="neither",
+                                                    fix=fix, error=DecompositionError))
+        object.__setattr__(self, "batch_size", check_scalar(self.batch_size, "batch_size", int, min_val=1,
+                                                            fix="the minibatch size B", error=DecompositionError))
+        sampling_factor(self.n_train, self.batch_size)  # validates n_train against B
+
+    @property
+    def eps(self) -> float:
+        """ε = α²/(2B)."""
+        return self.lr**2 / (2 * self.batch_size)
+
+    @property
+    def sampling_factor(self) -> float:
+        """κ = (N_L − B)/(N_L − 1) without replacement, 1 with."""
+        return sampling_factor(self.n_train, self.batch_size)
+
+    def force(self, H) -> np.ndarray:
+        """F = αH."""
+        return self.lr * np.asarray(H, dtype=float)
+
+    def diffusion(self, C) -> np.ndarray:
+        """D = κC (the covariance of the minibatch-mean gradient noise, times B)."""
+        return self.sampling_factor * np.asarray(C, dtype=float)
+
+    def continuous(self, H, C) -> np.ndarray:
+        """Σ of the SDE: FΣ + ΣFᵀ = 2εD (paper Eq. 14), i.e. HΣ + ΣH = (ακ/B)C."""
+        return stationary_covariance(self.force(H), self.diffusion(C), self.eps)
+
+    def discrete(self, H, C) -> np.ndarray:
+        """The exact stationary law of the recursion: Σ = (I − αH)Σ(I − αH)ᵀ + (α²κ/B)C."""
+        return sgd_stationary_covariance(H, C, self.lr, self.batch_size, n_train=self.n_train)
+
+    def window(self, H, C, steps: int, start: str | int = "stationary") -> np.ndarray:
+        """The expected sample covariance of ``steps`` consecutive iterates (:func:`sgd_window_covariance`)."""
+        return sgd_window_covariance(H, C, self.lr, self.batch_size, steps, start=start, n_train=self.n_train)
+
+    def decompose(self, H, C) -> Decomposition:
+        """Ao's decomposition of (F, D, ε): U, Q, S, A (paper Eqs. 5–15)."""
+        return decompose(self.force(H), self.diffusion(C), self.eps)
+
+    def laws(self, H, C, steps: int) -> dict[str, np.ndarray | DecompositionError]:
+        """Every law of :data:`LAWS` for a window of ``steps`` SGD steps; a law that is undefined here (e.g. no
+        stationary state along a flat direction) is returned as its :class:`DecompositionError`."""
+        fns = {"continuous": lambda: self.continuous(H, C), "discrete": lambda: self.discrete(H, C),
+               "window_stationary": lambda: self.window(H, C, steps),
+               "window_from_w0": lambda: self.window(H, C, steps, start=0)}
+        out: dict = {}
+        for name in LAWS:
+            try:
+                out[name] = fns[name]()
+            except DecompositionError as exc:
+                out[name] = exc
+        return out
+
+    def describe(self) -> dict:
+        """JSON-ready: the optimizer, α, B, N_L, ε and κ."""
+        return {"optimizer": "sgd", "lr": self.lr, "batch_size": self.batch_size, "n_train": self.n_train,
+                "eps": self.eps, "sampling_factor": self.sampling_factor}
+
+
+def linear_model(lr: float, batch_size: int, n_train: int | None = None, *, momentum: float = 0.0,
+                 weight_decay: float = 0.0) -> LinearSGD:
+    """The linear model of an optimizer configuration, or a one-sentence refusal for one it does not model.
+
+    Only plain SGD is modelled (momentum = 0, weight_decay = 0): heavy-ball momentum changes the recursion to
+    one in (w, velocity) and weight decay shifts both the force and the expansion point, so the laws of
+    :class:`LinearSGD` would be silently wrong for them.
+
+    Examples
+    --------
+    >>> linear_model(0.1, 50, momentum=0.9)
+    Traceback (most recent call last):
+    ...
+    sgdpotential.errors.DecompositionError: momentum = 0.9: sgdpotential's linear theory models plain SGD only \
+(momentum = 0, weight_decay = 0), so it refuses to analyse this run; train with momentum = 0, or record it \
+without analysis (sgdpotential record).
+    """
+    for name, value in (("momentum", momentum), ("weight_decay", weight_decay)):
+        if value != 0:
+            raise DecompositionError(
+                f"{name} = {value!r}: sgdpotential's linear theory models plain SGD only (momentum = 0, "
+                f"weight_decay = 0), so it refuses to analyse this run; train with {name} = 0, or record it without "
+                f"analysis (sgdpotential record).")
+    return LinearSGD(lr, batch_size, n_train)

@@ -1,0 +1,202 @@
+"""On-disk trajectory store: a zarr group, chunked along time, appendable, safe to kill.
+
+Layout (zarr v3, readable with plain ``zarr`` or any zarr reader)::
+
+    trajectory.zarr/
+      snapshots   float32 (capacity, N), chunks (chunk_rows, N); rows ≥ attrs["committed"] are unwritten (NaN)
+      step        int64   (capacity,),   the SGD step after which each snapshot was taken
+      mean_all    float64 (P,),          time-average of *all* parameters over the snapshots (when complete)
+      attrs: committed, complete, metadata (config, parameters, versions, seed, sampling), eval log
+
+Every append writes whole arrays regions first and then updates ``committed`` in one atomic metadata
+write (zarr's local store writes files through a temporary and a rename), so a process killed at any
+moment leaves a store whose first ``committed`` rows are intact. Only chunk buffers live in memory.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from ..errors import ConfigError
+
+__all__ = ["Trajectory"]
+
+#: Target bytes per chunk of snapshots: large enough for efficient compressed I/O, small enough that a
+#: killed run loses little and a reader's buffer stays small.
+CHUNK_BYTES = 4 * 2**20
+
+#: Blosc/LZ4 with byte shuffle: weights compress only ~7%, so speed wins — measured here it writes ~1.5× and
+#: reads ~5× faster than zarr's default Zstd, which matters for multi-pass streaming PCA.
+CODEC = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+
+class Trajectory:
+    """A recorded weight trajectory on disk (see the module docstring for the layout).
+
+    Use :meth:`create` to start one and :meth:`open` to read or resume one.
+
+    Attributes
+    ----------
+    path : Path
+    n_params : int
+        N, the length of each snapshot.
+    chunk_rows : int
+        Snapshots per chunk.
+    """
+
+    def __init__(self, group: zarr.Group, path: Path):
+        self._group = group
+        self.path = path
+        self._snap = group["snapshots"]
+        self._step = group["step"]
+        self.n_params = int(self._snap.shape[1])
+        self.chunk_rows = int(self._snap.chunks[0])
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def create(cls, path, n_params: int, *, metadata: dict | None = None, capacity: int = 0,
+               chunk_rows: int | None = None, overwrite: bool = False) -> Trajectory:
+        """Create an empty store for snapshots of length ``n_params``.
+
+        ``capacity`` pre-sizes the arrays when the window length is known (no metadata writes while
+        recording); appends beyond it grow the arrays.
+        """
+        path = Path(path)
+        if path.exists():
+            if not overwrite:
+                raise ConfigError(f"trajectory store {str(path)!r} already exists; resume it, pick a new path, or "
+                                  f"pass overwrite=True.")
+            shutil.rmtree(path)
+        if n_params < 1:
+            raise ConfigError(f"n_params = {n_params} must be ≥ 1.")
+        if chunk_rows is None:
+            chunk_rows = cls.chunk_rows_for(n_params)
+        group = zarr.open_group(path, mode="w")
+        group.create_array("snapshots", shape=(capacity, n_params), chunks=(chunk_rows, n_params), dtype="float32",
+                           fill_value=np.nan, compressors=CODEC)
+        group.create_array("step", shape=(capacity,), chunks=(max(chunk_rows, 1024),), dtype="int64", fill_value=-1)
+        group.attrs.update({"format": "sgdpotential.trajectory/1", "committed": 0, "complete": False,
+                            "metadata": metadata or {}, "eval": {"step": [], "loss": [], "accuracy": []}})
+        return cls(group, path)
+
+    @staticmethod
+    def chunk_rows_for(n_params: int) -> int:
+        """The default snapshots per chunk: ≈ :data:`CHUNK_BYTES` of float32, between 1 and 4,096."""
+        return int(np.clip(CHUNK_BYTES // (4 * max(n_params, 1)), 1, 4096))
+
+    @classmethod
+    def open(cls, path, mode: str = "r") -> Trajectory:
+        """Open an existing store (``mode="r+"`` to append or resume)."""
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"trajectory store {str(path)!r} does not exist.")
+        try:
+            group = zarr.open_group(path, mode=mode)
+            if group.attrs.get("format") != "sgdpotential.trajectory/1":
+                raise KeyError("format")
+            return cls(group, path)
+        except (KeyError, ValueError, FileNotFoundError) as exc:
+            raise ConfigError(f"{str(path)!r} is not an sgdpotential trajectory store ({exc}).") from exc
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def n_snapshots(self) -> int:
+        """T, the number of committed snapshots."""
+        return int(self._group.attrs["committed"])
+
+    def __len__(self) -> int:
+        return self.n_snapshots
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_snapshots, self.n_params)
+
+    @property
+    def metadata(self) -> dict:
+        return dict(self._group.attrs["metadata"])
+
+    @property
+    def complete(self) -> bool:
+        """True once the recording window finished."""
+        return bool(self._group.attrs["complete"])
+
+    @property
+    def eval_log(self) -> dict:
+        """Full-batch training loss and accuracy at intervals: lists ``step``, ``loss``, ``accuracy``."""
+        return dict(self._group.attrs["eval"])
+
+    @property
+    def timing(self) -> dict:
+        """Wall-time figures a writer recorded when it finished (e.g. a replay's steps per second); {} if none."""
+        return dict(self._group.attrs.get("timing", {}))
+
+    @property
+    def steps(self) -> np.ndarray:
+        """SGD step index of each committed snapshot."""
+        return np.asarray(self._step[: self.n_snapshots])
+
+    @property
+    def mean_all(self) -> np.ndarray | None:
+        """Time-average of all parameters over the window (``None`` until complete)."""
+        return np.asarray(self._group["mean_all"][:]) if "mean_all" in self._group else None
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, snapshots, steps, *, eval_log: dict | None = None) -> None:
+        """Append rows (m, N) with their step indices, then commit them (and the eval log) atomically."""
+        snapshots = np.asarray(snapshots, dtype=np.float32)
+        steps = np.asarray(steps, dtype=np.int64)
+        if snapshots.ndim != 2 or snapshots.shape[1] != self.n_params or steps.shape != (snapshots.shape[0],):
+            raise ConfigError(f"append needs snapshots of shape (m, {self.n_params}) and m steps, got "
+                              f"{snapshots.shape} and {steps.shape}.")
+        start, stop = self.n_snapshots, self.n_snapshots + snapshots.shape[0]
+        if stop > self._snap.shape[0]:
+            grow = max(stop, 2 * self._snap.shape[0])
+            self._snap.resize((grow, self.n_params))
+            self._step.resize((grow,))
+        self._snap[start:stop] = snapshots
+        self._step[start:stop] = steps
+        update = {"committed": stop}
+        if eval_log is not None:
+            update["eval"] = eval_log
+        self._group.attrs.update(update)  # the commit point
+
+    def truncate(self, n: int) -> None:
+        """Forget committed rows beyond ``n`` (used when resuming from an earlier checkpoint)."""
+        if not 0 <= n <= self.n_snapshots:
+            raise ConfigError(f"cannot truncate a store of {self.n_snapshots} snapshots to {n}.")
+        self._group.attrs["committed"] = n
+
+    def finish(self, mean_all, *, extra: dict | None = None) -> None:
+        """Write the all-parameter mean and mark the window complete."""
+        mean_all = np.asarray(mean_all, dtype=np.float64)
+        self._group.create_array("mean_all", shape=mean_all.shape, dtype="float64", overwrite=True)[:] = mean_all
+        if self._snap.shape[0] != self.n_snapshots:  # drop unused pre-allocated rows
+            self._snap.resize((self.n_snapshots, self.n_params))
+            self._step.resize((self.n_snapshots,))
+        self._group.attrs.update({"complete": True, **(extra or {})})
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Committed snapshots ``start:stop`` as float32 (m, N)."""
+        stop = self.n_snapshots if stop is None else min(stop, self.n_snapshots)
+        return np.asarray(self._snap[start:stop])
+
+    def iter_chunks(self, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (start, block) over the committed snapshots, ``rows`` at a time (default: one chunk)."""
+        rows = rows or self.chunk_rows
+        for start in range(0, self.n_snapshots, rows):
+            yield start, self.read(start, start + rows)
+
+    def __repr__(self) -> str:
+        return (f"Trajectory({str(self.path)!r}, snapshots={self.n_snapshots}, n_params={self.n_params}, "
+                f"complete={self.complete})")

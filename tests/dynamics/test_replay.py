@@ -1,0 +1,119 @@
+"""Linearized replays: on an exactly quadratic loss a batch-Hessian replay *is* SGD; the other variants
+against their closed forms; bad input leaves nothing behind."""
+
+import numpy as np
+import pytest
+import torch
+from torch.func import hessian
+
+import sgdpotential as sp
+from sgdpotential.dynamics.replay import linearized_replay
+from sgdpotential.dynamics.training import TrainConfig, train
+from sgdpotential.errors import ConfigError, TrainingDiverged
+from sgdpotential.nn.probes.noise import gradient_noise_trace
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return sp.load_dataset("digits")
+
+
+def _linear(seed=1):
+    return sp.build_mlp([64, 10], seed=seed)  # linear regression on the 8×8 digits (weights and biases)
+
+
+@pytest.mark.parametrize("sampling,stride", [("shuffle", 1), ("replacement", 3)])
+def test_batch_replay_of_a_quadratic_loss_is_sgd_step_for_step(digits, tmp_path, sampling, stride):
+    net = _linear()
+    w_init = sp.flat_parameters(net).clone()
+    cfg = TrainConfig(lr=0.01, batch_size=32, burn_in_epochs=0, window_steps=150, loss="mse", seed=3,
+                      sampling=sampling, stride=stride)
+    real = train(net, digits, cfg, tmp_path / "sgd.zarr", params="all").trajectory
+    obj = sp.Objective(_linear(), digits, "all", loss="mse")
+    w0 = w_init + 0.05 * torch.randn(w_init.shape, generator=torch.Generator().manual_seed(0))  # any ω0 will do
+    rep = linearized_replay(obj, w0, 0.01, 32, 150, store=tmp_path / "rep.zarr", seed=3, start=w_init,
+                            sampling=sampling, stride=stride).trajectory
+    assert rep.shape == real.shape == (150 // stride, 650)
+    np.testing.assert_array_equal(rep.steps, real.steps)
+    moved = np.abs(real.read() - w_init.numpy()).max()
+    assert moved > 0.05  # SGD moved far compared with float32 round-off...
+    assert np.abs(rep.read() - real.read()).max() < 1e-6  # ...and the replay followed it step for step
+    np.testing.assert_allclose(rep.mean_all, real.read().mean(0), rtol=1e-5, atol=1e-7)
+
+
+def test_full_hessian_without_noise_is_gradient_descent_on_the_quadratic_model(digits, tmp_path):
+    obj = sp.Objective(_linear(), digits, "all", loss="mse", chunk=500)
+    w0 = obj.w_base.double()
+    H = hessian(lambda v: obj.loss(v.float()).double())(w0)
+    g = torch.func.grad(lambda v: obj.loss(v))(obj.w_base).double()
+    rep = linearized_replay(obj, obj.w_base, 0.05, 32, 40, store=tmp_path / "gd.zarr", hessian="full", noise="none")
+    x = torch.zeros_like(w0)
+    expected = []
+    for _ in range(40):
+        x = x - 0.05 * (g + H @ x)
+        expected.append((w0 + x).numpy())
+    np.testing.assert_allclose(rep.trajectory.read(), np.array(expected), atol=2e-6)
+
+
+def test_isotropic_noise_has_the_minibatch_trace(digits, tmp_path):
+    obj = sp.Objective(_linear(), digits, "all", loss="mse")
+    B, lr = 32, 0.01
+    rep = linearized_replay(obj, obj.w_base, lr, B, 400, store=tmp_path / "iso.zarr", hessian="full",
+                            noise="isotropic", seed=5)
+    N, n = obj.n_train, obj.n_params
+    expected = np.sqrt(gradient_noise_trace(obj, obj.w_base) * (N - B) / (N - 1) / B / n)
+    assert rep.noise_std == pytest.approx(expected, rel=1e-12)
+    # recover the noise from the path: ξ_t = −(x_{t+1} − x_t)/α − g − H x_t
+    w = torch.tensor(rep.trajectory.read(), dtype=torch.float64)
+    w0 = obj.w_base.double()
+    H = hessian(lambda v: obj.loss(v.float()).double())(w0)
+    g = torch.func.grad(lambda v: obj.loss(v))(obj.w_base).double()
+    x = w - w0
+    xi = (-(x[1:] - x[:-1]) / lr - g - x[:-1] @ H).numpy()
+    # 399 × 650 draws: the spread matches to ~1%, the mean is ~0, coordinates are alike (isotropic)
+    assert xi.std() == pytest.approx(expected, rel=0.02)
+    assert abs(xi.mean()) < 5 * expected / np.sqrt(xi.size)
+    per_coord = xi.std(axis=0)
+    assert per_coord.min() > 0.8 * expected and per_coord.max() < 1.2 * expected
+
+
+def test_recording_a_subset(digits, tmp_path):
+    net = sp.build_mlp([64, 16, 16, 10], seed=0)
+    obj = sp.Objective(net, digits, "all")
+    rep = linearized_replay(obj, obj.w_base, 0.05, 32, 20, store=tmp_path / "h.zarr", record=["fc2.weight"])
+    assert rep.trajectory.shape == (20, 256)
+    assert rep.trajectory.metadata["parameters"] == ["fc2.weight"]
+    assert rep.trajectory.metadata["replay"]["hessian"] == "batch"
+    assert rep.trajectory.mean_all.shape == (obj.n_params,)
+    offset = obj.selection.offsets[obj.selection.names.index("fc2.weight")]
+    np.testing.assert_allclose(rep.trajectory.read().mean(0), rep.trajectory.mean_all[offset : offset + 256],
+                               rtol=1e-5, atol=1e-7)
+    assert rep.steps_per_second > 0 and rep.trajectory.timing["steps_per_second"] == rep.steps_per_second
+
+
+def test_bad_input_and_divergence_leave_nothing(digits, tmp_path):
+    obj = sp.Objective(_linear(), digits, "all", loss="mse")
+    w0 = obj.w_base
+    cases = [
+        ({"hessian": "diag"}, "hessian = 'diag' is not one of batch, full"),
+        ({"noise": "white"}, "noise = 'white' is not one of sgd, isotropic, none"),
+        ({"sampling": "sorted"}, "sampling = 'sorted'"),
+        ({"stride": 20}, "gives 1 snapshot"),
+        ({"record": ["fc9.weight"]}, "record names 'fc9.weight'"),
+        ({"start": torch.zeros(3)}, "start has shape"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            linearized_replay(obj, w0, 0.1, 32, 20, store=tmp_path / "bad.zarr", **kwargs)
+        assert not (tmp_path / "bad.zarr").exists()
+    with pytest.raises(ConfigError, match="lr = -1"):
+        linearized_replay(obj, w0, -1, 32, 20, store=tmp_path / "bad.zarr")
+    with pytest.raises(ConfigError, match=r"batch_size = 5000 must be an integer in \[1, 1797\]; a minibatch cannot "
+                       r"exceed the 1797"):
+        linearized_replay(obj, w0, 0.1, 5000, 20, store=tmp_path / "bad.zarr")
+    (tmp_path / "taken.zarr").mkdir()
+    with pytest.raises(ConfigError, match="already exists"):
+        linearized_replay(obj, w0, 0.1, 32, 20, store=tmp_path / "taken.zarr")
+    with pytest.raises(TrainingDiverged, match="replay diverged"):
+        linearized_replay(obj, w0, 50.0, 32, 400, store=tmp_path / "boom.zarr")
+    assert not (tmp_path / "boom.zarr").exists()

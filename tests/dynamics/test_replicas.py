@@ -1,0 +1,109 @@
+"""Replicas trained together follow their sequential twins; bad input and divergence leave nothing behind."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import sgdpotential as sp
+from sgdpotential.cli import app
+from sgdpotential.dynamics.replicas import train_replicas
+from sgdpotential.dynamics.training import TrainConfig, train
+from sgdpotential.errors import ConfigError, TrainingDiverged
+
+runner = CliRunner()
+WIDTHS = [64, 32, 32, 10]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return sp.load_dataset("digits")
+
+
+def _sequential(data, cfg, path):
+    return train(sp.build_mlp(WIDTHS, seed=0), data, cfg, path).trajectory
+
+
+@pytest.mark.parametrize("vary", ["seed", "lr"])
+def test_replicas_match_sequential_runs(digits, tmp_path, vary):
+    # target-accuracy burn-in (each replica ends it on its own epoch) and a window with stride 2; short enough
+    # that training's sensitivity does not amplify the batched GEMMs' round-off differences (~1e-9 per step)
+    base = TrainConfig(lr=0.1, batch_size=32, target_accuracy=0.9, window_steps=120, stride=2)
+    if vary == "seed":
+        configs = [TrainConfig(**{**base.__dict__, "seed": s}) for s in (0, 1, 2)]
+    else:
+        configs = [TrainConfig(**{**base.__dict__, "lr": lr}) for lr in (0.05, 0.1, 0.2)]
+    res = train_replicas(sp.build_mlp(WIDTHS, seed=0), digits, configs,
+                         [tmp_path / f"r{i}.zarr" for i in range(3)])
+    for i, (r, cfg) in enumerate(zip(res, configs, strict=True)):
+        seq = _sequential(digits, cfg, tmp_path / f"s{i}.zarr")
+        assert r.trajectory.metadata["burn_in"]["epochs"] == seq.metadata["burn_in"]["epochs"]
+        np.testing.assert_array_equal(r.trajectory.steps, seq.steps)
+        a, b = r.trajectory.read(), seq.read()
+        assert a.shape == b.shape == (60, 32 * 32)
+        assert np.abs(a - b).max() < 1e-4 * np.abs(b).max()  # float tolerance (weights ~1, float32)
+        np.testing.assert_allclose(r.trajectory.mean_all, seq.mean_all, atol=1e-4)
+        assert r.trajectory.metadata["replica"] == {"index": i, "of": 3}
+    # the replicas really are different runs (else the test could not tell them apart)
+    assert np.abs(res[0].trajectory.read() - res[1].trajectory.read()).max() > 0.01
+
+
+def test_bad_input(digits, tmp_path):
+    cfg = TrainConfig(burn_in_epochs=1, window_steps=20)
+    with pytest.raises(ConfigError, match="replica 1 differs from replica 0 in 'batch_size'"):
+        train_replicas(sp.build_mlp(WIDTHS), digits, [cfg, TrainConfig(burn_in_epochs=1, window_steps=20,
+                                                                         batch_size=16)],
+                       [tmp_path / "a.zarr", tmp_path / "b.zarr"])
+    with pytest.raises(ConfigError, match="one store per replica"):
+        train_replicas(sp.build_mlp(WIDTHS), digits, [cfg, cfg], [tmp_path / "a.zarr"])
+    with pytest.raises(ConfigError, match="momentum = 0"):
+        m = TrainConfig(burn_in_epochs=1, window_steps=20, momentum=0.9)
+        train_replicas(sp.build_mlp(WIDTHS), digits, [m, m], [tmp_path / "a.zarr", tmp_path / "b.zarr"])
+    (tmp_path / "taken.zarr").mkdir()
+    with pytest.raises(ConfigError, match="already exists"):
+        train_replicas(sp.build_mlp(WIDTHS), digits, [cfg, cfg], [tmp_path / "a.zarr", tmp_path / "taken.zarr"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.zarr"]
+
+
+def test_a_diverging_replica_is_named_and_nothing_is_left(digits, tmp_path):
+    cfgs = [TrainConfig(burn_in_epochs=0, window_steps=200, lr=lr) for lr in (0.1, 1e6)]
+    with pytest.raises(TrainingDiverged, match=r"SGD in replica 1 \(seed 0\) diverged by step \d+: the weights became "
+                       r"non-finite; lr is too large for this network \(lr = 1e\+06\) — try lr ≤ 100000\."):
+        train_replicas(sp.build_mlp(WIDTHS), digits, cfgs, [tmp_path / "a.zarr", tmp_path / "b.zarr"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_replicas_writes_runs_and_the_ensemble(tmp_path):
+    out = tmp_path / "ens"
+    result = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--seed", "5", "--window-epochs", "1",
+                                 "--no-ladder", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["ensemble.json", "seed=5", "seed=6", "seed=7"]
+    ens = json.loads((out / "ensemble.json").read_text())
+    psis = [json.loads((out / f"seed={s}" / "summary.json").read_text())["ivf"]["psi"] for s in (5, 6, 7)]
+    assert ens["seeds"] == [5, 6, 7] and ens["psi"]["values"] == psis
+    assert ens["psi"]["mean"] == pytest.approx(np.mean(psis))
+    assert ens["psi"]["se"] == pytest.approx(np.std(psis, ddof=1) / np.sqrt(3))
+    lo, hi = ens["psi"]["ci95"]
+    assert lo < ens["psi"]["mean"] < hi
+    assert "ensemble ψ" in result.stdout
+    again = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--out", str(out)])
+    assert again.exit_code == 2 and "is not empty" in again.stderr
+    boom = tmp_path / "boom"
+    r = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "2", "--lr", "1e6", "--out", str(boom)])
+    assert r.exit_code == 2 and "SGD in replica 0 (seed 0) diverged" in r.stderr and "Traceback" not in r.output
+    assert not boom.exists()
+
+
+def test_sweep_trains_seeds_as_replicas(tmp_path):
+    from sgdpotential.pipeline.config import preset
+    from sgdpotential.pipeline.sweep import sweep
+
+    base = preset("quick", window_epochs=1.0, components=8)
+    res = sweep(base, tmp_path / "s", axes={"lr": [0.1, 0.2], "seed": [0, 1]}, workers=2, replicas=True)
+    assert res.failed == [] and len(res.ran) == 4
+    meta = [json.loads((tmp_path / "s" / n / "trajectory.zarr" / "zarr.json").read_text())["attributes"]["metadata"]
+            for n in ("lr=0.1_seed=0", "lr=0.1_seed=1")]
+    assert [m["replica"] for m in meta] == [{"index": 0, "of": 2}, {"index": 1, "of": 2}]
+    assert json.loads((tmp_path / "s" / "sweep.json").read_text())["replicas"] is True

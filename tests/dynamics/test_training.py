@@ -1,0 +1,154 @@
+"""SGD recording: determinism, store contents, burn-in, divergence, bad settings, kill and resume."""
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import train_child
+
+from sgdpotential import (
+    ConfigError,
+    TrainConfig,
+    TrainingDiverged,
+    Trajectory,
+    build_mlp,
+    flat_parameters,
+    load_dataset,
+    select_parameters,
+    train,
+)
+from sgdpotential.dynamics.training import checkpoint_path
+
+DIGITS = load_dataset("digits")
+
+
+def small_run(tmp_path, name="t.zarr", **overrides):
+    cfg = dict(lr=0.05, batch_size=32, burn_in_epochs=2, window_steps=60, stride=2, seed=3)
+    cfg.update(overrides)
+    net = build_mlp([64, 16, 16, 10], seed=0)
+    return net, train(net, DIGITS, TrainConfig(**cfg), tmp_path / name, params="hidden", chunk_rows=8)
+
+
+def test_recording_contents(tmp_path):
+    net, res = small_run(tmp_path)
+    tr = res.trajectory
+    assert tr.complete and tr.shape == (30, 256) and res.selection.names == ("fc2.weight",)
+    spe = DIGITS.n_train // 32
+    assert res.steps_per_epoch == spe and res.burn_in_epochs == 2
+    np.testing.assert_array_equal(tr.steps, 2 * spe + np.arange(2, 61, 2))  # after every 2nd window step
+    np.testing.assert_array_equal(tr.read()[-1], flat_parameters(net, res.selection).numpy())  # last = final model
+    assert tr.mean_all.shape == (64 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10,)
+    sel = slice(64 * 16 + 16, 64 * 16 + 16 + 256)  # fc2.weight inside the all-parameter vector
+    np.testing.assert_allclose(tr.mean_all[sel], tr.read().astype(np.float64).mean(axis=0), rtol=1e-6, atol=1e-7)
+    meta = tr.metadata
+    assert meta["config"]["lr"] == 0.05 and meta["sampling"] == "shuffle" and meta["seed"] == 3
+    assert meta["parameters"] == [{"name": "fc2.weight", "shape": [16, 16], "offset": 0}]
+    assert meta["dataset"]["name"] == "digits" and "torch" in meta["versions"]
+    assert len(tr.eval_log["step"]) == 60 // spe
+    assert not checkpoint_path(tmp_path / "t.zarr").exists()  # removed once complete
+
+
+def test_deterministic_and_options(tmp_path):
+    _, a = small_run(tmp_path, "a.zarr")
+    _, b = small_run(tmp_path, "b.zarr")
+    np.testing.assert_array_equal(a.trajectory.read(), b.trajectory.read())
+    _, c = small_run(tmp_path, "c.zarr", seed=4)
+    assert not np.array_equal(a.trajectory.read(), c.trajectory.read())
+    _, d = small_run(tmp_path, "d.zarr", sampling="replacement", momentum=0.9, weight_decay=1e-4)
+    assert d.trajectory.shape == (30, 256) and np.isfinite(d.trajectory.read()).all()
+
+
+def test_burn_in_until_target_accuracy(tmp_path):
+    net = build_mlp([64, 32, 32, 10], seed=0)
+    res = train(net, DIGITS, TrainConfig(lr=0.1, batch_size=32, target_accuracy=0.95, window_steps=10),
+                tmp_path / "t.zarr")
+    assert res.reached_target and res.burn_in_accuracy >= 0.95
+    assert res.trajectory.metadata["burn_in"]["epochs"] == res.burn_in_epochs >= 1
+
+
+def test_divergence_names_the_step(tmp_path):
+    with pytest.raises(TrainingDiverged, match=r"SGD diverged at step \d+ \(epoch \d+\): the minibatch loss became "
+                       r"(nan|inf); lr is too large for this network \(lr = 1e\+06\) — try lr ≤ 100000\."):
+        small_run(tmp_path, lr=1e6)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"lr": 0.0}, r"lr = 0.0 must be a finite number > 0"),
+        ({"lr": -1}, r"lr = -1 must be a finite number > 0"),
+        ({"batch_size": 5000}, r"batch_size = 5000 must be an integer in \[1, 1797\]; a minibatch cannot exceed "
+                               r"the 1797 training samples\."),
+        ({"batch_size": 32.0}, r"batch_size = 32.0 must be an integer in \[1, 1797\]"),
+        ({"batch_size": True}, r"batch_size = True must be an integer"),
+        ({"momentum": 1.0}, r"momentum = 1.0 must be a finite number in \[0, 1\); 0 for plain SGD\."),
+        ({"sampling": "cyclic"}, r"sampling = 'cyclic' is not one of shuffle, replacement"),
+        ({"stride": 100}, r"the window of 60 steps with stride 100 gives 0 snapshot\(s\)"),
+        ({"device": "cuda:7"} if not torch.cuda.is_available() else {"lr": float("nan")},
+         r"CUDA is not available here|lr = nan"),
+    ],
+)
+def test_bad_settings(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        small_run(tmp_path, **overrides)
+    assert not (tmp_path / "t.zarr").exists()  # nothing half-written
+
+
+def test_unknown_parameter_and_existing_output(tmp_path):
+    net = build_mlp([64, 16, 16, 10])
+    with pytest.raises(ConfigError, match=r"unknown parameter name 'fc2.wieght'"):
+        train(net, DIGITS, TrainConfig(window_steps=10), tmp_path / "t.zarr", params="fc2.wieght")
+    small_run(tmp_path)
+    with pytest.raises(ConfigError, match=r"already exists; resume it or choose a new output path"):
+        small_run(tmp_path)
+    with pytest.raises(ConfigError, match=r"nothing to resume"):
+        train(net, DIGITS, TrainConfig(window_steps=10), tmp_path / "new.zarr", resume=True)
+
+
+def _child(store, mode):
+    script = Path(train_child.__file__)
+    return subprocess.run([sys.executable, str(script), str(store), mode], capture_output=True, text=True,
+                          check=False, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return train_child.run(tmp_path_factory.mktemp("ref") / "t.zarr").trajectory
+
+
+@pytest.mark.parametrize("mode", ["burn-in", "after-chunk", "before-checkpoint"])
+def test_killed_run_resumes_to_the_identical_store(tmp_path, reference, mode):
+    store = tmp_path / "t.zarr"
+    proc = _child(store, mode)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    if mode != "burn-in":
+        killed = Trajectory.open(store)
+        assert not killed.complete and 0 < killed.n_snapshots < 300
+        np.testing.assert_array_equal(killed.read(), reference.read(0, killed.n_snapshots))  # intact prefix
+    res = train_child.run(store, resume=True)
+    assert res.resumed
+    tr = Trajectory.open(store)
+    assert tr.complete and tr.n_snapshots == reference.n_snapshots == 300
+    np.testing.assert_array_equal(tr.read(), reference.read())
+    np.testing.assert_array_equal(tr.steps, reference.steps)
+    np.testing.assert_array_equal(tr.mean_all, reference.mean_all)
+    assert tr.eval_log == reference.eval_log
+    assert not checkpoint_path(store).exists()
+
+
+def test_non_contiguous_selection(tmp_path):
+    """fc1.bias and fc3.weight are apart in the flat buffer: the snapshot gathers them in model order."""
+    net = build_mlp([64, 16, 16, 10], seed=0)
+    cfg = TrainConfig(lr=0.05, batch_size=32, burn_in_epochs=0, window_steps=12)
+    res = train(net, DIGITS, cfg, tmp_path / "t.zarr", params="fc3.weight,fc1.bias", chunk_rows=5)
+    assert res.selection.names == ("fc1.bias", "fc3.weight") and res.trajectory.n_params == 16 + 160
+    np.testing.assert_array_equal(res.trajectory.read()[-1], flat_parameters(net, res.selection).numpy())
+
+
+def test_selection_matches_model(tmp_path):
+    net, res = small_run(tmp_path)
+    assert res.selection == select_parameters(net, "hidden")

@@ -1,0 +1,106 @@
+"""Flatness and loss profiles: the quadratic closed form, a tight scalar reference, censoring, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import brentq
+
+from conftest import orthonormal_directions
+from sgdpotential import ConfigError, build_mlp
+from sgdpotential.nn.objective import Objective
+from sgdpotential.nn.probes import flatness, loss_profiles
+
+
+def test_quadratic_closed_form(linear_ls):
+    """At the least-squares minimum L(w0 + θp) = L0 + ½(pᵀHp)θ² exactly: F = 2√(2(e − 1)L0/h)."""
+    obj, w0, _, H, L0, _ = linear_ls
+    P = orthonormal_directions(15, 8).numpy()
+    res = flatness(obj, w0, P, rtol=1e-10)
+    h = np.einsum("id,de,ie->i", P, H, P)
+    expected = 2 * np.sqrt(2 * (math.e - 1) * L0 / h)
+    np.testing.assert_allclose(res.width, expected, rtol=1e-8)
+    np.testing.assert_allclose(res.right, -res.left, rtol=1e-8)
+    assert res.loss0 == pytest.approx(L0, rel=1e-12) and not res.censored.any()
+    assert 0 < res.tolerance <= 1e-10  # the bracket actually reached the requested tolerance
+
+
+@pytest.mark.parametrize("structure", ["tanh MLP, all parameters (vmap path)", "ReLU MLP, hidden weights (GEMM path)"])
+def test_small_mlp_against_brent(small_mlp, structure):
+    import conftest
+    from sgdpotential.nn.probes._tangents import structured
+
+    obj, w0 = small_mlp
+    if structure.startswith("ReLU"):
+        obj = Objective(build_mlp([5, 6, 6, 3], seed=4).double(), conftest.make_data(n=30, seed=1), "hidden", chunk=8)
+        w0 = obj.w_base
+    assert structured(obj) == structure.startswith("ReLU")
+    P = orthonormal_directions(obj.n_params, 6, seed=9)
+    res = flatness(obj, w0, P, rtol=1e-10, start=1e-2)
+    level = math.e * res.loss0
+    for i in range(6):
+        for sign, got in ((1, res.right[i]), (-1, res.left[i])):
+            f = lambda t, i=i, sign=sign: float(obj.loss(w0 + sign * t * P[i])) - level  # noqa: E731
+            grid = 1e-2 * 2.0 ** np.arange(0, 30)  # the same first bracket the scan finds
+            j = next(j for j, t in enumerate(grid) if f(t) >= 0)
+            ref = brentq(f, grid[j - 1] if j else 0.0, grid[j], xtol=1e-14, rtol=1e-13)
+            assert sign * got == pytest.approx(ref, rel=1e-9)
+
+
+def test_profiles_match_direct_evaluation(small_mlp):
+    obj, w0 = small_mlp
+    P = orthonormal_directions(obj.n_params, 3, seed=2)
+    offsets = np.linspace(-1, 1, 5)
+    prof = loss_profiles(obj, w0, P, offsets)
+    direct = np.array([[float(obj.loss(w0 + t * P[i])) for t in offsets] for i in range(3)])
+    np.testing.assert_allclose(prof, direct, rtol=1e-12)
+
+
+def test_censored_directions():
+    """Along a weight that multiplies an all-zero input feature the loss is flat: both sides are censored;
+    along any other weight the squared error is a parabola and both sides cross."""
+    import conftest
+    from sgdpotential.nn.data import Dataset
+
+    data = conftest.make_data()
+    X0 = data.X.clone()
+    X0[:, 0] = 0.0
+    obj = Objective(build_mlp([5, 3], bias=False).double(), Dataset(X0, data.y, "x", 3, "as given"), "all",
+                    loss="mse")
+    P = torch.zeros(2, 15, dtype=torch.float64)
+    P[0, 0] = 1.0  # W[0, 0] multiplies feature 0
+    P[1, 1] = 1.0
+    res = flatness(obj, obj.w_base, P, max_offset=10.0)
+    assert res.censored[0].all() and not res.censored[1].any()
+    assert np.isnan(res.width[0]) and np.isfinite(res.width[1])
+
+
+@pytest.mark.parametrize(
+    ("directions", "w0", "message"),
+    [
+        (np.ones((2, 7)), None, r"directions have shape \(2, 7\); each must have length 15"),
+        (np.zeros((1, 15)), None, r"direction 0 is the zero vector"),
+        (np.ones((16, 15)), None, r"K = 16 directions exceed the dimension 15"),
+        (np.full((1, 15), np.nan), None, r"directions contain NaN or inf"),
+        (np.ones((1, 15)), np.full(15, np.inf), r"w0 contains NaN or inf"),
+    ],
+)
+def test_bad_input(linear_ls, directions, w0, message):
+    obj, w_min, *_ = linear_ls
+    with pytest.raises(ConfigError, match=message):
+        flatness(obj, w_min if w0 is None else w0, directions)
+
+
+def test_zero_loss_has_no_flatness():
+    """Targets exactly linear in the inputs: the least-squares fit has L0 = 0, so e·L0 = 0 is meaningless."""
+    import conftest
+
+    data = conftest.make_data(n=3, d=5)
+    net = build_mlp([5, 3], bias=False).double()
+    X, Y = data.X.numpy(), np.eye(3)[data.y.numpy()]
+    with torch.no_grad():
+        net.fc1.weight.copy_(torch.tensor(np.linalg.lstsq(X, Y, rcond=None)[0].T))
+    obj = Objective(net, data, "all", loss="mse")
+    with pytest.raises(ConfigError, match=r"L0 = L\(w0\) = .* is zero to working precision: the flatness level"):
+        flatness(obj, obj.w_base, np.eye(15)[:2])

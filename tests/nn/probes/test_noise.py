@@ -1,0 +1,127 @@
+"""C_P, directional derivatives, noise temperature and the minibatch landscape against closed forms and
+plain per-sample autograd loops."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import orthonormal_directions
+from sgdpotential import ConfigError
+from sgdpotential.nn.probes import (
+    directional_derivatives,
+    minibatch_landscape,
+    noise_temperature,
+    projected_hessian,
+    projected_noise_covariance,
+)
+
+
+def eq19(G):
+    """Paper Eq. (19), population normalisation: (1/N) Σ g gᵀ − ḡḡᵀ."""
+    return G.T @ G / len(G) - np.outer(G.mean(0), G.mean(0))
+
+
+def test_linear_least_squares_closed_form(linear_ls):
+    obj, w0, G, _, _, X = linear_ls
+    P = orthonormal_directions(15, 6).numpy()
+    np.testing.assert_allclose(projected_noise_covariance(obj, w0, P), P @ eq19(G) @ P.T, rtol=0, atol=1e-13)
+    D, C2 = directional_derivatives(obj, w0, P, second=True)
+    np.testing.assert_allclose(D, G @ P.T, atol=1e-13)
+    Pm = P.reshape(6, 3, 5)
+    np.testing.assert_allclose(C2, np.einsum("ioj,kj->kio", Pm, X).__pow__(2).sum(-1), atol=1e-12)  # Σ_o (P_i x_k)_o²
+
+
+def test_small_mlp_against_a_per_sample_loop(small_mlp):
+    obj, w0 = small_mlp
+    G, Hs = [], []
+    for k in range(obj.n_train):
+        def f(w, k=k):
+            return obj.sample_losses(w, k, k + 1)[0]
+        G.append(torch.func.grad(f)(w0).numpy())
+        Hs.append(torch.autograd.functional.hessian(f, w0).numpy())
+    G, Hs = np.array(G), np.array(Hs)
+    P = orthonormal_directions(obj.n_params, 8, seed=5).numpy()
+    np.testing.assert_allclose(projected_noise_covariance(obj, w0, P), P @ eq19(G) @ P.T, rtol=0,
+                               atol=1e-12 * np.abs(G).max() ** 2)
+    D, C2 = directional_derivatives(obj, w0, P, second=True)
+    np.testing.assert_allclose(D, G @ P.T, atol=1e-12)
+    np.testing.assert_allclose(C2, np.einsum("id,kde,ie->ki", P, Hs, P), atol=1e-12)
+
+
+def test_full_batch_minibatch_is_the_full_landscape(small_mlp):
+    """With B = N_L every minibatch is the whole set: g = P∇L, h = diag(H_P), θ = −g/h."""
+    obj, w0 = small_mlp
+    P = orthonormal_directions(obj.n_params, 5, seed=6)
+    mb = minibatch_landscape(obj, w0, P, batch_size=obj.n_train, n_batches=3)
+    grad = torch.func.grad(obj.loss)(w0).numpy()
+    np.testing.assert_allclose(mb.gradient, np.tile(P.numpy() @ grad, (3, 1)), atol=1e-12)
+    np.testing.assert_allclose(mb.curvature, np.tile(np.diag(projected_hessian(obj, w0, P)), (3, 1)), atol=1e-12)
+    assert np.all(mb.theta_std[np.isfinite(mb.theta_std)] < 1e-9)
+    L0 = float(obj.loss(w0))
+    np.testing.assert_allclose(mb.M, mb.curvature / L0, rtol=1e-12)
+
+
+def test_minibatch_spreads_follow_the_sampling():
+    """For B ≪ N_L the spread of g^μ is √(C_P,ii/B·(N_L − B)/(N_L − 1)) (sampling without replacement)."""
+    import conftest
+
+    data = conftest.make_data(n=400, d=5, classes=3, seed=3)
+    from sgdpotential.nn.models import build_mlp
+    from sgdpotential.nn.objective import Objective
+
+    obj = Objective(build_mlp([5, 4, 3], activation="tanh", seed=0).double(), data, "all")
+    w0 = obj.w_base
+    P = orthonormal_directions(obj.n_params, 4, seed=7)
+    B = 10
+    mb = minibatch_landscape(obj, w0, P, batch_size=B, n_batches=20_000, seed=1)
+    C = projected_noise_covariance(obj, w0, P)
+    expected = np.sqrt(np.diag(C) / B * (400 - B) / 399)
+    np.testing.assert_allclose(mb.gradient.std(axis=0), expected, rtol=0.03)  # 20,000 draws: ~0.5% per σ
+
+
+def test_noise_temperature():
+    C = np.diag([2.0, 4.0])
+    np.testing.assert_allclose(noise_temperature(C, lr=0.1, batch_size=10), [0.01, 0.02])
+    np.testing.assert_allclose(noise_temperature(C, 0.1, 10, n_train=100), np.array([0.01, 0.02]) * 90 / 99)
+    with pytest.raises(ConfigError, match=r"lr = 0 must be a finite number > 0"):
+        noise_temperature(C, 0, 10)
+
+
+@pytest.mark.parametrize("activation", ["relu", "identity-like"])
+def test_structured_path_equals_the_generic_jvp_path(activation):
+    """The GEMM tangents of the structured path reproduce torch.func's jvp (first and second derivatives)."""
+    from torch import nn
+
+    import conftest
+    from sgdpotential.nn.models import build_mlp
+    from sgdpotential.nn.objective import Objective
+
+    data = conftest.make_data(n=60, d=6, classes=4, seed=8)
+    net = build_mlp([6, 5, 5, 4], seed=2).double()
+    if activation != "relu":
+        net.act2 = nn.LeakyReLU(0.1)
+    for params, loss in (("hidden", "cross_entropy"), ("fc2.weight,fc2.bias", "mse"), ("fc3.bias", "cross_entropy")):
+        obj = Objective(net, data, params, loss=loss, chunk=17)
+        P = orthonormal_directions(obj.n_params, min(4, obj.n_params), seed=1)
+        a = directional_derivatives(obj, obj.w_base, P, second=True, method="structured")
+        b = directional_derivatives(obj, obj.w_base, P, second=True, method="jvp")
+        np.testing.assert_allclose(a[0], b[0], atol=1e-12)
+        np.testing.assert_allclose(a[1], b[1], atol=1e-12)
+        first = directional_derivatives(obj, obj.w_base, P, method="structured")  # per-layer gradient form
+        np.testing.assert_allclose(first, b[0], atol=1e-12)
+    tanh = Objective(build_mlp([6, 5, 5, 4], activation="tanh").double(), data, "hidden")
+    with pytest.raises(ConfigError, match=r"method = 'structured' needs the weights of one linear layer"):
+        directional_derivatives(tanh, tanh.w_base, np.eye(25)[:2], method="structured")
+
+
+def test_gradient_noise_trace_closed_form(linear_ls, small_mlp):
+    from sgdpotential.nn.probes.noise import gradient_noise_trace
+
+    obj, w, G, *_ = linear_ls
+    Gc = G - G.mean(0)
+    assert gradient_noise_trace(obj, w, rows=7) == pytest.approx(np.sum(Gc**2) / len(G), rel=1e-12)
+    obj, w = small_mlp
+    G = torch.stack([torch.func.grad(lambda v, k=k: obj.sample_losses(v, k, k + 1).sum())(w)
+                     for k in range(obj.n_train)]).numpy()
+    Gc = G - G.mean(0)
+    assert gradient_noise_trace(obj, w) == pytest.approx(np.sum(Gc**2) / len(G), rel=1e-10)

@@ -1,0 +1,104 @@
+"""The main job on the quick preset: run → probes → summary.json; analyze reproduces it; seeds reproduce it."""
+
+import hashlib
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from sgdpotential.cli import app
+
+runner = CliRunner()
+
+
+def test_run_writes_every_stage(quick_run):
+    out, result = quick_run
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["config.json", "figures", "ladder.json", "pca.npz", "probes.npz", "record.json", "replays",
+                     "report.html", "summary.json", "trajectory.zarr"]
+    assert len(list((out / "figures").glob("*.png"))) == 8
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 8 and "Verdict" in page and "inverse variance" in page
+    assert "Which ingredient makes IVF?" in page
+    s = json.loads((out / "summary.json").read_text())
+    assert s["schema"] == "sgdpotential.summary/1"
+    assert s["ivf"]["n_used"] + s["ivf"]["n_drift"] >= 19 and s["ivf"]["psi"] is not None
+    assert [n["window"] for n in s["ivf"]["nested"]] == [35, 70, 140, 280]
+    assert s["potential"]["kind"] in ("stable", "saddle")
+    for key in ("continuous", "discrete", "window_stationary", "window_from_w0"):
+        assert key in s["lyapunov"]
+    probes = np.load(out / "probes.npz")
+    assert probes["hessian"].shape == probes["noise_cov"].shape == (20, 20)
+    assert "IVF" in result.stdout and "finite window" in result.stdout
+
+
+def test_analyze_reproduces_the_summary_from_stored_arrays(quick_run):
+    out, _ = quick_run
+    before = (out / "summary.json").read_bytes()
+    (out / "summary.json").unlink()
+    result = runner.invoke(app, ["analyze", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.json").read_bytes() == before
+
+
+def test_same_seed_same_summary(quick_run, tmp_path):
+    out, _ = quick_run
+    again = tmp_path / "again"
+    assert runner.invoke(app, ["run", "--preset", "quick", "--out", str(again), "--no-ladder"]).exit_code == 0
+    assert not (again / "ladder.json").exists()
+    first, second = (json.loads((d / "summary.json").read_text()) for d in (out, again))
+    # every number is the same; only the provenance of the recording (its date) tells the runs apart
+    prov = second.pop("provenance")
+    assert {k: v for k, v in first.items() if k != "provenance"} == second
+    assert prov["record"]["date"] and prov["record"]["torch_threads"] >= 1 and prov["record"]["device"] == "cpu"
+    assert prov["analysis"]["sgdpotential"] == prov["record"]["sgdpotential"]
+
+
+def test_non_empty_output_is_refused_and_left_untouched(quick_run):
+    out, _ = quick_run
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
+    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out)])
+    assert result.exit_code == 2 and "is not empty; choose a new --out or pass --resume" in result.stderr
+    assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
+
+
+def test_resume_finishes_the_missing_stages(tmp_path):
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--window-epochs", "1"]).exit_code == 0
+    result = runner.invoke(app, ["analyze", str(out)])
+    assert result.exit_code == 2 and "probes.npz' is missing; run the earlier stages first" in result.stderr
+    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out), "--window-epochs", "1", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.json").exists() and (out / "probes.npz").exists() and (out / "ladder.json").exists()
+
+
+def test_diverging_run_exits_2(tmp_path):
+    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(tmp_path / "d"), "--lr", "1e6"])
+    assert result.exit_code == 2 and "SGD diverged at step" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "d").exists()  # no half-written run left behind
+
+
+def test_config_file_force_and_bad_outputs(tmp_path):
+    cfg = tmp_path / "quick.toml"
+    cfg.write_text('preset = "quick"\ncomponents = 8\n[train]\nwindow_epochs = 1.0\nseed = 3\n')
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--no-ladder"])
+    assert result.exit_code == 0, result.output
+    used = json.loads((out / "config.json").read_text())
+    assert used["components"] == 8 and used["train"]["seed"] == 3 and used["dataset"] == "digits"
+    assert json.loads((out / "summary.json").read_text())["config"] == used
+    again = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--force", "--seed", "4",
+                                "--no-ladder"])
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "config.json").read_text())["train"]["seed"] == 4  # option beats the file
+    bad = tmp_path / "bad.toml"
+    bad.write_text("lr = = 1")
+    r = runner.invoke(app, ["run", "--config", str(bad), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "is not valid TOML" in r.stderr
+    bad.write_text('preset = "quick"\nlearning_rate = 0.1\n')
+    r = runner.invoke(app, ["run", "--config", str(bad), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "unknown configuration key 'learning_rate'" in r.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = runner.invoke(app, ["run", "--preset", "quick", "--out", str(blocker / "run")])
+    assert r.exit_code == 2 and "does not exist; create it first" in r.stderr and "Traceback" not in r.output
