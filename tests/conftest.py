@@ -4,6 +4,7 @@
 """
 
 import os
+import shutil
 
 import pytest
 from hypothesis import settings
@@ -14,7 +15,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture(scope="session")
-def quick_run(tmp_path_factory):
+def quick_run(tmp_path_factory):  # read-only: tests that change a run use quick_run_copy
     """One complete ``sgdpotential run --preset quick`` (with the model ladder), shared by the tests that read it."""
     from typer.testing import CliRunner
 
@@ -24,3 +25,13 @@ def quick_run(tmp_path_factory):
     result = CliRunner().invoke(app, ["run", "--preset", "quick", "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out, result
+
+
+@pytest.fixture
+def quick_run_copy(quick_run, tmp_path):
+    """A private copy of the session's quick run, for tests that rewrite or delete its files (the shared run
+    stays as the other tests expect it)."""
+    out, result = quick_run
+    copy = tmp_path / out.name
+    shutil.copytree(out, copy)
+    return copy, result

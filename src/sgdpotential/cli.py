@@ -401,8 +401,6 @@ def ladder_cmd(
     isotropic noise), fit a linear SDE to θ(t), measure closure; writes ladder.json and updates report.html."""
     from .pipeline.stages import plan
 
-    if not RunDir(run_dir).has(RunDir.SUMMARY):
-        raise _fail(f"{str(run_dir)!r} has no summary.json; run 'sgdpotential run --out {run_dir}' (or analyze) first.")
     _stages(run_dir, plan("ladder"), rungs=tuple(r.strip() for r in rungs.split(",") if r.strip()))
     _print_ladder(run_dir)
 

@@ -1,18 +1,13 @@
 """Replicas trained together follow their sequential twins; bad input and divergence leave nothing behind."""
 
-import json
-
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import sgdpotential as sp
-from sgdpotential.cli import app
 from sgdpotential.dynamics.replicas import train_replicas
 from sgdpotential.dynamics.training import TrainConfig, train
 from sgdpotential.errors import ConfigError, TrainingDiverged
 
-runner = CliRunner()
 WIDTHS = [64, 32, 32, 10]
 
 
@@ -72,38 +67,3 @@ def test_a_diverging_replica_is_named_and_nothing_is_left(digits, tmp_path):
                        r"non-finite; lr is too large for this network \(lr = 1e\+06\) — try lr ≤ 100000\."):
         train_replicas(sp.build_mlp(WIDTHS), digits, cfgs, [tmp_path / "a.zarr", tmp_path / "b.zarr"])
     assert list(tmp_path.iterdir()) == []
-
-
-def test_run_replicas_writes_runs_and_the_ensemble(tmp_path):
-    out = tmp_path / "ens"
-    result = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--seed", "5", "--window-epochs", "1",
-                                 "--no-ladder", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["ensemble.json", "seed=5", "seed=6", "seed=7"]
-    ens = json.loads((out / "ensemble.json").read_text())
-    psis = [json.loads((out / f"seed={s}" / "summary.json").read_text())["ivf"]["psi"] for s in (5, 6, 7)]
-    assert ens["seeds"] == [5, 6, 7] and ens["psi"]["values"] == psis
-    assert ens["psi"]["mean"] == pytest.approx(np.mean(psis))
-    assert ens["psi"]["se"] == pytest.approx(np.std(psis, ddof=1) / np.sqrt(3))
-    lo, hi = ens["psi"]["ci95"]
-    assert lo < ens["psi"]["mean"] < hi
-    assert "ensemble ψ" in result.stdout
-    again = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--out", str(out)])
-    assert again.exit_code == 2 and "is not empty" in again.stderr
-    boom = tmp_path / "boom"
-    r = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "2", "--lr", "1e6", "--out", str(boom)])
-    assert r.exit_code == 2 and "SGD in replica 0 (seed 0) diverged" in r.stderr and "Traceback" not in r.output
-    assert not boom.exists()
-
-
-def test_sweep_trains_seeds_as_replicas(tmp_path):
-    from sgdpotential.pipeline.config import preset
-    from sgdpotential.pipeline.sweep import sweep
-
-    base = preset("quick", window_epochs=1.0, components=8)
-    res = sweep(base, tmp_path / "s", axes={"lr": [0.1, 0.2], "seed": [0, 1]}, workers=2, replicas=True)
-    assert res.failed == [] and len(res.ran) == 4
-    meta = [json.loads((tmp_path / "s" / n / "trajectory.zarr" / "zarr.json").read_text())["attributes"]["metadata"]
-            for n in ("lr=0.1_seed=0", "lr=0.1_seed=1")]
-    assert [m["replica"] for m in meta] == [{"index": 0, "of": 2}, {"index": 1, "of": 2}]
-    assert json.loads((tmp_path / "s" / "sweep.json").read_text())["replicas"] is True

@@ -120,6 +120,7 @@ def reference(tmp_path_factory):
     return train_child.run(tmp_path_factory.mktemp("ref") / "t.zarr").trajectory
 
 
+@pytest.mark.kill
 @pytest.mark.parametrize("mode", ["burn-in", "after-chunk", "before-checkpoint"])
 def test_killed_run_resumes_to_the_identical_store(tmp_path, reference, mode):
     store = tmp_path / "t.zarr"

@@ -66,3 +66,70 @@ def test_messages():
         obj.check_w(np.zeros(3))
     with pytest.raises(ConfigError, match=r"w0 contains NaN or inf"):
         obj.check_w(np.full(256, np.nan))
+
+
+# ---------------------------------------------------------------------------------------------------- model mode
+
+
+def _bn_net(seed=0):
+    from collections import OrderedDict
+
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(OrderedDict(fc1=torch.nn.Linear(64, 16), bn=torch.nn.BatchNorm1d(16),
+                                          act=torch.nn.ReLU(), fc2=torch.nn.Linear(16, 10)))
+    with torch.no_grad():
+        net(DIGITS.X[:500])  # running statistics that differ from the defaults
+    return net
+
+
+def test_batchnorm_is_named_and_probed_in_eval_mode():
+    """Per-sample losses of a BatchNorm model do not depend on the chunk (at 0bee5a8 they did: the model was
+    probed in training mode, normalising by each chunk's statistics, and nothing said so)."""
+    from sgdpotential import ModelModeWarning
+
+    net = _bn_net()
+    stats = net.bn.running_mean.clone()
+    with pytest.warns(ModelModeWarning, match=r"depends on the rest of the minibatch.*modules: BatchNorm1d"):
+        small = Objective(net, DIGITS, "all", chunk=7)
+    with pytest.warns(ModelModeWarning):
+        large = Objective(net, DIGITS, "all", chunk=4096)
+    w = small.w_base
+    torch.testing.assert_close(small.per_sample_losses(w), large.per_sample_losses(w), rtol=1e-5, atol=1e-6)
+    net.eval()
+    with torch.no_grad():
+        ref = nnf.cross_entropy(net(DIGITS.X), DIGITS.y, reduction="none")
+    torch.testing.assert_close(small.per_sample_losses(w), ref, rtol=1e-5, atol=1e-6)
+    net.train()
+    assert net.training and torch.equal(net.bn.running_mean, stats)  # the caller's model is left as it was
+
+
+def test_dropout_is_named_and_switched_off():
+    from sgdpotential import ModelModeWarning
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(32, 10))
+    before = torch.random.get_rng_state()
+    with pytest.warns(ModelModeWarning, match="modules: Dropout"):
+        obj = Objective(net, DIGITS, "all")
+    assert torch.equal(torch.random.get_rng_state(), before)  # the check forks the global RNG
+    w = obj.w_base
+    torch.testing.assert_close(obj.per_sample_losses(w), obj.per_sample_losses(w), rtol=0, atol=0)
+
+
+def test_a_model_that_is_random_even_in_eval_mode_is_refused():
+    class Noisy(torch.nn.Module):
+        def forward(self, x):
+            return x + torch.randn_like(x)  # ignores self.training
+
+    net = torch.nn.Sequential(torch.nn.Linear(64, 10), Noisy())
+    with pytest.raises(ConfigError, match=r"eval-mode output for a sample changes by .* so per-sample losses and the "
+                       r"noise covariance of paper Eq\. \(19\) are undefined"):
+        Objective(net, DIGITS, "all")
+
+
+def test_a_plain_mlp_raises_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Objective(build_mlp([64, 16, 16, 10]), DIGITS, "hidden")

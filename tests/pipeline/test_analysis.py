@@ -4,9 +4,12 @@ import hashlib
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from sgdpotential.cli import app
+
+pytestmark = pytest.mark.e2e
 
 runner = CliRunner()
 
@@ -32,8 +35,8 @@ def test_run_writes_every_stage(quick_run):
     assert "IVF" in result.stdout and "finite window" in result.stdout
 
 
-def test_analyze_reproduces_the_summary_from_stored_arrays(quick_run):
-    out, _ = quick_run
+def test_analyze_reproduces_the_summary_from_stored_arrays(quick_run_copy):
+    out, _ = quick_run_copy
     before = (out / "summary.json").read_bytes()
     (out / "summary.json").unlink()
     result = runner.invoke(app, ["analyze", str(out)])
@@ -66,7 +69,7 @@ def test_resume_finishes_the_missing_stages(tmp_path):
     out = tmp_path / "run"
     assert runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--window-epochs", "1"]).exit_code == 0
     result = runner.invoke(app, ["analyze", str(out)])
-    assert result.exit_code == 2 and "probes.npz' is missing; run the earlier stages first" in result.stderr
+    assert result.exit_code == 2 and "has no probes.npz; finish the earlier stages first" in result.stderr
     result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out), "--window-epochs", "1", "--resume"])
     assert result.exit_code == 0, result.output
     assert (out / "summary.json").exists() and (out / "probes.npz").exists() and (out / "ladder.json").exists()

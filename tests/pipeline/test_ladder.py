@@ -3,10 +3,13 @@
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from sgdpotential.cli import app
 from sgdpotential.trajectory import Trajectory
+
+pytestmark = pytest.mark.e2e
 
 runner = CliRunner()
 
@@ -43,8 +46,8 @@ def test_ladder_json_has_every_rung_measured_the_same_way(quick_run):
     assert "model ladder" in result.stdout
 
 
-def test_ladder_command_reuses_finished_replays(quick_run):
-    out, _ = quick_run
+def test_ladder_command_reuses_finished_replays(quick_run_copy):
+    out, _ = quick_run_copy
     before = json.loads((out / "ladder.json").read_text())
     stamp = (out / "replays" / "full.zarr" / "zarr.json").stat().st_mtime_ns
     result = runner.invoke(app, ["ladder", str(out), "--rungs", "batch,full,isotropic"])
@@ -62,7 +65,7 @@ def test_ladder_command_reuses_finished_replays(quick_run):
 def test_ladder_bad_input(tmp_path, quick_run):
     out, _ = quick_run
     r = runner.invoke(app, ["ladder", str(tmp_path / "nothing")])
-    assert r.exit_code == 2 and "has no summary.json" in r.stderr
+    assert r.exit_code == 2 and "has no config.json, so it is not a run directory" in r.stderr
     r = runner.invoke(app, ["ladder", str(out), "--rungs", "batch,exact"])
     assert r.exit_code == 2 and "unknown ladder rung 'exact'; choose among batch, full, isotropic." in r.stderr
 

@@ -17,6 +17,8 @@ from sgdpotential.errors import ConfigError
 from sgdpotential.pipeline.config import preset
 from sgdpotential.pipeline.sweep import load_sweep, parse_axes, sweep, sweep_points
 
+pytestmark = pytest.mark.e2e
+
 runner = CliRunner()
 GRID = ["--grid", "lr=0.05,0.1,0.2", "--grid", "batch_size=16,32,64", "--grid", "seed=0,1"]
 
@@ -53,6 +55,7 @@ def test_grid_of_the_quick_preset_completes_locally(local_grid):
     assert "18 run now, 0 already finished" in result.stdout
 
 
+@pytest.mark.ray
 def test_ray_backend_gives_the_same_table(local_grid, tmp_path):
     out, _ = local_grid
     ray_out = tmp_path / "ray"
@@ -79,6 +82,7 @@ def test_a_failing_run_does_not_stop_the_others_and_is_retried(tmp_path):
     assert (out / "lr=0.1" / "summary.json").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.kill
 def test_a_killed_sweep_finishes_only_the_missing_runs(tmp_path):
     out = tmp_path / "killed"
     args = ["sweep", "--preset", "quick", "--grid", "seed=0,1,2,3", "--out", str(out), "--workers", "1"]

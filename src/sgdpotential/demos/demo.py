@@ -10,12 +10,12 @@ potential U it follows the ordinary Boltzmann/Einstein law σ² ∝ (U-flatness)
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..theory import Decomposition, decompose, entropy_production_of, rotation_planes, sgd_stationary_covariance
+from .._validation import check_scalar
+from ..theory import Decomposition, LinearSGD, entropy_production_of, rotation_planes
 from ..theory.scaling import PowerLawFit, fit_power_law, flatness_of_quadratic
 
 __all__ = ["DemoResult", "flatness_of_quadratic", "scaling_demo"]
@@ -64,26 +64,23 @@ def scaling_demo(n: int = 40, *, coupling: float = 0.3, seed: int = 0, lr: float
     >>> round(res.potential_fit.exponent, 9), round(res.loss_fit.exponent, 6)
     (2.0, -4.0)
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 3:
-        raise ValueError(f"n = {n!r} must be an integer ≥ 3 (a power law needs three directions).")
-    if not (np.isfinite(coupling) and coupling >= 0):
-        raise ValueError(f"coupling = {coupling!r} must be a finite number ≥ 0.")
-    n = int(n)
+    n = check_scalar(n, "n", int, min_val=3, fix="a power law needs three directions")
+    coupling = check_scalar(coupling, "coupling", float, min_val=0)
     rng = np.random.default_rng(seed)
     h = np.logspace(0.0, -2.0, n)
     R, _ = np.linalg.qr(rng.standard_normal((n, n)))
     H = (R * h) @ R.T
     K = R @ (h[:, None] ** 1.5 * (np.eye(n) + coupling * rng.standard_normal((n, n)) / np.sqrt(n)))
     C = K @ K.T
-    eps = lr**2 / (2 * batch_size)
-    dec = decompose(lr * H, C, eps)
+    model = LinearSGD(lr, batch_size)  # sampling with replacement: κ = 1
+    dec = model.decompose(H, C)
     var, P = np.linalg.eigh(dec.covariance)
     var, P = var[::-1], P[:, ::-1]
     loss_curv = np.einsum("ij,ik,kj->j", P, H, P)
     pot_curv = np.einsum("ij,ik,kj->j", P, dec.U, P)
     loss_flat = flatness_of_quadratic(loss_curv)
     pot_flat = flatness_of_quadratic(pot_curv)
-    discrete = np.einsum("ij,ik,kj->j", P, sgd_stationary_covariance(H, C, lr, batch_size), P)
+    discrete = np.einsum("ij,ik,kj->j", P, model.discrete(H, C), P)
     return DemoResult(
         decomposition=dec,
         variances=var,

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_scalar
 from ..errors import ConfigError
-from ..theory import sgd_stationary_covariance
+from ..theory import LinearSGD
 from ..theory.scaling import PowerLawFit, fit_power_law
 
 __all__ = ["ToyResult", "toy_model"]
@@ -72,8 +73,7 @@ def toy_model(n: int = 20, *, flatness_range=(1.0, 10.0), theta_exponent: float 
     -----
     Cost O(chains · steps · n). The burn-in is checked against the slowest relaxation time 1/(αL0M⁰_min).
     """
-    if not (isinstance(n, int) and n >= 3):
-        raise ConfigError(f"n = {n!r} must be an integer ≥ 3.")
+    n = check_scalar(n, "n", int, min_val=3, fix="a power law needs three directions")
     lo, hi = flatness_range
     if not (0 < lo < hi):
         raise ConfigError(f"flatness_range = {flatness_range!r} must satisfy 0 < low < high.")
@@ -107,6 +107,6 @@ def toy_model(n: int = 20, *, flatness_range=(1.0, 10.0), theta_exponent: float 
     noise = g.var(axis=0)
     H = np.diag(loss0 * M0)
     C = np.diag(loss0**2 * M0**2 * s_theta**2 * (1 + sigma_m**2))
-    exact = np.diag(sgd_stationary_covariance(H, C, lr, 1))
+    exact = np.diag(LinearSGD(lr, 1).discrete(H, C))
     return ToyResult(F, loss0 * M0, s_theta, variance, se, exact, noise, loss0**2 * M0**2 * s_theta**2,
                      fit_power_law(F, variance, seed=seed), fit_power_law(F, noise, seed=seed))

@@ -177,15 +177,6 @@ def evaluate(model: nn.Module, data: Dataset, chunk: int = 8192, loss: str = "cr
     return total / data.n_train, correct / data.n_train
 
 
-    """Full-batch mean loss and accuracy."""
-    total, correct = 0.0, 0
-    for s in range(0, data.n_train, chunk):
-        out = model(data.X[s : s + chunk])
-        total += float(per_sample_loss(out, data.y[s : s + chunk], loss).sum())
-        correct += int((out.argmax(1) == data.y[s : s + chunk]).sum())
-    return total / data.n_train, correct / data.n_train
-
-
 def bind_flat_(model: nn.Module) -> torch.Tensor:
     """Move every parameter of ``model`` into one contiguous flat buffer, in place, and return the buffer.
 

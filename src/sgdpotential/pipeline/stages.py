@@ -86,12 +86,19 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
             raise ConfigError("the record stage needs a run configuration.")
         net = build_network(config)
     else:
-        config = rd.config()
-        net = None
+        if not rd.has(RunDir.CONFIG):
+            raise ConfigError(f"{str(rd.path)!r} has no {RunDir.CONFIG}, so it is not a run directory; start one "
+                              f"with 'sgdpotential run --out {rd.path}'.")
+        config, net = rd.config(), None
     if set(stages) & {"probes", "analysis", "ladder"}:
         from .network import analysable
 
         analysable(config)  # the theory must model the run's optimizer: refused before any work
+    first = _NAMES.index(stages[0])
+    missing = [s.product for s in STAGES[:first] if not s.optional and not rd.has(s.product)]
+    if missing and "record" not in stages:
+        raise ConfigError(f"{str(rd.path)!r} has no {missing[0]}; finish the earlier stages first "
+                          f"(sgdpotential run --out {rd.path} --resume).")
     for name in stages:
         stage = STAGES[_NAMES.index(name)]
         if resume and not stage.always and rd.has(stage.product):

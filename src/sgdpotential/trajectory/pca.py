@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_scalar
 from ..errors import ConfigError
 from .store import Trajectory
 
@@ -170,8 +171,7 @@ def trajectory_pca(snapshots, n_components: int | None = None, *, method: str = 
         raise ConfigError(f"method = {method!r} is not one of 'auto', 'gram', 'covariance', 'randomized'.")
     kmax = min(T - 1, N)
     K = n_components if n_components is not None else (kmax if method != "randomized" else min(50, kmax))
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or not 1 <= K <= kmax:
-        raise ConfigError(f"n_components = {n_components!r} must be an integer in 1 … {kmax} (min(T − 1, N)).")
+    K = check_scalar(K, "n_components", int, min_val=1, max_val=kmax, fix="at most min(T − 1, N) components")
 
     # pass 1: the mean ω0 and the total variance (trace of the covariance), in float64; for the randomized
     # method the same pass applies the data to the random test matrix (the mean is subtracted afterwards)

@@ -1,0 +1,70 @@
+"""The report draws what summary.json says — it computes nothing of its own — and leaves matplotlib alone."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import sgdpotential.report.figures as figures
+from sgdpotential.report import make_report
+
+pytestmark = pytest.mark.e2e
+
+# the law of each summary section and a word its series' legend label contains
+LAWS = {"continuous": "continuous", "discrete": "discrete", "window_from_w0": "window"}
+
+
+@pytest.fixture
+def drawn(quick_run_copy, monkeypatch):
+    """make_report on a copy of the quick run, keeping every figure object it saves."""
+    out, _ = quick_run_copy
+    saved = {}
+    real = figures._save
+
+    def keep(fig, path):
+        saved[path.stem] = fig
+        return real(fig, path)
+
+    monkeypatch.setattr(figures, "_save", keep)
+    make_report(out)
+    return out, saved
+
+
+def test_the_lyapunov_figure_plots_the_summarys_predictions(drawn):
+    """Every plotted (measured, predicted) point of each law is the summary's: predicted_i = ratio_i × σ_i².
+    At 0bee5a8 the figure re-derived the laws itself (snapshot count as the window, no sampling factor) and
+    this failed by the sampling factor (N − B)/(N − 1) = 0.983 on the quick preset."""
+    import json
+
+    out, saved = drawn
+    summary = json.loads((out / "summary.json").read_text())
+    var = np.load(out / "pca.npz")["variances"]
+    ax = saved["lyapunov"].axes[0]
+    checked = 0
+    for key, word in LAWS.items():
+        law = summary["lyapunov"][key]
+        if "error" in law:
+            continue
+        ratio = np.array([np.nan if r is None else r for r in law["ratio"]])
+        expected = {(float(v), float(r * v)) for v, r in zip(var, ratio, strict=True) if np.isfinite(r) and r > 0}
+        lines = [ln for ln in ax.get_lines() if word in ln.get_label()]
+        assert lines, f"no series for the {key} law"
+        plotted = [(float(x), float(y)) for ln in lines for x, y in zip(ln.get_xdata(), ln.get_ydata(), strict=True)]
+        assert plotted, key
+        for x, y in plotted:
+            match = [e for e in expected if np.isclose(e[0], x, rtol=1e-12, atol=0)]
+            assert match and np.isclose(match[0][1], y, rtol=1e-9, atol=0), (key, x, y)
+        checked += 1
+    assert checked >= 2  # the quick preset's continuous and discrete laws are defined
+
+
+def test_importing_and_drawing_leaves_the_matplotlib_backend_alone(quick_run_copy):
+    """No pyplot, no matplotlib.use on import: a notebook user's backend survives a report."""
+    out, _ = quick_run_copy
+    code = ("import matplotlib; matplotlib.use('svg'); "
+            "from sgdpotential.report import make_report; import sgdpotential.report.figures; "
+            f"make_report({str(out)!r}); print(matplotlib.get_backend())")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "svg"

@@ -1,0 +1,66 @@
+"""The linear model of SGD: one owner of ε, κ, F, D and the laws; refusal of optimizers it does not model."""
+
+import numpy as np
+import pytest
+
+from sgdpotential import DecompositionError, LinearSGD, linear_model
+from sgdpotential.theory import decompose, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
+
+
+def _problem(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    H = Q @ np.diag(np.geomspace(0.05, 3.0, n)) @ Q.T
+    G = rng.standard_normal((n, 2 * n))
+    return H, G @ G.T / (2 * n)
+
+
+def test_constants_and_matrices():
+    m = LinearSGD(0.1, 50, n_train=5000)
+    assert m.eps == pytest.approx(0.1**2 / 100)
+    assert m.sampling_factor == pytest.approx(4950 / 4999)
+    assert LinearSGD(0.1, 50).sampling_factor == 1.0  # with replacement
+    H, C = _problem()
+    np.testing.assert_allclose(m.force(H), 0.1 * H)
+    np.testing.assert_allclose(m.diffusion(C), 4950 / 4999 * C)
+
+
+def test_laws_are_the_theory_functions_with_one_set_of_constants():
+    H, C = _problem()
+    m = LinearSGD(0.2, 10, n_train=100)
+    kappa = 90 / 99
+    laws = m.laws(H, C, 500)
+    np.testing.assert_allclose(laws["continuous"], stationary_covariance(0.2 * H, kappa * C, 0.2**2 / 20))
+    np.testing.assert_allclose(laws["discrete"], sgd_stationary_covariance(H, C, 0.2, 10, n_train=100))
+    np.testing.assert_allclose(laws["window_from_w0"], sgd_window_covariance(H, C, 0.2, 10, 500, start=0, n_train=100))
+    np.testing.assert_allclose(m.decompose(H, C).U, decompose(0.2 * H, kappa * C, 0.2**2 / 20).U)
+
+
+def test_the_continuous_law_is_the_small_lr_limit_of_the_discrete_law_with_the_same_noise():
+    """Both laws carry the sampling factor κ (at 0bee5a8 the continuous one did not: off by 1 − κ)."""
+    H, C = _problem()
+    m = LinearSGD(1e-5, 8, n_train=40)
+    np.testing.assert_allclose(m.continuous(H, C), m.discrete(H, C), rtol=1e-4)
+
+
+def test_an_undefined_law_is_returned_as_its_error():
+    H, C = np.diag([1.0, 0.0]), np.eye(2)
+    laws = LinearSGD(0.1, 4).laws(H, C, 100)
+    assert isinstance(laws["continuous"], DecompositionError) and isinstance(laws["discrete"], DecompositionError)
+    assert np.isfinite(laws["window_from_w0"]).all()  # a finite window from ω0 exists along a flat direction
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"momentum": 0.9}, "momentum"),
+                                             ({"weight_decay": 1e-4}, "weight_decay")])
+def test_unmodelled_optimizers_are_refused_in_one_sentence(kwargs, name):
+    with pytest.raises(DecompositionError, match=rf"^{name} = .*: sgdpotential's linear theory models plain SGD only "
+                       r"\(momentum = 0, weight_decay = 0\), so it refuses to analyse this run"):
+        linear_model(0.1, 50, **kwargs)
+    assert isinstance(linear_model(0.1, 50, 5000), LinearSGD)
+
+
+def test_bad_settings():
+    with pytest.raises(DecompositionError, match=r"lr = 0\.0 must be a finite number > 0"):
+        LinearSGD(0.0, 5)
+    with pytest.raises(DecompositionError, match="n_train = 3 is smaller than batch_size = 5"):
+        LinearSGD(0.1, 5, n_train=3)
