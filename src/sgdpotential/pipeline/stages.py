@@ -20,22 +20,68 @@ __all__ = ["STAGES", "Stage", "plan", "run_stages"]
 
 
 @dataclass(frozen=True)
+class _Context:
+    """What a stage may need besides the run directory."""
+
+    config: RunConfig
+    network: object  # the Network built for recording, or None
+    resume: bool
+    progress: Callable[[str, int, int], None] | None
+    rungs: tuple[str, ...] | None
+
+
+def _record(rd: RunDir, c: _Context) -> None:
+    from .record import record
+
+    record(c.config, rd.path, resume=c.resume, progress=c.progress, network=c.network)
+
+
+def _probes(rd: RunDir, c: _Context) -> None:
+    from .analysis import probe_run
+
+    if c.progress:
+        c.progress("probes", 0, 1)
+    probe_run(rd.path)
+    if c.progress:
+        c.progress("probes", 1, 1)
+
+
+def _analysis(rd: RunDir, c: _Context) -> None:
+    from .analysis import analyze
+
+    analyze(rd.path)
+
+
+def _ladder(rd: RunDir, c: _Context) -> None:
+    from .ladder import REPLAYS, ladder
+
+    ladder(rd.path, rungs=tuple(REPLAYS) if c.rungs is None else c.rungs, progress=c.progress)
+
+
+def _report(rd: RunDir, c: _Context) -> None:
+    from ..report import make_report
+
+    make_report(rd.path)
+
+
+@dataclass(frozen=True)
 class Stage:
-    """One stage: its name, the file that says it is done, whether it is redone every time (cheap) and whether
-    it runs only when asked for (the ladder)."""
+    """One stage: its name, the file that says it is done, what runs it, whether it is redone every time
+    (cheap) and whether it runs only when asked for (the ladder)."""
 
     name: str
     product: str
+    run: Callable[[RunDir, _Context], None]
     always: bool = False
     optional: bool = False
 
 
 STAGES = (
-    Stage("record", RunDir.RECORD),
-    Stage("probes", RunDir.PROBES),
-    Stage("analysis", RunDir.SUMMARY, always=True),
-    Stage("ladder", RunDir.LADDER, optional=True),
-    Stage("report", RunDir.REPORT, always=True),
+    Stage("record", RunDir.RECORD, _record),
+    Stage("probes", RunDir.PROBES, _probes),
+    Stage("analysis", RunDir.SUMMARY, _analysis, always=True),
+    Stage("ladder", RunDir.LADDER, _ladder, optional=True),
+    Stage("report", RunDir.REPORT, _report, always=True),
 )
 _NAMES = [s.name for s in STAGES]
 
@@ -99,38 +145,12 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
     if missing and "record" not in stages:
         raise ConfigError(f"{str(rd.path)!r} has no {missing[0]}; finish the earlier stages first "
                           f"(sgdpotential run --out {rd.path} --resume).")
+    context = _Context(config, net, resume, progress, rungs)
     for name in stages:
         stage = STAGES[_NAMES.index(name)]
         if resume and not stage.always and rd.has(stage.product):
             if name == "record":
                 rd.check_resumable(config)
             continue
-        _run(name, rd, config, net, resume, progress, rungs)
+        stage.run(rd, context)
     return rd
-
-
-def _run(name: str, rd: RunDir, config: RunConfig, net, resume: bool, progress, rungs) -> None:
-    if name == "record":
-        from .record import record
-
-        record(config, rd.path, resume=resume, progress=progress, network=net)
-    elif name == "probes":
-        from .analysis import probe_run
-
-        if progress:
-            progress("probes", 0, 1)
-        probe_run(rd.path)
-        if progress:
-            progress("probes", 1, 1)
-    elif name == "analysis":
-        from .analysis import analyze
-
-        analyze(rd.path)
-    elif name == "ladder":
-        from .ladder import REPLAYS, ladder
-
-        ladder(rd.path, rungs=tuple(REPLAYS) if rungs is None else rungs, progress=progress)
-    else:
-        from ..report import make_report
-
-        make_report(rd.path)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write, write_json_atomic
+from .._validation import check_scalar
 from ..errors import ConfigError
 from .analysis import DRIFT_MAX
 from .config import RunConfig, config_from_mapping, read_toml, with_overrides
@@ -370,9 +371,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     if backend not in BACKENDS:
         raise ConfigError(f"backend = {backend!r} is not one of {', '.join(BACKENDS)}.")
     cores = os.cpu_count() or 1
-    workers = int(workers or cores)
-    if workers < 1:
-        raise ConfigError(f"workers = {workers} must be ≥ 1.")
+    workers = check_scalar(cores if workers is None else workers, "workers", int, min_val=1)
     threads = max(1, int(cpus_per_run) if cpus_per_run else cores // workers)
     points = sweep_points(base, axes, runs)
     _validate(points)

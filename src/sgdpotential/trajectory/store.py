@@ -23,6 +23,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
+from .._validation import check_scalar
 from ..errors import ConfigError
 
 __all__ = ["Trajectory"]
@@ -74,8 +75,7 @@ class Trajectory:
                 raise ConfigError(f"trajectory store {str(path)!r} already exists; resume it, pick a new path, or "
                                   f"pass overwrite=True.")
             shutil.rmtree(path)
-        if n_params < 1:
-            raise ConfigError(f"n_params = {n_params} must be ≥ 1.")
+        n_params = check_scalar(n_params, "n_params", int, min_val=1)
         if chunk_rows is None:
             chunk_rows = cls.chunk_rows_for(n_params)
         group = zarr.open_group(path, mode="w")

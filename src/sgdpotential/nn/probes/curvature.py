@@ -7,6 +7,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 from torch.func import grad, jvp, vmap
 
+from ..._validation import check_scalar
 from ...errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
@@ -99,8 +100,7 @@ def hessian_top_eigenvalues(obj: Objective, w0, k: int = 5, *, tol: float = 1e-6
     learning rate, is SGD's stability number (lr·λ_max < 2).
     """
     w0 = obj.check_w(w0)
-    if not (isinstance(k, int) and 1 <= k < obj.n_params):
-        raise ConfigError(f"k = {k!r} must be an integer in 1 … {obj.n_params - 1}.")
+    k = check_scalar(k, "k", int, min_val=1, max_val=obj.n_params - 1)
 
     def mv(v):
         t = torch.as_tensor(np.asarray(v).reshape(-1), dtype=obj.dtype, device=obj.device)

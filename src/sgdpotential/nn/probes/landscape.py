@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.func import vmap
 
+from ..._validation import check_scalar
 from ...errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
@@ -92,8 +93,7 @@ def flatness(obj: Objective, w0, directions, factor: float = math.e, *, start: f
     """
     w0, P = point_and_directions(obj, w0, directions)
     for name, v in (("factor", factor), ("start", start), ("max_offset", max_offset), ("rtol", rtol)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-            raise ConfigError(f"{name} = {v!r} must be a finite number > 0.")
+        check_scalar(v, name, float, min_val=0, include_boundaries="neither")
     if factor <= 1:
         raise ConfigError(f"factor = {factor!r} must exceed 1 (the level factor·L0 must lie above L0).")
     if max_offset <= start:

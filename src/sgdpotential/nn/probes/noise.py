@@ -193,10 +193,8 @@ def minibatch_landscape(obj: Objective, w0, directions, batch_size: int, n_batch
     (:func:`directional_derivatives`, ≈ 2K forward passes), then each minibatch (B indices drawn without
     replacement) is a mean over its rows — exact, and n_batches costs only index arithmetic.
     """
-    if not (isinstance(batch_size, int) and 1 <= batch_size <= obj.n_train):
-        raise ConfigError(f"batch_size = {batch_size!r} must be an integer in 1 … {obj.n_train}.")
-    if not (isinstance(n_batches, int) and n_batches >= 2):
-        raise ConfigError(f"n_batches = {n_batches!r} must be an integer ≥ 2.")
+    batch_size = check_scalar(batch_size, "batch_size", int, min_val=1, max_val=obj.n_train)
+    n_batches = check_scalar(n_batches, "n_batches", int, min_val=2)
     w0t, _ = point_and_directions(obj, w0, directions)
     D, C2 = directional_derivatives(obj, w0, directions, second=True)
     losses = obj.per_sample_losses(w0t).detach().cpu().double().numpy()
