@@ -442,6 +442,13 @@ def _print_summary(run_dir) -> None:
         elif r.get("median_ratio") is not None:
             table.add_row(label, f"predicted/measured σ² median {r['median_ratio']:.3g}, "
                           f"median |log10 ratio| {r['median_abs_log10_ratio']:.2f}")
+    bands = [b for b in (s.get("sample_spectrum") or {}).get("bands", []) if b["n"] >= 3]
+    if bands:
+        table.add_row("sample spectrum", "; ".join(
+            f"α h T ≥ {b['relaxation'][0]:g}: measured/simulated {b['median_ratio']:.3g} ({b['verdict']})"
+            for b in bands) + " — the law's windows simulated and PCA'd like this one")
+    for w in s.get("warnings", []):
+        table.add_row("[yellow]warning[/]", w["message"])
     if "error" in pot:
         table.add_row("potential", f"[yellow]{pot['error']}[/]")
     else:

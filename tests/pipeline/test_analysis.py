@@ -33,6 +33,12 @@ def test_run_writes_every_stage(quick_run):
     probes = np.load(out / "probes.npz")
     assert probes["hessian"].shape == probes["noise_cov"].shape == (20, 20)
     assert "IVF" in result.stdout and "finite window" in result.stdout
+    s = json.loads((out / "summary.json").read_text())
+    assert s["heldout"]["split"] + s["heldout"]["n_second"] == s["ivf"]["window"]
+    assert len(s["sample_spectrum"]["simulated_mean"]) == 20 and len(s["sample_spectrum"]["bands"]) == 4
+    assert [w["name"] for w in s["warnings"]] == ["reshuffled_minibatches"]  # the quick preset reshuffles
+    assert "sample spectrum" in result.stdout
+    assert "Warning (reshuffled_minibatches)" in (out / "report.html").read_text()
 
 
 def test_analyze_reproduces_the_summary_from_stored_arrays(quick_run_copy):

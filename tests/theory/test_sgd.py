@@ -64,3 +64,24 @@ def test_bad_settings():
         LinearSGD(0.0, 5)
     with pytest.raises(DecompositionError, match="n_train = 3 is smaller than batch_size = 5"):
         LinearSGD(0.1, 5, n_train=3)
+
+
+def test_sample_spectra_of_white_noise_keep_the_trace_and_show_the_selection_bias():
+    """αH = I makes every step independent (x_{t+1} = η_t): the sample spectra then sum to (1 − 1/T) tr Cov η
+    on average, while the largest sample eigenvalue lies above the largest true variance (PCA's selection)."""
+    n, T, lr, B = 20, 100, 0.5, 4
+    m = LinearSGD(lr, B)
+    H, C = np.eye(n) / lr, np.diag(np.linspace(1.0, 2.0, n))
+    sims = m.sample_spectra(H, C, T, n, paths=200, seed=1)
+    true = lr**2 / B * np.diag(C)
+    assert sims.shape == (200, n) and np.all(np.diff(sims, axis=1) <= 0)
+    assert sims.sum(axis=1).mean() == pytest.approx((1 - 1 / T) * true.sum(), rel=0.01)
+    assert sims[:, 0].mean() > 1.3 * true.max() and sims[:, -1].mean() < 0.7 * true.min()
+
+
+def test_sample_spectra_start_stationary_along_stable_modes_only():
+    m = LinearSGD(0.1, 1)
+    H, C = np.diag([1.0, 0.0]), np.diag([1.0, 0.0])  # a flat, noiseless direction stays at 0
+    sims = m.sample_spectra(H, C, 400, 2, paths=50, seed=0)
+    assert sims[:, 1].max() == 0.0
+    assert sims[:, 0].mean() == pytest.approx(0.01 / (0.1 * 1.9), rel=0.15)  # stationary αC/(Bh(2 − αh))

@@ -113,3 +113,20 @@ def test_diagnostics():
 def test_messages(X, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         trajectory_pca(X, **kwargs)
+
+
+def test_heldout_variances_carry_no_selection_bias(tmp_path):
+    """i.i.d. isotropic snapshots: the first half's PCA spreads its variances (selection bias), the second
+    half's variances along those directions do not."""
+    from sgdpotential.trajectory.pca import heldout_pca
+
+    X = np.random.default_rng(3).standard_normal((400, 60))
+    traj = Trajectory.create(tmp_path / "t.zarr", 60, capacity=400, chunk_rows=64)
+    traj.append(X, np.arange(400))
+    h = heldout_pca(traj, 60)
+    assert h.split == h.n_second == 200 and h.components.shape == (60, 60)
+    assert h.selection_variances[:5].mean() > 1.4 and h.selection_variances[-5:].mean() < 0.6
+    assert 0.75 < h.variances[:5].mean() < 1.25 and 0.75 < h.variances[-5:].mean() < 1.25
+    stored = traj.read().astype(np.float64)[200:]  # the store holds float32
+    second = stored - stored.mean(0)
+    np.testing.assert_allclose(h.variances, (second @ h.components.T).var(0), rtol=1e-9)

@@ -40,6 +40,21 @@ def verdict(s: dict) -> list[str]:
         agree = r["median_abs_log10_ratio"] < AGREE_LOG10
         out.append(f"{label} with F = αH_P, D = C_P {'agrees with' if agree else 'does not match'} the measured "
                    f"variances (median predicted/measured {r['median_ratio']:.3g}).")
+    for b in (s.get("sample_spectrum") or {}).get("bands", []):
+        if b["n"] >= 3 and b["median_ratio"] is not None:
+            lo, hi = b["relaxation"]
+            band = f"[{lo:g}, {'∞' if hi is None else f'{hi:g}'})"
+            out.append(f"Against windows of the same law simulated and PCA'd like this one (no selection bias), the "
+                       f"{b['n']} components with relaxation index α h T in {band} "
+                       f"have median measured/simulated σ² = {b['median_ratio']:.3g} (sampling alone: "
+                       f"{b['null95'][0]:.3g}–{b['null95'][1]:.3g}): {b['verdict']}.")
+    held = s.get("heldout")
+    if held and held.get("ivf_psi") is not None:
+        lo, hi = held["ivf_ci95"]
+        out.append(f"Held out (directions from the first half of the window, variances from the second): ψ = "
+                   f"{held['ivf_psi']:.2f} (95% CI {lo:.2f}–{hi:.2f}); the same directions' first-half variances "
+                   f"give {held['ivf_selection_psi']:.2f}.")
+    out += [f"Warning ({w['name']}): {w['message']}" for w in s.get("warnings", [])]
     pot = s["potential"]
     sl = pot.get("sigma2_vs_u_flatness")
     if sl:
@@ -95,7 +110,9 @@ def make_report(run_dir) -> Path:
                       f"SGD as a stochastic process: {cfg.dataset}, {cfg.params} weights",
                       verdict(summary), [(p, captions[n]) for n, p in figs.items()], numbers, sections,
                       note=f'A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} '
-                           f'(a factor of 2).')
+                           f'(a factor of 2). Sample-spectrum verdicts: "consistent" when the measured median '
+                           f'ratio lies inside the 2.5–97.5% range that sampling alone gives over simulated '
+                           f'windows of the law, "inconsistent" outside it, "inconclusive" below 3 components.')
 
 
 def write_page(path: Path, title: str, sentences: list[str], figures: list[tuple[Path, str]], numbers: dict,

@@ -114,6 +114,57 @@ class LinearSGD:
         """Ao's decomposition of (F, D, ε): U, Q, S, A (paper Eqs. 5–15)."""
         return decompose(self.force(H), self.diffusion(C), self.eps)
 
+    def sample_spectra(self, H, C, steps: int, n_components: int, *, paths: int = 20, stride: int = 1,
+                       seed: int = 0) -> np.ndarray:
+        r"""The sample PCA spectra that windows of the linear model show: ``paths`` exact simulations of
+        x_{t+1} = (I − αH)x_t + η_t, Cov η = (α²κ/B)C, each a window of ``steps`` steps with a snapshot every
+        ``stride``, centred on its own mean and diagonalised exactly as a run's window is.
+
+        A PCA picks the extreme eigenvalues of an autocorrelated sample covariance, so a run's σ_i² must be
+        compared with these — the same selection applied to the law — never with p_iᵀΣp_i along its own p_i.
+
+        Each path starts from the stationary law of the modes that have one (0 < αλ < 2 in H's eigenbasis, their
+        cross-covariances included: a process that has run long before the window) and at 0 along the others.
+
+        Returns
+        -------
+        (paths, K) ndarray
+            Descending sample variances (1/T normalisation), K = min(n_components, T − 1, n).
+
+        Notes
+        -----
+        O(n³) for the eigenbasis and noise factor, then per path one (steps × n) × (n × n) product for the noise,
+        an elementwise recursion, and an n × n eigendecomposition: O(paths · (steps·n² + n³)).
+        """
+        H = np.asarray(H, dtype=float)
+        h, V = np.linalg.eigh((H + H.T) / 2)
+        a = self.lr * h
+        noise = V.T @ ((self.lr**2 * self.sampling_factor / self.batch_size) * np.asarray(C, dtype=float)) @ V
+        w, U = np.linalg.eigh((noise + noise.T) / 2)
+        L = U * np.sqrt(np.clip(w, 0.0, None))  # noise = L Lᵀ (C may be singular)
+        stable = (a > 0) & (a < 2)
+        s_idx = np.flatnonzero(stable)
+        sig0 = noise[np.ix_(s_idx, s_idx)] / (a[s_idx, None] + a[None, s_idx] - a[s_idx, None] * a[None, s_idx])
+        w0, U0 = np.linalg.eigh((sig0 + sig0.T) / 2)
+        L0 = U0 * np.sqrt(np.clip(w0, 0.0, None))
+        r = 1.0 - a
+        T = steps // stride
+        K = min(n_components, T - 1, h.size)
+        rng = np.random.default_rng(seed)
+        out = np.empty((paths, K))
+        for p in range(paths):
+            y = np.zeros(h.size)
+            y[s_idx] = L0 @ rng.standard_normal(s_idx.size)
+            eta = rng.standard_normal((steps, h.size)) @ L.T
+            snaps = np.empty((T, h.size))
+            for t in range(steps):
+                y = r * y + eta[t]
+                if (t + 1) % stride == 0:
+                    snaps[(t + 1) // stride - 1] = y
+            snaps -= snaps.mean(axis=0)
+            out[p] = np.sort(np.linalg.eigvalsh(snaps.T @ snaps / T))[::-1][:K]
+        return out
+
     def laws(self, H, C, steps: int) -> dict[str, np.ndarray | DecompositionError]:
         """Every law of :data:`LAWS` for a window of ``steps`` SGD steps; a law that is undefined here (e.g. no
         stationary state along a flat direction) is returned as its :class:`DecompositionError`."""

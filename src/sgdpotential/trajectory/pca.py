@@ -14,9 +14,9 @@ import numpy as np
 
 from .._validation import check_scalar
 from ..errors import ConfigError
-from .store import Trajectory
+from .store import Trajectory, TrajectoryRows
 
-__all__ = ["PCAResult", "random_walk_null", "trajectory_pca"]
+__all__ = ["HeldOutPCA", "PCAResult", "drift_share", "heldout_pca", "random_walk_null", "trajectory_pca"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ READ_BYTES = 64 * 2**20
 
 def _as_source(snapshots):
     """(T, N, chunk iterator) for an array or a Trajectory."""
-    if isinstance(snapshots, Trajectory):
+    if isinstance(snapshots, (Trajectory, TrajectoryRows)):
         tr = snapshots
         per_read = max(1, READ_BYTES // (4 * tr.n_params) // tr.chunk_rows) * tr.chunk_rows
 
@@ -255,11 +255,7 @@ def _with_diagnostics(mean, comps, variances, proj, total, T, method, tail_range
     # sign convention: each p_i points so that θ_i ends above where it starts (drift direction positive)
     sign = np.where(proj[-1] - proj[0] < 0, -1.0, 1.0)
     comps, proj = comps * sign[:, None], proj * sign
-    t = np.arange(T, dtype=float)
-    tc = t - t.mean()
-    slope = tc @ (proj - proj.mean(axis=0)) / (tc @ tc)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        drift = np.where(variances > 0, slope**2 * (tc @ tc) / T / variances, 0.0)
+    drift = drift_share(proj, variances)
     norm = np.linalg.norm(mean)
     alignment = float(abs(comps[0] @ mean) / norm) if norm > 0 else float("nan")
     idx = np.arange(1, spectrum.size + 1)
@@ -269,5 +265,77 @@ def _with_diagnostics(mean, comps, variances, proj, total, T, method, tail_range
     cum = np.cumsum(spectrum[1:])
     n90 = int(np.searchsorted(cum, 0.9 * rest) + 1) if rest > 0 and cum.size and cum[-1] >= 0.9 * rest else None
     return PCAResult(mean, comps, variances, proj, variances / total if total > 0 else variances * 0, float(total), T,
-                     method, np.clip(drift, 0.0, 1.0), alignment, gamma, n90, random_walk_null(T, variances.size),
+                     method, drift, alignment, gamma, n90, random_walk_null(T, variances.size),
                      spectrum)
+
+
+def drift_share(theta: np.ndarray, variances: np.ndarray | None = None) -> np.ndarray:
+    """Share of each column's variance (1/T; ``variances`` if already known) explained by a straight line in t:
+    ≈ 1 for a drift, ≈ 0 for a stationary fluctuation (and ~0.6 for a random walk's first component)."""
+    theta = np.asarray(theta, dtype=float)
+    T = theta.shape[0]
+    t = np.arange(T, dtype=float)
+    tc = t - t.mean()
+    centred = theta - theta.mean(axis=0)
+    slope = tc @ centred / (tc @ tc)
+    var = centred.var(axis=0) if variances is None else variances
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.clip(np.where(var > 0, slope**2 * (tc @ tc) / T / var, 0.0), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class HeldOutPCA:
+    """Directions chosen on the first part of a window, variances measured on the rest.
+
+    PCA picks the extreme eigenvalues of an autocorrelated sample covariance, so σ_i² along the window's own
+    p_i is biased (the smallest far below p_iᵀΣp_i, the largest above). Directions from snapshots
+    ``[0, split)`` and variances from ``[split, T)`` carry no selection bias: for a linear model the second
+    part's variance along a fixed p is exactly pᵀ Σ_window p of the finite-window law, started ``split``
+    snapshots after the window began.
+
+    Attributes
+    ----------
+    components : (K, N) ndarray
+        p_i of the first part.
+    selection_variances : (K,) ndarray
+        Their variances in the first part (biased, shown for contrast).
+    variances : (K,) ndarray
+        Variance (1/T_B, centred on the second part's mean) of the second part along each p_i.
+    drift : (K,) ndarray
+        Drift share of θ_i(t) in the second part.
+    split, n_second : int
+        First snapshot of the second part, and its snapshot count T_B.
+    """
+
+    components: np.ndarray
+    selection_variances: np.ndarray
+    variances: np.ndarray
+    drift: np.ndarray
+    split: int
+    n_second: int
+
+
+def heldout_pca(trajectory: Trajectory, n_components: int, split: int | None = None) -> HeldOutPCA:
+    """PCA of snapshots ``[0, split)`` (default: the first half) and the variances of ``[split, T)`` along its
+    directions. Cost: one PCA of the first part plus one streaming pass over the second (O(T_B N K)).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from sgdpotential import Trajectory
+    >>> t = Trajectory.create(os.path.join(tempfile.mkdtemp(), "t.zarr"), 3, capacity=100)
+    >>> t.append(np.random.default_rng(0).standard_normal((100, 3)) * [3.0, 1.0, 0.1], np.arange(100))
+    >>> h = heldout_pca(t, 2)
+    >>> h.split, h.n_second, h.components.shape
+    (50, 50, (2, 3))
+    """
+    T = trajectory.n_snapshots
+    split = T // 2 if split is None else split
+    check_scalar(split, "split", int, min_val=3, max_val=T - 3, fix="each part needs at least 3 snapshots")
+    first = trajectory_pca(trajectory.rows(0, split), min(n_components, split - 1, trajectory.n_params))
+    second = trajectory.rows(split, T)
+    theta = np.empty((second.n_snapshots, first.components.shape[0]))
+    for s, block in second.iter_chunks():
+        theta[s : s + block.shape[0]] = block.astype(np.float64) @ first.components.T
+    return HeldOutPCA(first.components, first.variances, theta.var(axis=0), drift_share(theta), split,
+                      second.n_snapshots)

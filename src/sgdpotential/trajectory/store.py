@@ -197,6 +197,36 @@ class Trajectory:
         for start in range(0, self.n_snapshots, rows):
             yield start, self.read(start, start + rows)
 
+    def rows(self, start: int, stop: int) -> TrajectoryRows:
+        """A read-only view of the committed snapshots ``start:stop`` that :func:`~sgdpotential.trajectory_pca`
+        streams like a whole trajectory (no copy in memory)."""
+        if not 0 <= start < stop <= self.n_snapshots:
+            raise ConfigError(f"rows {start}:{stop} are not inside the {self.n_snapshots} committed snapshots.")
+        return TrajectoryRows(self, start, stop)
+
     def __repr__(self) -> str:
         return (f"Trajectory({str(self.path)!r}, snapshots={self.n_snapshots}, n_params={self.n_params}, "
                 f"complete={self.complete})")
+
+
+class TrajectoryRows:
+    """Snapshots ``start:stop`` of a :class:`Trajectory`, streamed chunk by chunk (see :meth:`Trajectory.rows`).
+
+    Attributes
+    ----------
+    n_snapshots, n_params, chunk_rows : int
+    """
+
+    def __init__(self, trajectory: Trajectory, start: int, stop: int):
+        self.trajectory, self.start, self.stop = trajectory, start, stop
+        self.n_snapshots, self.n_params = stop - start, trajectory.n_params
+        self.chunk_rows = trajectory.chunk_rows
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        stop = self.n_snapshots if stop is None else min(stop, self.n_snapshots)
+        return self.trajectory.read(self.start + start, self.start + stop)
+
+    def iter_chunks(self, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        rows = rows or self.chunk_rows
+        for start in range(0, self.n_snapshots, rows):
+            yield start, self.read(start, start + rows)
