@@ -442,6 +442,13 @@ def _print_summary(run_dir) -> None:
         elif r.get("median_ratio") is not None:
             table.add_row(label, f"predicted/measured σ² median {r['median_ratio']:.3g}, "
                           f"median |log10 ratio| {r['median_abs_log10_ratio']:.2f}")
+    scan = s.get("k_scan")
+    if scan and scan.get("feng_tu_range"):
+        table.add_row("ψ by K", ", ".join(
+            f"{r['k']}: {r['feng_tu']['psi']:.2f}" + (f"/{r['heldout']['psi']:.2f}" if r.get("heldout", {}).get("psi")
+                                                      is not None else "")
+            for r in scan["rows"] if r["feng_tu"]["psi"] is not None)
+            + f" (Feng & Tu / held out; {scan['feng_tu_verdict']})")
     bands = [b for b in (s.get("sample_spectrum") or {}).get("bands", []) if b["n"] >= 3]
     if bands:
         table.add_row("sample spectrum", "; ".join(

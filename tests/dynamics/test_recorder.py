@@ -14,9 +14,21 @@ def test_burn_in_policy():
     target = BurnIn(epochs=None, target_accuracy=0.9, max_epochs=5)
     assert not target.over(0, float("nan")) and not target.over(1, 0.5) and target.over(1, 0.95)
     assert target.over(5, 0.1) and target.limit == 5  # gives up after max_epochs
-    assert target.outcome(5, 100, 0.1) == {"epochs": 5, "steps": 100, "accuracy": 0.1, "reached_target": False}
-    assert fixed.outcome(3, 30, 0.2)["reached_target"] is None
+    assert target.outcome(5, 100, 0.1, {"epochs": 5, "accuracy": 0.1}) == {
+        "epochs": 5, "steps": 100, "accuracy": 0.1, "reached_target": False, "age_epochs": 0, "target_epochs": 5}
+    assert fixed.outcome(3, 30, 0.2, {"epochs": 3, "accuracy": 0.2})["reached_target"] is None
     assert BurnIn(0, 1.0, 1).over(0, float("nan"))  # no burn-in at all
+
+
+def test_the_window_opens_age_epochs_after_the_burn_in_proper():
+    aged = BurnIn(epochs=None, target_accuracy=0.9, max_epochs=50, age=2)
+    assert aged.limit == 52
+    opens, ended = aged.step(3, 0.95, None)
+    assert not opens and ended == {"epochs": 3, "accuracy": 0.95}
+    assert aged.step(4, 0.5, ended) == (False, ended)  # the target is not re-checked during the age epochs
+    assert aged.step(5, 0.5, ended) == (True, ended)
+    out = aged.outcome(5, 250, 0.5, ended)
+    assert out["reached_target"] is True and out["target_epochs"] == 3 and out["age_epochs"] == 2
 
 
 @pytest.mark.parametrize("stride", [1, 3])

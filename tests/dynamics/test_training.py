@@ -153,3 +153,18 @@ def test_non_contiguous_selection(tmp_path):
 def test_selection_matches_model(tmp_path):
     net, res = small_run(tmp_path)
     assert res.selection == select_parameters(net, "hidden")
+
+
+def test_age_epochs_opens_the_window_later_on_the_same_path(tmp_path):
+    """A window opened ``age_epochs`` after burn-in is the stretch of the same training path that a run opening
+    at burn-in reaches then (training is deterministic): an age scan needs no second protocol."""
+    spe = 1797 // 32
+    base = dict(lr=0.1, batch_size=32, target_accuracy=0.9, seed=2)
+    young = train(build_mlp([64, 16, 16, 10], seed=0), DIGITS, TrainConfig(**base, window_steps=3 * spe + 40),
+                  tmp_path / "young.zarr", params="all")
+    old = train(build_mlp([64, 16, 16, 10], seed=0), DIGITS, TrainConfig(**base, age_epochs=3, window_steps=40),
+                tmp_path / "old.zarr", params="all")
+    b = old.trajectory.metadata["burn_in"]
+    assert b["age_epochs"] == 3 and b["epochs"] == b["target_epochs"] + 3 == young.burn_in_epochs + 3
+    assert b["reached_target"] is True
+    np.testing.assert_array_equal(old.trajectory.read(), young.trajectory.read()[3 * spe :])

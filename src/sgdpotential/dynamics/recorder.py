@@ -37,27 +37,37 @@ class BurnIn:
     epochs: int | None
     target_accuracy: float
     max_epochs: int
+    age: int = 0
 
     @classmethod
     def of(cls, config) -> BurnIn:
         """The policy of a :class:`~sgdpotential.TrainConfig`."""
-        return cls(config.burn_in_epochs, config.target_accuracy, config.max_burn_in_epochs)
+        return cls(config.burn_in_epochs, config.target_accuracy, config.max_burn_in_epochs, config.age_epochs)
 
     @property
     def limit(self) -> int:
-        """The most epochs burn-in can take (for progress bars)."""
-        return self.epochs if self.epochs is not None else self.max_epochs
+        """The most epochs burn-in can take, age included (for progress bars)."""
+        return (self.epochs if self.epochs is not None else self.max_epochs) + self.age
 
     def over(self, epoch: int, accuracy: float) -> bool:
-        """Whether burn-in ends after ``epoch`` epochs with training ``accuracy`` (unused when ``epoch`` is 0)."""
+        """Whether the burn-in proper ends after ``epoch`` epochs with training ``accuracy`` (unused at epoch 0)."""
         if self.epochs is not None:
             return epoch >= self.epochs
         return epoch >= self.max_epochs or (epoch > 0 and accuracy >= self.target_accuracy)
 
-    def outcome(self, epoch: int, step: int, accuracy: float) -> dict:
-        """JSON-ready record of how burn-in ended (stored in the trajectory's metadata)."""
+    def step(self, epoch: int, accuracy: float, ended: dict | None) -> tuple[bool, dict | None]:
+        """After ``epoch`` epochs: (whether the window opens now, how the burn-in proper ended — ``{"epochs",
+        "accuracy"}`` once it has, else None). The window opens ``age`` epochs after the burn-in proper ends."""
+        if ended is None and self.over(epoch, accuracy):
+            ended = {"epochs": int(epoch), "accuracy": float(accuracy)}
+        return ended is not None and epoch >= ended["epochs"] + self.age, ended
+
+    def outcome(self, epoch: int, step: int, accuracy: float, ended: dict) -> dict:
+        """JSON-ready record of how burn-in ended (stored in the trajectory's metadata): the epochs, steps and
+        accuracy when the window opens, whether the target was reached when the burn-in proper ended, and the age."""
         return {"epochs": int(epoch), "steps": int(step), "accuracy": float(accuracy),
-                "reached_target": None if self.epochs is not None else bool(accuracy >= self.target_accuracy)}
+                "reached_target": None if self.epochs is not None else bool(ended["accuracy"] >= self.target_accuracy),
+                "age_epochs": self.age, "target_epochs": ended["epochs"]}
 
 
 class WindowRecorder:

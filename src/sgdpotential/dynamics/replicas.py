@@ -205,10 +205,11 @@ def train_replicas(
     epoch, acc = np.zeros(R, dtype=int), torch.full((R,), float("nan"), device=stack.device)
     recs: list[WindowRecorder | None] = [None] * R  # a replica's recorder exists once its burn-in is over
     burn_info: list[dict | None] = [None] * R
+    ended: list[dict | None] = [None] * R  # how each replica's burn-in proper ended
     rows = Trajectory.chunk_rows_for(selection.size)
 
     def end_burn_in(r: int) -> None:
-        burn_info[r] = policy.outcome(epoch[r], stack.step_count, float(acc[r]))
+        burn_info[r] = policy.outcome(epoch[r], stack.step_count, float(acc[r]), ended[r])
         meta = store_metadata(configs[r], data, selection, stack.n_all, params, burn_info[r],
                               {"replica": {"index": int(r), "of": R}, **(metadata or {})})
         traj = Trajectory.create(stores[r], selection.size, metadata=meta, capacity=n_snap, chunk_rows=rows)
@@ -216,9 +217,11 @@ def train_replicas(
 
     t0 = last = time.perf_counter()
     try:
-        if policy.over(0, float("nan")):  # no burn-in: every window starts at once
+        if policy.over(0, float("nan")):  # no burn-in proper: the accuracy at the start
             acc[:] = stack.accuracy()
-            for r in range(R):
+        for r in range(R):
+            opens, ended[r] = policy.step(0, float(acc[r]), None)
+            if opens:
                 end_burn_in(r)
         done = np.zeros(R, dtype=bool)
         while not done.all():
@@ -229,7 +232,8 @@ def train_replicas(
                 epoch[burning] += 1
                 acc = torch.where(torch.as_tensor(burning, device=stack.device), stack.accuracy(), acc)
                 for r in np.flatnonzero(burning):
-                    if policy.over(epoch[r], float(acc[r])):
+                    opens, ended[r] = policy.step(epoch[r], float(acc[r]), ended[r])
+                    if opens:
                         end_burn_in(r)
                 if progress:
                     progress("burn-in", int(epoch.max()), policy.limit)

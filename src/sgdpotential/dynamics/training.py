@@ -54,6 +54,10 @@ class TrainConfig:
     target_accuracy : float
         With ``burn_in_epochs=None``: stop burn-in at the end of the first epoch whose full-batch
         training accuracy is ≥ this (at most ``max_burn_in_epochs``).
+    age_epochs : int
+        Further epochs of SGD after burn-in ends and before the window opens: the network's age at the window.
+        Training is deterministic, so runs that differ only in ``age_epochs`` record the windows that one
+        training run passes through at those ages (a sweep over it is an age scan).
     window_epochs, window_steps : float or None, int or None
         Length of the recorded window (give one; steps take precedence).
     stride : int
@@ -76,6 +80,7 @@ class TrainConfig:
     burn_in_epochs: int | None = None
     target_accuracy: float = 1.0
     max_burn_in_epochs: int = 300
+    age_epochs: int = 0
     window_epochs: float | None = 10.0
     window_steps: int | None = None
     stride: int = 1
@@ -101,6 +106,7 @@ class TrainConfig:
             check_scalar(self.target_accuracy, "target_accuracy", float, min_val=0, max_val=1,
                          include_boundaries="right", fix="e.g. 1.0")
         check_scalar(self.max_burn_in_epochs, "max_burn_in_epochs", int, min_val=1)
+        check_scalar(self.age_epochs, "age_epochs", int, min_val=0, fix="0 opens the window when burn-in ends")
         check_scalar(self.stride, "stride", int, min_val=1)
         if self.window_steps is not None:
             check_scalar(self.window_steps, "window_steps", int, min_val=1)
@@ -278,20 +284,24 @@ class _SGDLoop:
 
 def _burn_in(loop: _SGDLoop, policy: BurnIn, state: dict | None, checkpoint, progress) -> dict:
     """Epochs of SGD until ``policy`` says burn-in is over (resuming from ``state``); its outcome."""
-    epoch, acc = (0, float("nan")) if state is None else (state["epoch"], state["accuracy"])
-    while not policy.over(epoch, acc):
+    epoch, acc, ended = (0, float("nan"), None) if state is None else (state["epoch"], state["accuracy"],
+                                                                        state.get("ended"))
+    if epoch == 0 and policy.over(0, acc):
+        acc = loop.evaluate()[1]  # no burn-in proper: the accuracy at the start
+    while True:
+        opens, ended = policy.step(epoch, acc, ended)
+        if opens:
+            break
         for _ in range(loop.spe):
             loop.step()
         epoch += 1
         acc = loop.evaluate()[1]
-        checkpoint(loop.state("burn-in", epoch=epoch, accuracy=acc))
+        checkpoint(loop.state("burn-in", epoch=epoch, accuracy=acc, ended=ended))
         if progress:
             progress("burn-in", epoch, policy.limit)
-    if epoch == 0:
-        acc = loop.evaluate()[1]
     if progress:
         progress("burn-in", epoch, epoch)  # burn-in is over: the bar is complete
-    return policy.outcome(epoch, loop.step_count, acc)
+    return policy.outcome(epoch, loop.step_count, acc, ended)
 
 
 def _window(loop: _SGDLoop, rec: WindowRecorder, where, checkpoint, progress, every: float) -> None:

@@ -35,8 +35,9 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     ``noise_cov`` (C_P, paper Eq. 19), ``noise_temperature``; minibatch landscape (Eq. 20) ``theta_mean``,
     ``theta_std``, ``M_mean``, ``M_std``, ``nonconvex_fraction``; ``hessian_top`` (largest eigenvalues of the
     Hessian over the recorded subset).
-    With a held-out basis in ``pca.npz``: ``heldout_width``, ``heldout_censored``,
-    ``heldout_hessian``, ``heldout_noise_cov`` along its directions (twice the probe cost of H_P and C_P).
+    With a K-scan in ``pca.npz``: ``scan_width``, ``scan_censored`` along its K_max directions (the first K are
+    ``width``, ``censored``). With a held-out basis: ``heldout_width``, ``heldout_censored`` along its K_max
+    directions, ``heldout_hessian``, ``heldout_noise_cov`` along its first K (twice the cost of H_P and C_P).
     """
     import torch
 
@@ -77,12 +78,17 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
         "nonconvex_fraction": mb.nonconvex_fraction, "hessian_top": top,
         "profile_directions": shown, "profile_offsets": offsets, "profile_losses": profiles,
     }
-    if "heldout_components" in pca:  # the held-out basis: the same probes along the first half's directions
+    if "scan_components" in pca and pca["scan_components"].shape[0] > P.shape[0]:  # the K-scan's deeper directions
+        extra = flatness(obj, w0, torch.as_tensor(pca["scan_components"][P.shape[0]:], dtype=obj.dtype,
+                                                  device=obj.device))
+        arrays.update({"scan_width": np.concatenate([flat.width, extra.width]),
+                       "scan_censored": np.concatenate([flat.censored, extra.censored])})
+    if "heldout_components" in pca:  # the held-out basis: flatness along all its directions, H and C along K
         PA = torch.as_tensor(pca["heldout_components"], dtype=obj.dtype, device=obj.device)
         flat_a = flatness(obj, w0, PA)
         arrays.update({"heldout_width": flat_a.width, "heldout_censored": flat_a.censored,
-                       "heldout_hessian": projected_hessian(obj, w0, PA),
-                       "heldout_noise_cov": projected_noise_covariance(obj, w0, PA)})
+                       "heldout_hessian": projected_hessian(obj, w0, PA[: P.shape[0]]),
+                       "heldout_noise_cov": projected_noise_covariance(obj, w0, PA[: P.shape[0]])})
     rd.save(RunDir.PROBES, **arrays)
     return arrays
 
@@ -209,20 +215,57 @@ def _sample_spectrum(var, H, C, model, T: int, stride: int) -> dict:
             **compare_sample_spectrum(var, sims, r)}
 
 
+def _overlap(fits: list[dict]) -> bool:
+    """Whether every pair of 95% intervals overlaps (the one rule for "stable")."""
+    cis = [f["ci95"] for f in fits if f.get("ci95")]
+    return bool(cis) and max(lo for lo, _ in cis) <= min(hi for _, hi in cis)
+
+
+def _k_scan(pca, pr) -> dict | None:
+    """ψ over the nested K of :func:`~sgdpotential.trajectory.pca.k_ladder`, Feng & Tu's way (variances along
+    the window's own directions) and held out (directions from the first half, variances from the second);
+    the verdict: *stable* when every pair of 95% intervals overlaps, else ψ *moves with K*."""
+    from ..trajectory.pca import k_ladder
+
+    if "scan_width" not in pr and "scan_variances" not in pca:
+        return None
+    K = pca["components"].shape[0]
+    width = pr["scan_width"] if "scan_width" in pr else pr["width"]
+    censored = pr["scan_censored"] if "scan_censored" in pr else pr["censored"]
+    var, drift = pca["scan_variances"][: width.size], pca["scan_drift"][: width.size]
+    use, _, _ = usable_directions(width, censored, drift)
+    rows = []
+    for k in k_ladder(K, width.size):
+        row = {"k": k, "feng_tu": ivf_exponent(width[:k], var[:k], use[:k])}
+        if "heldout_width" in pr and pr["heldout_width"].size >= k:
+            h_use, _, _ = usable_directions(pr["heldout_width"][:k], pr["heldout_censored"][:k],
+                                            pca["heldout_drift"][:k])
+            row["heldout"] = ivf_exponent(pr["heldout_width"][:k], pca["heldout_variances"][:k], h_use)
+        rows.append(row)
+    out: dict = {"k_max": int(width.size), "rows": rows}
+    for way in ("feng_tu", "heldout"):
+        fits = [r[way] for r in rows if way in r and r[way]["psi"] is not None]
+        if len(fits) >= 2:
+            out[f"{way}_range"] = [min(f["psi"] for f in fits), max(f["psi"] for f in fits)]
+            out[f"{way}_verdict"] = "stable" if _overlap(fits) else "moves with K"
+    return out
+
+
 def _heldout(pca, pr, model, lr: float, stride: int) -> dict | None:
     """The comparisons along the held-out basis: directions from the first half of the window, variances from
     the second half, laws projected on those directions (no selection bias)."""
     if "heldout_components" not in pca or "heldout_hessian" not in pr:
         return None
-    split, var = int(pca["heldout_split"]), pca["heldout_variances"]
+    H, C = pr["heldout_hessian"], pr["heldout_noise_cov"]
+    K = H.shape[0]  # the run's K (the held-out basis itself reaches K_max, for the K-scan)
+    split, var, width = int(pca["heldout_split"]), pca["heldout_variances"][:K], pr["heldout_width"][:K]
     n_second = int(pca["projections"].shape[0]) - split
     steps, start = n_second * stride, split * stride  # the second half's SGD steps, and how far into the window
-    H, C = pr["heldout_hessian"], pr["heldout_noise_cov"]
-    use, is_drift, censored = usable_directions(pr["heldout_width"], pr["heldout_censored"], pca["heldout_drift"])
+    use, is_drift, censored = usable_directions(width, pr["heldout_censored"][:K], pca["heldout_drift"][:K])
     r = relaxation_index(H, lr, steps)
     out = {"split": split, "n_second": n_second, "steps": steps, "start_steps": start,
-           **{f"ivf_{k}": v for k, v in ivf_exponent(pr["heldout_width"], var, use).items()},
-           "ivf_selection_psi": ivf_exponent(pr["heldout_width"], pca["heldout_selection_variances"], use)["psi"],
+           **{f"ivf_{k}": v for k, v in ivf_exponent(width, var, use).items()},
+           "ivf_selection_psi": ivf_exponent(width, pca["heldout_selection_variances"][:K], use)["psi"],
            "n_drift": int(is_drift.sum()), "n_censored": int(censored.sum()),
            "relaxation_index": [float(x) for x in r], "variances": [float(x) for x in var]}
     laws = {"window_from_w0": lambda: model.window(H, C, steps, start=start),
@@ -352,6 +395,7 @@ def analyze(run_dir) -> dict:
         "exponents": exps,
         "loss0": float(pr["loss0"]),
         "heldout": _heldout(pca, pr, model, lr, int(tcfg.stride)),
+        "k_scan": _k_scan(pca, pr),
         "sample_spectrum": _sample_spectrum(var, H, C, model, T, int(tcfg.stride)),
         "warnings": _warnings(tcfg),
         "provenance": {"record": rec.get("provenance"),

@@ -48,7 +48,9 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None, n
     ``pca.npz`` holds ``mean`` (ω0 of the recorded subset), ``mean_all`` (ω0 of all parameters),
     ``components``, ``variances``, ``projections``, ``explained_variance_ratio``, ``drift``,
     ``null_ratio``, ``spectrum`` (every variance computed) with its random-walk ``null_spectrum``,
-    ``steps``, and the held-out basis (:func:`~sgdpotential.trajectory.pca.heldout_pca`: directions
+    ``steps``, the K-scan's ``scan_components``, ``scan_variances``, ``scan_drift`` (K_max ≥ K directions,
+    :func:`~sgdpotential.trajectory.pca.scan_limit`, the first K equal to ``components``), and the held-out basis
+    (:func:`~sgdpotential.trajectory.pca.heldout_pca`: directions
     ``heldout_components`` from the first half of the window, ``heldout_variances`` and ``heldout_drift`` of
     the second half along them, ``heldout_selection_variances`` of the first, ``heldout_split``); its scalars
     (total variance, alignment, γ, n90, method) go to ``run_dir/record.json`` with
@@ -113,19 +115,23 @@ def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) 
 def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
     """PCA of the recorded window → ``pca.npz`` and ``record.json``."""
     from ..trajectory import random_walk_null, trajectory_pca
-    from ..trajectory.pca import heldout_pca
+    from ..trajectory.pca import heldout_pca, scan_limit
 
     seconds["burn_in"], seconds["window"] = tr.burn_in_seconds, tr.window_seconds
     t = time.perf_counter()
-    K = min(net.config.components, tr.trajectory.n_snapshots - 1, tr.trajectory.n_params)
-    pca = trajectory_pca(tr.trajectory, K)
-    held = heldout_pca(tr.trajectory, K) if pca.n_snapshots >= 8 else None  # directions ≠ the variances' sample
+    T, N = tr.trajectory.n_snapshots, tr.trajectory.n_params
+    K = min(net.config.components, T - 1, N)
+    k_max = scan_limit(K, T, N)
+    scan = trajectory_pca(tr.trajectory, k_max)  # the K-scan's directions; the analysis uses the first K
+    pca = scan.first(K)
+    held = heldout_pca(tr.trajectory, k_max) if T >= 8 else None  # directions ≠ the variances' sample
     seconds["pca"] = time.perf_counter() - t
     rd.save(RunDir.PCA, mean=pca.mean, mean_all=tr.trajectory.mean_all, components=pca.components,
             variances=pca.variances, projections=pca.projections,
             explained_variance_ratio=pca.explained_variance_ratio, drift=pca.drift, null_ratio=pca.null_ratio,
             spectrum=pca.spectrum, null_spectrum=random_walk_null(pca.n_snapshots, pca.spectrum.size),
-            steps=tr.trajectory.steps,
+            steps=tr.trajectory.steps, scan_components=scan.components, scan_variances=scan.variances,
+            scan_drift=scan.drift,
             **({} if held is None else {
                 "heldout_components": held.components, "heldout_selection_variances": held.selection_variances,
                 "heldout_variances": held.variances, "heldout_drift": held.drift,

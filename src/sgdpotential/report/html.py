@@ -48,6 +48,16 @@ def verdict(s: dict) -> list[str]:
                        f"{b['n']} components with relaxation index α h T in {band} "
                        f"have median measured/simulated σ² = {b['median_ratio']:.3g} (sampling alone: "
                        f"{b['null95'][0]:.3g}–{b['null95'][1]:.3g}): {b['verdict']}.")
+    scan = s.get("k_scan")
+    if scan and scan.get("feng_tu_range"):
+        parts = "; ".join(f"K = {r['k']}: {r['feng_tu']['psi']:.2f}"
+                          + (f" (held out {r['heldout']['psi']:.2f})" if r.get("heldout", {}).get("psi") is not None
+                             else "") for r in scan["rows"] if r["feng_tu"]["psi"] is not None)
+        out.append(f"ψ over the nested K-scan (K_max = {scan['k_max']}): {parts}. Feng & Tu's way it "
+                   f"{'is stable' if scan['feng_tu_verdict'] == 'stable' else 'moves with K'}"
+                   + (f"; held out it {'is stable' if scan['heldout_verdict'] == 'stable' else 'moves with K'}"
+                      if scan.get("heldout_verdict") else "")
+                   + " (stable: every pair of 95% intervals overlaps).")
     held = s.get("heldout")
     if held and held.get("ivf_psi") is not None:
         lo, hi = held["ivf_ci95"]

@@ -8,7 +8,7 @@ store chunk by chunk (Halko, Martinsson & Tropp 2011), never holding T×N.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,7 +16,8 @@ from .._validation import check_scalar
 from ..errors import ConfigError
 from .store import Trajectory, TrajectoryRows
 
-__all__ = ["HeldOutPCA", "PCAResult", "drift_share", "heldout_pca", "random_walk_null", "trajectory_pca"]
+__all__ = ["HeldOutPCA", "PCAResult", "drift_share", "heldout_pca", "k_ladder", "random_walk_null", "scan_limit",
+           "trajectory_pca"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,13 @@ class PCAResult:
     n_components_90: int | None
     null_ratio: np.ndarray
     spectrum: np.ndarray
+
+    def first(self, k: int) -> PCAResult:
+        """The result restricted to the first ``k`` components (identical to a PCA asked for ``k`` by the exact
+        methods, which diagonalise the whole Gram or covariance matrix either way)."""
+        return replace(self, components=self.components[:k], variances=self.variances[:k],
+                       projections=self.projections[:, :k], explained_variance_ratio=self.explained_variance_ratio[:k],
+                       drift=self.drift[:k], null_ratio=self.null_ratio[:k])
 
 
 def random_walk_null(T: int, k: int | None = None) -> np.ndarray:
@@ -339,3 +347,30 @@ def heldout_pca(trajectory: Trajectory, n_components: int, split: int | None = N
         theta[s : s + block.shape[0]] = block.astype(np.float64) @ first.components.T
     return HeldOutPCA(first.components, first.variances, theta.var(axis=0), drift_share(theta), split,
                       second.n_snapshots)
+
+
+def scan_limit(k: int, n_snapshots: int, n_params: int) -> int:
+    """K_max of the nested K-scan: the run's K, or a quarter of the window's snapshots when that is more — deeper
+    sample eigenvalues of T snapshots are dominated by the finite window — and never more than N or T − 1.
+
+    Examples
+    --------
+    >>> scan_limit(50, 1000, 2500), scan_limit(20, 280, 1024), scan_limit(650, 5600, 650)
+    (250, 70, 650)
+    """
+    return int(min(n_params, n_snapshots - 1, max(k, n_snapshots // 4)))
+
+
+def k_ladder(k: int, k_max: int) -> list[int]:
+    """The nested K of the scan: 25, 50, 100, 200, … below K_max, plus the run's K and K_max itself.
+
+    Examples
+    --------
+    >>> k_ladder(50, 250), k_ladder(20, 70)
+    ([25, 50, 100, 200, 250], [20, 25, 50, 70])
+    """
+    ladder, step = {k, k_max}, 25
+    while step < k_max:
+        ladder.add(step)
+        step *= 2
+    return sorted(x for x in ladder if 3 <= x <= k_max)
