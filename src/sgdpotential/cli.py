@@ -206,9 +206,11 @@ def _stages(run_dir: Path, stages, *, config=None, resume: bool = False, rungs=N
 
 
 # the options shared by `record` and `run`, declared once
-PresetOpt = Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10) or quick (digits).")]
+PresetOpt = Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10), feng-tu-mnist (the full "
+                                             "60,000 digits, downloaded once) or quick (digits).")]
 OutOpt = Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")]
-DatasetOpt = Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH or mnist:DIR.")]
+DatasetOpt = Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH, mnist:DIR, or mnist / "
+                                                    "fashion-mnist (downloaded once, MD5-verified).")]
 LrOpt = Annotated[float | None, typer.Option(help="Learning rate α.")]
 BatchOpt = Annotated[int | None, typer.Option(help="Minibatch size B.")]
 SeedOpt = Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")]

@@ -351,14 +351,15 @@ def heldout_pca(trajectory: Trajectory, n_components: int, split: int | None = N
 
 def scan_limit(k: int, n_snapshots: int, n_params: int) -> int:
     """K_max of the nested K-scan: the run's K, or a quarter of the window's snapshots when that is more — deeper
-    sample eigenvalues of T snapshots are dominated by the finite window — and never more than N or T − 1.
+    sample eigenvalues of T snapshots are dominated by the finite window — but at most 8K (the flatness probe of
+    the scan costs ∝ K_max), and never more than N or T − 1.
 
     Examples
     --------
-    >>> scan_limit(50, 1000, 2500), scan_limit(20, 280, 1024), scan_limit(650, 5600, 650)
-    (250, 70, 650)
+    >>> scan_limit(50, 1000, 2500), scan_limit(20, 280, 1024), scan_limit(650, 5600, 650), scan_limit(50, 12000, 2500)
+    (250, 70, 650, 400)
     """
-    return int(min(n_params, n_snapshots - 1, max(k, n_snapshots // 4)))
+    return int(min(n_params, n_snapshots - 1, max(k, min(n_snapshots // 4, 8 * k))))
 
 
 def k_ladder(k: int, k_max: int) -> list[int]:

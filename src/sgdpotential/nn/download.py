@@ -1,0 +1,110 @@
+"""Public datasets downloaded once into a cache folder, each file checked against its published checksum.
+
+=================  ==================================================================  =========================
+name               files (training split only)                                         published MD5
+=================  ==================================================================  =========================
+``mnist``          ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``      as torchvision lists them
+``fashion-mnist``  the same two names, Zalando's Fashion-MNIST                          as torchvision lists them
+=================  ==================================================================  =========================
+
+The cache folder is ``$SGDPOTENTIAL_CACHE``, else ``$XDG_CACHE_HOME/sgdpotential``, else
+``~/.cache/sgdpotential``; each data set gets a subfolder. ``$SGDPOTENTIAL_DATA_URL`` replaces the download
+base URL (a mirror; the tests serve files from 127.0.0.1). A file is streamed into a temporary file beside its
+final name, its MD5 compared with the published one, and only then renamed into place: a failed, interrupted or
+corrupt download never leaves a file that looks cached. Offline, the error names the local-folder form
+(``mnist:DIR``) that needs no network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from ..errors import ConfigError
+
+__all__ = ["REMOTE", "cache_dir", "fetch"]
+
+#: name → (download base URL, {file name: published MD5}).
+REMOTE = {
+    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    }),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    }),
+}
+
+
+def cache_dir() -> Path:
+    """Where downloaded data sets live (see the module docstring)."""
+    if os.environ.get("SGDPOTENTIAL_CACHE"):
+        return Path(os.environ["SGDPOTENTIAL_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sgdpotential"
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)  # the published checksums are MD5: integrity, not security
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(name: str, *, timeout: float = 60.0) -> Path:
+    """The folder holding data set ``name``'s files, downloading and verifying the missing ones.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name; an unwritable cache; no network (the message points to ``mnist:DIR``); a checksum that
+        does not match the published one (nothing is cached then).
+    """
+    if name not in REMOTE:
+        raise ConfigError(f"no downloadable data set {name!r}; choose one of {', '.join(REMOTE)}.")
+    base, files = REMOTE[name]
+    base = os.environ.get("SGDPOTENTIAL_DATA_URL") or base
+    folder = cache_dir() / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-")
+        probe.close()
+    except OSError as exc:
+        raise ConfigError(f"cannot write the data set cache {str(folder)!r} ({exc.strerror or exc}); set "
+                          f"SGDPOTENTIAL_CACHE to a writable folder.") from exc
+    for file, md5 in files.items():
+        target = folder / file
+        if target.is_file() and _md5(target) == md5:
+            continue
+        _download(base.rstrip("/") + "/" + file, target, md5, name, timeout)
+    return folder
+
+
+def _download(url: str, target: Path, md5: str, name: str, timeout: float) -> None:
+    """Stream ``url`` into a temporary file beside ``target``; rename it into place only when its MD5 matches."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.part-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        out.write(block)
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", None) or exc
+                raise ConfigError(
+                    f"cannot download {url} ({reason}); this machine may be offline — put the files "
+                    f"{', '.join(REMOTE[name][1])} in a folder yourself and use dataset = 'mnist:DIR'.") from exc
+        got = _md5(Path(tmp))
+        if got != md5:
+            raise ConfigError(f"{url} has MD5 {got}, not the published {md5}: the download is corrupt or not the "
+                              f"canonical file, so nothing was cached; retry, or use dataset = 'mnist:DIR' with "
+                              f"files you trust.")
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
