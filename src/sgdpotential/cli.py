@@ -444,6 +444,10 @@ def _print_summary(run_dir) -> None:
         elif r.get("median_ratio") is not None:
             table.add_row(label, f"predicted/measured σ² median {r['median_ratio']:.3g}, "
                           f"median |log10 ratio| {r['median_abs_log10_ratio']:.2f}")
+    st = s.get("stationarity")
+    if st:
+        table.add_row("stationarity", f"Yaida's FDR ratio {st['fdr_ratio']:.3g} ± {st['se']:.2g} (1 if stationary): "
+                      f"{st['verdict']}")
     scan = s.get("k_scan")
     if scan and scan.get("feng_tu_range"):
         table.add_row("ψ by K", ", ".join(

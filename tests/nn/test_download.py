@@ -82,6 +82,10 @@ def test_a_corrupt_file_is_refused_and_nothing_is_cached(server, monkeypatch, tm
                        r"nothing was cached"):
         load_dataset("mnist")
     assert list((tmp_path / "cache" / "mnist").iterdir()) == []  # no file, no half-written .part
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "--dataset", "mnist", "--out", str(out)])
+    assert result.exit_code == 2 and "not the published f68b3c2dcbeaaa9fbdd348bbdeb94873" in result.stderr
+    assert not out.exists() and list((tmp_path / "cache" / "mnist").iterdir()) == []
 
 
 def test_offline_points_to_the_local_folder_form(monkeypatch, tmp_path):

@@ -130,3 +130,21 @@ def test_heldout_variances_carry_no_selection_bias(tmp_path):
     stored = traj.read().astype(np.float64)[200:]  # the store holds float32
     second = stored - stored.mean(0)
     np.testing.assert_allclose(h.variances, (second @ h.components.T).var(0), rtol=1e-9)
+
+
+def test_yaidas_relation_tells_a_stationary_window_from_a_drift(tmp_path):
+    from sgdpotential.trajectory.pca import stationarity
+
+    rng = np.random.default_rng(0)
+    T, N = 4000, 30
+    x = np.zeros((T, N))
+    for t in range(1, T):  # an AR(1) fluctuation around a fixed point far from the origin
+        x[t] = 0.9 * x[t - 1] + 0.1 * rng.standard_normal(N)
+    still = Trajectory.create(tmp_path / "s.zarr", N, capacity=T)
+    still.append(3.0 + x, np.arange(T))
+    s = stationarity(still)
+    assert s.verdict == "consistent" and abs(s.fdr_ratio - 1) <= 2 * s.se
+    drifting = Trajectory.create(tmp_path / "d.zarr", N, capacity=T)
+    drifting.append(3.0 + x + np.linspace(0, 0.5, T)[:, None], np.arange(T))  # |w| grows over the window
+    d = stationarity(drifting)
+    assert d.verdict == "inconsistent" and d.fdr_ratio < 1 - 2 * d.se

@@ -387,6 +387,7 @@ def analyze(run_dir) -> dict:
         "schema": "sgdpotential.summary/1",
         "config": cfg.to_dict(),
         "burn_in": rec["burn_in"],
+        "stationarity": rec.get("stationarity"),
         "pca": rec["pca"],
         "model": model.describe(),
         "ivf": ivf_out,

@@ -115,7 +115,7 @@ def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) 
 def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
     """PCA of the recorded window → ``pca.npz`` and ``record.json``."""
     from ..trajectory import random_walk_null, trajectory_pca
-    from ..trajectory.pca import heldout_pca, scan_limit
+    from ..trajectory.pca import heldout_pca, scan_limit, stationarity
 
     seconds["burn_in"], seconds["window"] = tr.burn_in_seconds, tr.window_seconds
     t = time.perf_counter()
@@ -125,6 +125,7 @@ def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
     scan = trajectory_pca(tr.trajectory, k_max)  # the K-scan's directions; the analysis uses the first K
     pca = scan.first(K)
     held = heldout_pca(tr.trajectory, k_max) if T >= 8 else None  # directions ≠ the variances' sample
+    fdr = stationarity(tr.trajectory) if T >= 3 else None
     seconds["pca"] = time.perf_counter() - t
     rd.save(RunDir.PCA, mean=pca.mean, mean_all=tr.trajectory.mean_all, components=pca.components,
             variances=pca.variances, projections=pca.projections,
@@ -145,6 +146,7 @@ def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
             "tail_exponent": pca.tail_exponent, "n_components_90": pca.n_components_90,
             "pc1_ratio": float(pca.explained_variance_ratio[0]), "null_pc1_ratio": float(pca.null_ratio[0]),
             "pc1_drift": float(pca.drift[0])},
+        "stationarity": None if fdr is None else {"fdr_ratio": fdr.fdr_ratio, "se": fdr.se, "verdict": fdr.verdict},
         "seconds": seconds, "resumed": tr.resumed, "provenance": provenance(net.train.device),
     })
     return RecordResult(rd.path, tr, pca, seconds)

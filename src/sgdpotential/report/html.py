@@ -48,6 +48,11 @@ def verdict(s: dict) -> list[str]:
                        f"{b['n']} components with relaxation index α h T in {band} "
                        f"have median measured/simulated σ² = {b['median_ratio']:.3g} (sampling alone: "
                        f"{b['null95'][0]:.3g}–{b['null95'][1]:.3g}): {b['verdict']}.")
+    st = s.get("stationarity")
+    if st:
+        out.append(f"Yaida's fluctuation–dissipation relation (1 at stationarity) over the window: "
+                   f"{st['fdr_ratio']:.3g} ± {st['se']:.2g}: {st['verdict']} with a stationary window"
+                   + ("" if st["verdict"] == "consistent" else " — the stationary laws do not describe it") + ".")
     scan = s.get("k_scan")
     if scan and scan.get("feng_tu_range"):
         parts = "; ".join(f"K = {r['k']}: {r['feng_tu']['psi']:.2f}"
