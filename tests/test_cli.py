@@ -95,7 +95,7 @@ def test_record_resume_of_a_complete_run_only_redoes_the_pca(tmp_path):
                                        "cannot exceed the 1797 training samples"),
         (["--lr=-1"], "lr = -1.0 must be a finite number > 0"),
         (["--params", "fc9.weight"], "unknown parameter name 'fc9.weight'"),
-        (["--preset", "huge"], "unknown preset 'huge'; choose one of feng-tu, quick"),
+        (["--preset", "huge"], "unknown preset 'huge'; choose one of feng-tu, feng-tu-mnist, quick"),
         (["--dataset", "npz:/nonexistent/x.npz"], "does not exist; pass npz:PATH"),
     ],
 )
