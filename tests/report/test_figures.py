@@ -68,3 +68,17 @@ def test_importing_and_drawing_leaves_the_matplotlib_backend_alone(quick_run_cop
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "svg"
+
+
+def test_the_k_scan_figure_plots_the_summarys_psi_and_intervals(drawn):
+    import json
+
+    out, saved = drawn
+    scan = json.loads((out / "summary.json").read_text())["k_scan"]
+    ax = saved["k_scan"].axes[0]
+    series = {c.get_label(): c for c in ax.containers}  # one errorbar container per way
+    feng_tu = next(c for label, c in series.items() if "Feng & Tu" in label)
+    psi = [r["feng_tu"]["psi"] for r in scan["rows"] if r["feng_tu"]["psi"] is not None]
+    np.testing.assert_allclose(feng_tu.lines[0].get_ydata(), psi, rtol=1e-12)
+    assert any("held out" in label for label in series)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(r["k"]) for r in scan["rows"]]

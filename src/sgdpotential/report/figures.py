@@ -36,8 +36,10 @@ def _loglog(ax, x, y, label, used=None, marker="o", **kw):
     used = np.ones_like(ok) if used is None else np.asarray(used, bool)
     line = ax.loglog(x[ok & used], y[ok & used], marker, ms=3, label=label, ls="none", **kw)
     if (ok & ~used).any():
+        once = "left out of the fits (drift/censored): hollow"
+        seen = once in [ln.get_label() for ln in ax.get_lines()]
         ax.loglog(x[ok & ~used], y[ok & ~used], marker, ms=4, mfc="none", ls="none", color=line[0].get_color(),
-                  label="left out (drift/censored)")
+                  label="_nolegend_" if seen else once)
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # keep a narrow log axis readable
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
@@ -130,4 +132,32 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
     figs["scaling"] = _save(fig, out / "scaling.png")
+    scan = summary.get("k_scan")
+    if scan and scan.get("rows"):
+        figs["k_scan"] = draw_k_scan(scan, out / "k_scan.png")
     return figs
+
+
+def draw_k_scan(scan: dict, path: Path) -> Path:
+    """ψ against K (log axis) with its 95% bootstrap interval, Feng & Tu's way and held out, as ``summary.json``
+    holds it."""
+    fig, ax = subplots(figsize=(5, 3.6))
+    for way, label, marker, shift in (("feng_tu", "along the window's own p_i (Feng & Tu)", "o", 0.97),
+                                      ("heldout", "held out (p_i from the 1st half, σ² from the 2nd)", "s", 1.03)):
+        pts = [(r["k"], r[way]) for r in scan["rows"] if r.get(way) and r[way]["psi"] is not None]
+        if not pts:
+            continue
+        k = np.array([p[0] for p in pts], float) * shift  # side by side, not on top of each other
+        psi = np.array([p[1]["psi"] for p in pts])
+        lo, hi = np.array([p[1]["ci95"][0] for p in pts]), np.array([p[1]["ci95"][1] for p in pts])
+        ax.errorbar(k, psi, yerr=[psi - lo, hi - psi], fmt=f"{marker}-", ms=4, capsize=3, label=f"{label}, 95% CI")
+    ax.axhline(4, color="k", ls=":", lw=0.8, label="Feng & Tu's ψ ≈ 4")
+    ax.set_xscale("log")
+    ks = [r["k"] for r in scan["rows"]]
+    ax.set_xticks(ks)
+    ax.set_xticklabels([str(k) for k in ks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("K, principal directions in the fit (nested)")
+    ax.set_ylabel("ψ (σ_i² ∝ F_i^−ψ)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -107,6 +107,8 @@ def make_report(run_dir) -> Path:
         "lyapunov": "Predicted against measured σ_i²: continuous, exact discrete, and finite-window laws.",
         "spectra": "H_P, C_P and U along each principal direction.",
         "scaling": "The scaling panel: the paper's assumptions and the disputed σ_θ law.",
+        "k_scan": "ψ against the number K of principal directions in the fit (nested K-scan), along the window's "
+                  "own directions and held out; bars are 95% bootstrap intervals.",
     }
     sections, numbers = [], summary
     if rd.has(RunDir.LADDER):
