@@ -19,9 +19,10 @@ def test_run_writes_every_stage(quick_run):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["config.json", "figures", "ladder.json", "pca.npz", "probes.npz", "record.json", "replays",
                      "report.html", "summary.json", "trajectory.zarr"]
-    assert len(list((out / "figures").glob("*.png"))) == 8
+    assert sorted(p.stem for p in (out / "figures").glob("*.png")) == [
+        "ivf", "k_scan", "ladder", "lyapunov", "profiles", "scaling", "spectra", "spectrum", "trajectory"]
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 8 and "Verdict" in page and "inverse variance" in page
+    assert page.count("data:image/png;base64,") == 9 and "Verdict" in page and "inverse variance" in page
     assert "Which ingredient makes IVF?" in page
     s = json.loads((out / "summary.json").read_text())
     assert s["schema"] == "sgdpotential.summary/1"
