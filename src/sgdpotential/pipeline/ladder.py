@@ -8,7 +8,7 @@ with its interval, total variance, PC1 share, variance along real SGD's principa
   *all* weights (:func:`~sgdpotential.replay.linearized_replay`);
 * ``full`` — the same with the full-batch Hessian: the linear SDE of Eqs. (4)/(17) in all weights;
 * ``isotropic`` — the full-Hessian replay with isotropic gradient noise of the same trace (Einstein control);
-* ``continuous``, ``discrete``, ``window`` — the subspace laws with F = αH_P, D = C_P (Eqs. 5/17,
+* ``continuous``, ``discrete``, ``window`` — the subspace laws with F = αH_P, D = κC_P (Eqs. 5/17,
   the exact discrete recursion, and the finite window from ω0).
 
 Plus two diagnostics of the subspace itself: a linear SDE fitted to θ(t) (VAR(1) on the increments,

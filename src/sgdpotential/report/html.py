@@ -38,7 +38,7 @@ def verdict(s: dict) -> list[str]:
             out.append(f"{label} is not defined here: {r.get('error', 'no usable directions')}")
             continue
         agree = r["median_abs_log10_ratio"] < AGREE_LOG10
-        out.append(f"{label} with F = αH_P, D = C_P {'agrees with' if agree else 'does not match'} the measured "
+        out.append(f"{label} with F = αH_P, D = κC_P {'agrees with' if agree else 'does not match'} the measured "
                    f"variances (median predicted/measured {r['median_ratio']:.3g}).")
     for b in (s.get("sample_spectrum") or {}).get("bands", []):
         if b["n"] >= 3 and b["median_ratio"] is not None:
