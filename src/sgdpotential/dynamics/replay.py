@@ -10,7 +10,7 @@ with H^• the minibatch Hessian H^μ (``hessian="batch"``: Eq. 20) or the full-
 linear SDE of Eqs. 4/17), and g^• the minibatch gradient g^μ(ω0) (``noise="sgd"``), the full gradient plus
 isotropic Gaussian noise of the same total variance (``"isotropic"``: the Einstein control), or the full
 gradient alone (``"none"``: deterministic relaxation). It records into the same trajectory store as real
-training, so PCA, flatness and the IVF fit apply unchanged (:mod:`sgdpotential.ladder`).
+training, so PCA, flatness and the IVF fit apply unchanged (:mod:`sgdpotential.pipeline.ladder`).
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def linearized_replay(
         H^μ of each step's minibatch, or the full-batch Hessian H.
     noise : {"sgd", "isotropic", "none"}
         g^μ(ω0) of the step's minibatch; g(ω0) + ξ with ξ ~ N(0, s²I), s² = tr Cov(g^μ)/N (the same total
-        variance as minibatch noise, :func:`~sgdpotential.probes.noise.gradient_noise_trace`); or g(ω0).
+        variance as minibatch noise, :func:`~sgdpotential.nn.probes.noise.gradient_noise_trace`); or g(ω0).
     sampling, seed : str, int
         Minibatches exactly as :func:`~sgdpotential.train` draws them (same sampler, same seed → same
         minibatches); the isotropic noise has its own generator derived from ``seed``.

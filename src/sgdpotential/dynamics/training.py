@@ -67,7 +67,7 @@ class TrainConfig:
     device : str
         ``"cpu"`` or ``"cuda"`` (when available).
     loss : {"cross_entropy", "mse"}
-        The per-sample loss (:func:`~sgdpotential.objective.per_sample_loss`); ``mse`` makes a linear
+        The per-sample loss (:func:`~sgdpotential.nn.objective.per_sample_loss`); ``mse`` makes a linear
         model's loss exactly quadratic (tests, analytic cases).
     """
 

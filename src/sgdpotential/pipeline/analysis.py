@@ -227,7 +227,7 @@ def _k_scan(pca, pr) -> dict | None:
     the verdict: *stable* when every pair of 95% intervals overlaps, else ψ *moves with K*."""
     from ..trajectory.pca import k_ladder
 
-    if "scan_width" not in pr and "scan_variances" not in pca:
+    if "scan_variances" not in pca:  # recorded before the scan existed
         return None
     K = pca["components"].shape[0]
     width = pr["scan_width"] if "scan_width" in pr else pr["width"]

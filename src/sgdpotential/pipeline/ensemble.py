@@ -97,10 +97,8 @@ def run_replicas(config, out, replicas: int, *, resume: bool = False, with_ladde
     seed0 = config.train.get("seed", 0)
     configs = [with_overrides(config, seed=seed0 + i) for i in range(replicas)]
     dirs = [out / f"seed={seed0 + i}" for i in range(replicas)]
-    data = build_network(configs[0]).data
-    for c in configs:
-        build_network(c, data=data)
-        analysable(c)
+    build_network(configs[0])  # the replicas differ only in their seed: one check validates them all
+    analysable(configs[0])
     created = not out.exists()
     try:
         out.mkdir(exist_ok=True)

@@ -5,7 +5,7 @@ with its interval, total variance, PC1 share, variance along real SGD's principa
 
 * ``sgd`` — the recorded run;
 * ``batch`` — a linearized replay with minibatch Hessians and minibatch gradient noise (paper Eq. 20) in
-  *all* weights (:func:`~sgdpotential.replay.linearized_replay`);
+  *all* weights (:func:`~sgdpotential.dynamics.replay.linearized_replay`);
 * ``full`` — the same with the full-batch Hessian: the linear SDE of Eqs. (4)/(17) in all weights;
 * ``isotropic`` — the full-Hessian replay with isotropic gradient noise of the same trace (Einstein control);
 * ``continuous``, ``discrete``, ``window`` — the subspace laws with F = αH_P, D = κC_P (Eqs. 5/17,
@@ -13,7 +13,7 @@ with its interval, total variance, PC1 share, variance along real SGD's principa
 
 Plus two diagnostics of the subspace itself: a linear SDE fitted to θ(t) (VAR(1) on the increments,
 :func:`~sgdpotential.theory.fit.fit_linear_sde`) against (αH_P, C_P) and its potential U, with the area-rate
-estimate of εQ; and the closure shares of H p_i and C p_i outside span(P) (:mod:`~sgdpotential.probes.closure`).
+estimate of εQ; and the closure shares of H p_i and C p_i outside span(P) (:mod:`~sgdpotential.nn.probes.closure`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .rundir import RunDir
 
 __all__ = ["REPLAYS", "ladder"]
 
-#: The replay rungs: name → (hessian, noise) of :func:`~sgdpotential.replay.linearized_replay`.
+#: The replay rungs: name → (hessian, noise) of :func:`~sgdpotential.dynamics.replay.linearized_replay`.
 REPLAYS = {"batch": ("batch", "sgd"), "full": ("full", "sgd"), "isotropic": ("full", "isotropic")}
 
 LABELS = {

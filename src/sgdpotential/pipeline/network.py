@@ -2,9 +2,9 @@
 
 :func:`build_network` loads the data set, builds the model (initialised with ``model_seed``, on the run's
 device) and validates every setting against them; :class:`Network` then hands every stage the same
-:class:`~sgdpotential.nn.objective.Objective` (the run's loss, device and parameter subset) and the same linear
-model of the optimizer (:func:`~sgdpotential.theory.linear_model`), so that no stage can probe or analyse a run
-with settings different from the ones it was trained with.
+:class:`~sgdpotential.nn.objective.Objective` (the run's loss, device and parameter subset), and :func:`analysable`
+the same linear model of the optimizer (:func:`~sgdpotential.theory.linear_model`), so that no stage can probe or
+analyse a run with settings different from the ones it was trained with.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .._validation import check_scalar
 from ..errors import ConfigError, DecompositionError
 from .config import RunConfig
 
-__all__ = ["Network", "build_network"]
+__all__ = ["Network", "analysable", "build_network"]
 
 
 @dataclass
@@ -56,11 +56,6 @@ class Network:
 
         return Objective(self.model, self.data, self.config.params if params is None else params, base=base,
                          loss=self.train.loss)
-
-    def linear_model(self):
-        """The linear model of the run's optimizer (:func:`~sgdpotential.theory.linear_model`), or a
-        :class:`ConfigError` when the theory does not model it (momentum, weight decay)."""
-        return analysable(self.config, self.data.n_train)
 
 
 def analysable(config: RunConfig, n_train: int | None = None):

@@ -135,7 +135,7 @@ def _slug(values: dict) -> str:
 
 def sweep_points(base: RunConfig, axes: dict | None = None, runs: list[dict] | None = None) -> list[SweepPoint]:
     """The points of a sweep: the Cartesian product of ``axes`` (a grid), or the explicit list ``runs`` of
-    overrides — each applied to ``base`` (:func:`~sgdpotential.runs.with_overrides`: training fields go into
+    overrides — each applied to ``base`` (:func:`~sgdpotential.pipeline.config.with_overrides`: training fields go into
     ``train``). Unknown fields, empty axes and duplicate points are refused."""
     known = _known_fields()
     if (axes is None) == (runs is None):
@@ -170,7 +170,7 @@ def sweep_points(base: RunConfig, axes: dict | None = None, runs: list[dict] | N
 
 
 def load_sweep(path) -> tuple[RunConfig, dict | None, list | None]:
-    """A sweep file (TOML): the base run as in :func:`~sgdpotential.runs.load_config` (``preset``, top-level
+    """A sweep file (TOML): the base run as in :func:`~sgdpotential.pipeline.config.load_config` (``preset``, top-level
     fields, ``[train]``), plus either a ``[grid]`` table of lists or ``[[runs]]`` tables of overrides.
 
     Returns (base, axes, runs): ``axes`` is the grid (``{}`` when the file has neither, for the command line
@@ -353,7 +353,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
         Add the model ladder to each run (costly; off by default).
     replicas : bool
         Points that differ only in ``seed`` are trained together as replicas in one job
-        (:func:`~sgdpotential.replicas.train_replicas`: several times the throughput of separate runs for small
+        (:func:`~sgdpotential.dynamics.replicas.train_replicas`: several times the throughput of separate runs for small
         networks; results equal to separate runs up to floating-point summation order).
     progress : callable(phase, done, total), optional
 

@@ -47,7 +47,7 @@ def noise_covariance_products(obj: Objective, w0, directions, *, batch: int = 16
     """C p_i for each row p_i of ``directions``, with C the per-sample gradient covariance of paper Eq. (19).
 
     Method: C p_i = (1/N_L) Σ_k (∇ℓ_k − ∇L)(d_ki − d̄_i) = ∇_w [(1/N_L) Σ_k (d_ki − d̄_i) ℓ_k(w)] at w0, with
-    d_ki = p_iᵀ∇ℓ_k from :func:`~sgdpotential.probes.directional_derivatives`: one gradient of a reweighted
+    d_ki = p_iᵀ∇ℓ_k from :func:`~sgdpotential.nn.probes.directional_derivatives`: one gradient of a reweighted
     loss per direction (``vmap``-ed over directions, chunked over samples), so the N_L × N per-sample
     gradient matrix is never formed. Cost ≈ 2K gradient evaluations.
     """
@@ -80,7 +80,7 @@ def closure_fractions(obj: Objective, w0, directions, *, inside=None) -> Closure
     inside : (N,) bool array, optional
         Marks the parameters of the recorded subset; adds the ``*_other`` shares.
 
-    Method: H p_i by batched Hessian-vector products (:func:`~sgdpotential.probes.curvature.
+    Method: H p_i by batched Hessian-vector products (:func:`~sgdpotential.nn.probes.curvature.
     hessian_vector_products`), C p_i by :func:`noise_covariance_products`, the projector from a QR
     factorisation of Pᵀ in float64. Cost ≈ 3K gradient evaluations.
 

@@ -47,7 +47,7 @@ def gauss_newton_is_exact(obj: Objective) -> bool:
 
 def _gauss_newton_projected(obj: Objective, w0: torch.Tensor, P: torch.Tensor) -> np.ndarray:
     """H_P = (1/N_L) Σ_k J_kᵀ ∇²_out ℓ_k J_k with J_k (out × K) the output Jacobian along the directions
-    (:func:`~sgdpotential.probes._tangents.logits_and_tangents`) and the closed-form output curvature
+    (:func:`~sgdpotential.nn.probes._tangents.logits_and_tangents`) and the closed-form output curvature
     diag(s) − ssᵀ (softmax cross-entropy) or I (squared error)."""
     K = P.shape[0]
     H = torch.zeros((K, K), dtype=torch.float64, device=obj.device)

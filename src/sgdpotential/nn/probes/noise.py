@@ -119,7 +119,7 @@ def gradient_noise_trace(obj: Objective, w0, *, rows: int | None = None) -> floa
     in float64 after centring on the full gradient (no cancellation between the two terms). Cost ≈ one
     full-batch gradient; memory O(rows · N). A minibatch gradient then has total noise variance
     tr C / B (× (N_L − B)/(N_L − 1) without replacement) — the scale of the isotropic control of
-    :func:`~sgdpotential.replay.linearized_replay`.
+    :func:`~sgdpotential.dynamics.replay.linearized_replay`.
     """
     w0 = obj.check_w(w0)
     rows = rows or max(1, min(obj.chunk, 2**23 // max(obj.n_params, 1)))
