@@ -40,7 +40,7 @@ _LAZY = {
     "Flatness": "nn.probes", "MinibatchLandscape": "nn.probes", "directional_derivatives": "nn.probes",
     "flatness": "nn.probes", "hessian_top_eigenvalues": "nn.probes", "loss_profiles": "nn.probes",
     "minibatch_landscape": "nn.probes", "noise_temperature": "nn.probes", "projected_hessian": "nn.probes",
-    "projected_noise_covariance": "nn.probes",
+    "projected_noise_covariance": "nn.probes", "path_noise_covariance": "nn.probes",
     "TrainConfig": "dynamics.training", "TrainResult": "dynamics.training", "train": "dynamics.training",
     "train_replicas": "dynamics.replicas",
     "ReplayResult": "dynamics.replay", "linearized_replay": "dynamics.replay",

@@ -241,7 +241,7 @@ def record(
     from .pipeline.stages import plan
 
     cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
-    _print_record(_stages(_default_out(out, preset, resume), plan(last="record"), config=cfg, resume=resume))
+    _print_record(_stages(_default_out(out, preset, resume), plan(last="ages"), config=cfg, resume=resume))
 
 
 @app.command()
@@ -455,6 +455,13 @@ def _print_summary(run_dir) -> None:
                                                       is not None else "")
             for r in scan["rows"] if r["feng_tu"]["psi"] is not None)
             + f" (Feng & Tu / held out; {scan['feng_tu_verdict']})")
+    ages = s.get("ages")
+    if ages:
+        table.add_row("ψ by age", ", ".join(
+            f"{r['age']}: {r['feng_tu']['psi']:.2f}" + (f"/{r['heldout']['psi']:.2f}" if r["heldout"]["psi"]
+                                                        is not None else "")
+            for r in ages["rows"] if r["feng_tu"]["psi"] is not None)
+            + f" (epochs after burn-in; Feng & Tu / held out; {ages.get('feng_tu_verdict', 'n/a')})")
     bands = [b for b in (s.get("sample_spectrum") or {}).get("bands", []) if b["n"] >= 3]
     if bands:
         table.add_row("sample spectrum", "; ".join(

@@ -168,3 +168,27 @@ def test_age_epochs_opens_the_window_later_on_the_same_path(tmp_path):
     assert b["age_epochs"] == 3 and b["epochs"] == b["target_epochs"] + 3 == young.burn_in_epochs + 3
     assert b["reached_target"] is True
     np.testing.assert_array_equal(old.trajectory.read(), young.trajectory.read()[3 * spe :])
+
+
+@pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
+def test_a_continued_window_is_the_later_age_of_the_same_run(tmp_path, sampling):
+    """``train(start=state)`` records a later window of the same training run (no retraining of the prefix):
+    the same snapshots as a fresh run with that ``age_epochs``, the same burn-in record but for its age, and
+    a window ending mid-epoch continues mid-permutation."""
+    base = dict(lr=0.1, batch_size=32, target_accuracy=0.9, seed=2, sampling=sampling)
+    first = train(build_mlp([64, 16, 16, 10], seed=0), DIGITS, TrainConfig(**base, window_steps=70),
+                  tmp_path / "first.zarr", params="all")
+    cont = train(build_mlp([64, 16, 16, 10], seed=5), DIGITS, TrainConfig(**base, age_epochs=4, window_steps=50),
+                 tmp_path / "cont.zarr", params="all", start=first.state)
+    fresh = train(build_mlp([64, 16, 16, 10], seed=0), DIGITS, TrainConfig(**base, age_epochs=4, window_steps=50),
+                  tmp_path / "fresh.zarr", params="all")
+    np.testing.assert_array_equal(cont.trajectory.read(), fresh.trajectory.read())
+    assert cont.trajectory.metadata["burn_in"] == fresh.trajectory.metadata["burn_in"]
+    again = train(build_mlp([64, 16, 16, 10], seed=0), DIGITS, TrainConfig(**base, age_epochs=5, window_steps=50),
+                  tmp_path / "again.zarr", params="all", start=cont.state)
+    one = train(build_mlp([64, 16, 16, 10], seed=0), DIGITS, TrainConfig(**base, age_epochs=5, window_steps=2),
+                tmp_path / "one.zarr", params="all")  # a chain of continuations stays on the path
+    np.testing.assert_array_equal(again.trajectory.read()[:2], one.trajectory.read())
+    with pytest.raises(ConfigError, match="ages must be at least the window length apart"):
+        train(build_mlp([64, 16, 16, 10], seed=0), DIGITS, TrainConfig(**base, age_epochs=1, window_steps=50),
+              tmp_path / "early.zarr", params="all", start=cont.state)

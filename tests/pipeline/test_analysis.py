@@ -20,7 +20,7 @@ def test_run_writes_every_stage(quick_run):
     assert names == ["config.json", "figures", "ladder.json", "pca.npz", "probes.npz", "record.json", "replays",
                      "report.html", "summary.json", "trajectory.zarr"]
     assert sorted(p.stem for p in (out / "figures").glob("*.png")) == [
-        "ivf", "k_scan", "ladder", "lyapunov", "profiles", "scaling", "spectra", "spectrum", "trajectory"]
+        "ivf", "ladder", "lyapunov", "profiles", "scaling", "spectra", "spectrum", "trajectory", "views"]
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 9 and "Verdict" in page and "inverse variance" in page
     assert "Which ingredient makes IVF?" in page

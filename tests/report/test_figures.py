@@ -70,15 +70,22 @@ def test_importing_and_drawing_leaves_the_matplotlib_backend_alone(quick_run_cop
     assert res.stdout.strip() == "svg"
 
 
-def test_the_k_scan_figure_plots_the_summarys_psi_and_intervals(drawn):
+def test_the_views_figure_plots_the_summarys_psi_and_intervals(drawn):
+    """ψ against K, window and age: the K panel plots the K-scan of summary.json with its tick labels, the window
+    panel the nested sub-windows, the age panel this window's ψ (one age: with the note saying how to get more)."""
     import json
 
     out, saved = drawn
-    scan = json.loads((out / "summary.json").read_text())["k_scan"]
-    ax = saved["k_scan"].axes[0]
-    series = {c.get_label(): c for c in ax.containers}  # one errorbar container per way
+    s = json.loads((out / "summary.json").read_text())
+    scan = s["k_scan"]
+    k_ax, w_ax, a_ax = saved["views"].axes
+    series = {c.get_label(): c for c in k_ax.containers}  # one errorbar container per way
     feng_tu = next(c for label, c in series.items() if "Feng & Tu" in label)
     psi = [r["feng_tu"]["psi"] for r in scan["rows"] if r["feng_tu"]["psi"] is not None]
     np.testing.assert_allclose(feng_tu.lines[0].get_ydata(), psi, rtol=1e-12)
     assert any("held out" in label for label in series)
-    assert [t.get_text() for t in ax.get_xticklabels()] == [str(r["k"]) for r in scan["rows"]]
+    assert [t.get_text() for t in k_ax.get_xticklabels()] == [str(r["k"]) for r in scan["rows"]]
+    nested = w_ax.containers[0].lines[0]
+    np.testing.assert_allclose(nested.get_ydata(), [n["psi"] for n in s["ivf"]["nested"] if n["psi"] is not None])
+    np.testing.assert_allclose(a_ax.containers[0].lines[0].get_ydata(), [s["ivf"]["psi"]])
+    assert any("ages = [...]" in t.get_text() for t in a_ax.texts)

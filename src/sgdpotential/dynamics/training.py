@@ -8,6 +8,7 @@ exactly where its last committed chunk ended and produces the same trajectory as
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -157,6 +158,9 @@ class TrainResult:
     burn_in_seconds, window_seconds : float
         Wall time of each phase in this process (a resumed run counts only its own part).
     resumed : bool
+    state : dict or None
+        The training state at the end of the window (model, optimizer, sampler, step, burn-in outcome): what
+        ``train(..., start=state)`` continues from to record a later window of the same run.
     """
 
     trajectory: Trajectory
@@ -170,6 +174,7 @@ class TrainResult:
     window_seconds: float = 0.0
     resumed: bool = False
     eval_log: dict = field(default_factory=dict)
+    state: dict | None = None
 
 
 @torch.no_grad()
@@ -335,6 +340,7 @@ def train(
     progress: Callable[[str, int, int], None] | None = None,
     chunk_rows: int | None = None,
     checkpoint_seconds: float = 2.0,
+    start: dict | None = None,
 ) -> TrainResult:
     """Burn in with SGD, then record a window of snapshots into the trajectory store ``store``.
 
@@ -363,6 +369,11 @@ def train(
         Least wall time between two resume checkpoints in the window (each chunk is committed to the
         store at once; a checkpoint follows a commit when this much time has passed, and at the end of
         burn-in). A killed run recomputes at most this much; 0 checkpoints after every chunk.
+    start : dict, optional
+        :attr:`TrainResult.state` of an earlier window of the same run: continue that training (no new burn-in)
+        and open this window ``config.age_epochs`` epochs after the burn-in that ``start`` records ended — a
+        later age of the same network, the exact path a fresh run with that ``age_epochs`` passes through
+        (tested). Not resumable midway: a killed continuation is redone from ``start``.
 
     Raises
     ------
@@ -389,19 +400,30 @@ def train(
 
     loop = _SGDLoop(model, data, config)
     n_all = loop.flat.numel()
-    state = loop.load(torch.load(ckpt, map_location=loop.device, weights_only=False)) if resume else None
-    t0 = time.perf_counter()
-    if state is None or state["phase"] == "burn-in":
-        burn_in = _burn_in(loop, BurnIn.of(config), state, lambda s: _save_checkpoint(ckpt, s), progress)
+    if start is not None:
+        if resume:
+            raise ConfigError("a continued window (start=…) is not resumable; continue it again from its start.")
+        state = None
+        t0 = time.perf_counter()
+        burn_in = _continue(loop, start, config, progress)
         traj = Trajectory.create(store, selection.size, capacity=n_snap, chunk_rows=chunk_rows, overwrite=True,
                                  metadata=store_metadata(config, data, selection, n_all, params, burn_in, metadata))
         rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device)
-        _save_checkpoint(ckpt, loop.state("window", burn_in=burn_in, **rec.state()))
     else:
-        burn_in = state["burn_in"]
-        traj = Trajectory.open(store, mode="r+")
-        traj.truncate(min(traj.n_snapshots, state["committed"]))  # rows after the checkpoint: recomputed
-        rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device, state=state)
+        state = loop.load(torch.load(ckpt, map_location=loop.device, weights_only=False)) if resume else None
+        t0 = time.perf_counter()
+        if state is None or state["phase"] == "burn-in":
+            burn_in = _burn_in(loop, BurnIn.of(config), state, lambda s: _save_checkpoint(ckpt, s), progress)
+            traj = Trajectory.create(store, selection.size, capacity=n_snap, chunk_rows=chunk_rows, overwrite=True,
+                                     metadata=store_metadata(config, data, selection, n_all, params, burn_in,
+                                                             metadata))
+            rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device)
+            _save_checkpoint(ckpt, loop.state("window", burn_in=burn_in, **rec.state()))
+        else:
+            burn_in = state["burn_in"]
+            traj = Trajectory.open(store, mode="r+")
+            traj.truncate(min(traj.n_snapshots, state["committed"]))  # rows after the checkpoint: recomputed
+            rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device, state=state)
     t_burn, t0 = time.perf_counter() - t0, time.perf_counter()
     where = select_parameters(model, "all").positions(selection.names, loop.device)
     _window(loop, rec, where, lambda s: _save_checkpoint(ckpt, {**s, "burn_in": burn_in}), progress,
@@ -410,7 +432,28 @@ def train(
     ckpt.unlink(missing_ok=True)
     return TrainResult(traj, selection, burn_in["epochs"], burn_in["accuracy"], burn_in["reached_target"],
                        config.n_window_steps(data.n_train), loop.spe, t_burn, time.perf_counter() - t0,
-                       resumed=state is not None, eval_log=rec.eval_log)
+                       resumed=state is not None, eval_log=rec.eval_log,
+                       state=copy.deepcopy(loop.state("end", burn_in=burn_in)))
+
+
+def _continue(loop: _SGDLoop, start: dict, config: TrainConfig, progress) -> dict:
+    """Load ``start`` (the end of an earlier window) and run SGD until the window at ``config.age_epochs`` opens;
+    the burn-in outcome of that window."""
+    first = start["burn_in"]
+    loop.load(start)
+    opens = (first["target_epochs"] + config.age_epochs) * loop.spe
+    if opens < loop.step_count:
+        raise ConfigError(
+            f"age_epochs = {config.age_epochs} opens the window at step {opens}, before the earlier window ended "
+            f"(step {loop.step_count}); ages must be at least the window length apart.")
+    total = opens - loop.step_count
+    for done in range(total):
+        loop.step()
+        if progress and (done + 1) % loop.spe == 0:
+            progress("age", (done + 1) // loop.spe, total // loop.spe)
+    acc = loop.evaluate()[1]
+    return {**first, "epochs": int(opens // loop.spe), "steps": int(loop.step_count), "accuracy": float(acc),
+            "age_epochs": int(config.age_epochs)}
 
 
 def _completed(store: Path, ckpt: Path, selection, config: TrainConfig, n_train: int) -> TrainResult:

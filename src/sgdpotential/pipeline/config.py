@@ -31,6 +31,15 @@ class RunConfig:
         Recorded subset: ``"hidden"``, ``"all"`` or comma-separated parameter names.
     components : int
         K, principal directions kept for analysis.
+    noise_axes : int
+        How many of the window's principal axes the path-averaged noise covariance C̄_P takes into account
+        exactly (:func:`~sgdpotential.nn.probes.path_noise_covariance`; 0: C_P at ω0 only).
+    noise_snapshots : int
+        How many evenly spaced snapshots estimate the rest of the path average (2(A + m) + 1 evaluations of C_P).
+    ages : list[int]
+        Later ages (epochs after the burn-in ends; ``train.age_epochs`` is the first window's) at which the same
+        training run records further windows, each probed and analysed like the first, in ``ages/age-<a>/``:
+        ψ as a function of the network's age. Each at least one window length after the previous one.
     train : dict
         :class:`~sgdpotential.TrainConfig` fields.
     """
@@ -41,6 +50,9 @@ class RunConfig:
     model_seed: int = 0
     params: str = "hidden"
     components: int = 50
+    noise_axes: int = 8
+    noise_snapshots: int = 8
+    ages: list = field(default_factory=list)
     train: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

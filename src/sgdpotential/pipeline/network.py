@@ -72,6 +72,22 @@ def analysable(config: RunConfig, n_train: int | None = None):
         raise ConfigError(str(exc)) from exc
 
 
+def _check_ages(ages, tcfg, n_train: int) -> None:
+    """Later ages: integers, each at least one window length after the previous (the first window's age is
+    ``train.age_epochs``)."""
+    if not isinstance(ages, list | tuple):
+        raise ConfigError(f"ages = {ages!r} must be a list of epochs after burn-in, e.g. [20, 80].")
+    spe, window = tcfg.steps_per_epoch(n_train), tcfg.n_window_steps(n_train)
+    previous = tcfg.age_epochs
+    for a in ages:
+        check_scalar(a, "ages", int, min_val=0, fix="ages are whole epochs after the burn-in ends, e.g. [20, 80]")
+        if (a - previous) * spe < window:
+            raise ConfigError(
+                f"ages = {list(ages)}: age {a} opens its window {a - previous} epoch(s) after the window at age "
+                f"{previous}, which lasts {window / spe:g} epochs; space the ages at least one window apart.")
+        previous = a
+
+
 def build_network(config: RunConfig, *, data=None) -> Network:
     """Load the data (unless given), build the model on the run's device and validate every setting — before
     any expensive work. Raises :class:`ConfigError` naming the first bad setting."""
@@ -85,8 +101,13 @@ def build_network(config: RunConfig, *, data=None) -> Network:
     t0 = time.perf_counter()
     tcfg = config.train_config()
     check_scalar(config.components, "components", int, min_val=1, fix="the number K of principal directions")
+    check_scalar(config.noise_axes, "noise_axes", int, min_val=0,
+                 fix="the number of principal axes in the path-averaged noise covariance (0 for C_P at ω0 only)")
+    check_scalar(config.noise_snapshots, "noise_snapshots", int, min_val=0,
+                 fix="the number of snapshots that estimate the rest of the path-averaged noise covariance")
     data = load_dataset(config.dataset) if data is None else data
     tcfg.validate(data.n_train)
+    _check_ages(config.ages, tcfg, data.n_train)
     widths = [data.n_features, *config.hidden, data.n_classes]
     model = build_mlp(widths, config.activation, seed=config.model_seed).to(torch.device(tcfg.device))
     select_parameters(model, config.params)  # a bad name fails here

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from .config import RunConfig
 from .network import Network, build_network
 from .rundir import RunDir, provenance
 
-__all__ = ["RecordResult", "record", "record_replicas"]
+__all__ = ["RecordResult", "record", "record_ages", "record_replicas"]
 
 
 @dataclass
@@ -75,7 +76,65 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None, n
         if not resume:
             rd.discard(created)
         raise
+    if config.ages and tr.state is not None:
+        _save_state(rd, tr.state)  # where the later ages continue from
     return _finish_record(rd, net, tr, seconds)
+
+
+def _save_state(rd: RunDir, state: dict) -> None:
+    import torch
+
+    from .._atomic import atomic_write
+
+    with atomic_write(rd / RunDir.WINDOW_END, "wb") as fh:
+        torch.save(state, fh)
+
+
+def age_config(config: RunConfig, age: int) -> RunConfig:
+    """The configuration of the window at ``age`` of ``config``'s training run (no further ages)."""
+    from dataclasses import replace
+
+    return replace(config, ages=[], train={**config.train, "age_epochs": int(age)})
+
+
+def record_ages(config: RunConfig, run_dir, *, progress=None) -> list[RecordResult]:
+    """The later windows of ``config.ages``: continue the run's training from the end of each window
+    (``window_end.pt``) to the next age and record it into ``ages/age-<a>/``, a complete run directory.
+
+    One training run: the windows are the ones a fresh run with ``age_epochs = a`` records (training is
+    deterministic; tested), without retraining the prefix. A finished age is kept; an unfinished one is redone
+    from the end of the window before it.
+    """
+    import torch
+
+    from ..dynamics.training import train
+
+    rd = RunDir(run_dir)
+    previous, results = rd, []
+    for age, child in rd.age_dirs(config):
+        if child.has(RunDir.RECORD, RunDir.WINDOW_END):
+            previous = child
+            continue
+        if not previous.has(RunDir.WINDOW_END):
+            raise ConfigError(f"{str(previous.path)!r} has no {RunDir.WINDOW_END} to continue the training from; "
+                              f"rerun it without --resume.")
+        if child.path.exists():
+            shutil.rmtree(child.path)
+        child.path.parent.mkdir(exist_ok=True)
+        cfg = age_config(config, age)
+        net = build_network(cfg)
+        created = child.create(cfg)
+        try:
+            start = torch.load(previous / RunDir.WINDOW_END, map_location=net.train.device, weights_only=False)
+            tr = train(net.model, net.data, net.train, child / RunDir.TRAJECTORY, params=cfg.params,
+                       metadata=_store_metadata(net), progress=progress, start=start)
+            _save_state(child, tr.state)
+        except BaseException:
+            child.discard(created)
+            raise
+        results.append(_finish_record(child, net, tr, {"load": net.seconds}))
+        previous = child
+    return results
 
 
 def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) -> list[RecordResult]:

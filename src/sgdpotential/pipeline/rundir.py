@@ -48,6 +48,12 @@ class RunDir:
     FIGURES = "figures"
     FAILED = "failed.json"
     ENSEMBLE = "ensemble.json"
+    AGES = "ages"
+    WINDOW_END = "window_end.pt"
+
+    def age_dirs(self, config: RunConfig) -> list[tuple[int, RunDir]]:
+        """(age, run directory) of each later window of ``config.ages``, in order."""
+        return [(int(a), RunDir(self.path / self.AGES / f"age-{int(a)}")) for a in config.ages]
 
     def __init__(self, path):
         self.path = Path(path)

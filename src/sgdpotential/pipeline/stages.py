@@ -1,4 +1,4 @@
-"""The stages of a run, in their one order: record → probes → analysis → ladder → report.
+"""The stages of a run, in their one order: record → ages → probes → analysis → ladder → report.
 
 ``sgdpotential run``, ``record``, ``analyze``, ``ladder``, every sweep point and every replica of
 ``run --replicas`` go through :func:`run_stages`; nothing else knows the order. Each stage reads what the
@@ -36,19 +36,35 @@ def _record(rd: RunDir, c: _Context) -> None:
     record(c.config, rd.path, resume=c.resume, progress=c.progress, network=c.network)
 
 
+def _ages(rd: RunDir, c: _Context) -> None:
+    from .record import record_ages
+
+    record_ages(c.config, rd.path, progress=c.progress)
+
+
+def _windows(rd: RunDir, config: RunConfig) -> list[RunDir]:
+    """The run's windows: its own, then those of its later ages."""
+    return [rd] + [child for _, child in rd.age_dirs(config)]
+
+
 def _probes(rd: RunDir, c: _Context) -> None:
     from .analysis import probe_run
 
+    windows = _windows(rd, c.config)
+    for i, w in enumerate(windows):
+        if c.progress:
+            c.progress("probes", i, len(windows))
+        if not (c.resume and w.has(RunDir.PROBES)):
+            probe_run(w.path)
     if c.progress:
-        c.progress("probes", 0, 1)
-    probe_run(rd.path)
-    if c.progress:
-        c.progress("probes", 1, 1)
+        c.progress("probes", len(windows), len(windows))
 
 
 def _analysis(rd: RunDir, c: _Context) -> None:
     from .analysis import analyze
 
+    for w in _windows(rd, c.config)[1:]:  # the later ages first: the run's summary tabulates them
+        analyze(w.path)
     analyze(rd.path)
 
 
@@ -75,9 +91,18 @@ class Stage:
     always: bool = False
     optional: bool = False
 
+    def done(self, rd: RunDir, config: RunConfig) -> bool:
+        """Whether the stage's product exists (for ``ages``: every later window is recorded)."""
+        if self.name == "ages":
+            return all(child.has(RunDir.RECORD) for _, child in rd.age_dirs(config))
+        if self.name == "probes":
+            return all(w.has(RunDir.PROBES) for w in _windows(rd, config))
+        return rd.has(self.product)
+
 
 STAGES = (
     Stage("record", RunDir.RECORD, _record),
+    Stage("ages", RunDir.AGES, _ages),
     Stage("probes", RunDir.PROBES, _probes),
     Stage("analysis", RunDir.SUMMARY, _analysis, always=True),
     Stage("ladder", RunDir.LADDER, _ladder, optional=True),
@@ -92,7 +117,7 @@ def plan(first: str = "record", last: str = "report", *, ladder: bool = False) -
     Examples
     --------
     >>> plan()
-    ('record', 'probes', 'analysis', 'report')
+    ('record', 'ages', 'probes', 'analysis', 'report')
     >>> plan("analysis", ladder=True)
     ('analysis', 'ladder', 'report')
     """
@@ -141,14 +166,14 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
 
         analysable(config)  # the theory must model the run's optimizer: refused before any work
     first = _NAMES.index(stages[0])
-    missing = [s.product for s in STAGES[:first] if not s.optional and not rd.has(s.product)]
+    missing = [s.product for s in STAGES[:first] if not s.optional and not s.done(rd, config)]
     if missing and "record" not in stages:
         raise ConfigError(f"{str(rd.path)!r} has no {missing[0]}; finish the earlier stages first "
                           f"(sgdpotential run --out {rd.path} --resume).")
     context = _Context(config, net, resume, progress, rungs)
     for name in stages:
         stage = STAGES[_NAMES.index(name)]
-        if resume and not stage.always and rd.has(stage.product):
+        if resume and not stage.always and stage.done(rd, config):
             if name == "record":
                 rd.check_resumable(config)
             continue

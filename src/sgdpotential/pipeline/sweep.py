@@ -262,8 +262,9 @@ def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = Fals
                 RunDir.FAILED)]
             for i in fresh:
                 shutil.rmtree(run_dirs[i], ignore_errors=True)
-            if fresh:
-                record_replicas([RunConfig.from_dict(configs[i]) for i in fresh], [Path(run_dirs[i]) for i in fresh],
+            batch = [i for i in fresh if not configs[i].get("ages")]  # later ages continue one run: recorded alone
+            if batch:
+                record_replicas([RunConfig.from_dict(configs[i]) for i in batch], [Path(run_dirs[i]) for i in batch],
                                 progress=progress)
             for i in todo:  # every replica is now recorded: the rest is per run
                 out[i] = run_point(configs[i], run_dirs[i], with_ladder, threads)

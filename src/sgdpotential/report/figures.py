@@ -17,10 +17,10 @@ from matplotlib.figure import Figure
 from ..pipeline.rundir import RunDir
 
 
-def subplots(nrows: int = 1, ncols: int = 1, **kw):
+def subplots(nrows: int = 1, ncols: int = 1, *, sharex=False, sharey=False, **kw):
     """``pyplot.subplots`` without pyplot: a standalone Figure and its axes (no global state)."""
     fig = Figure(**kw)
-    return fig, fig.subplots(nrows, ncols)
+    return fig, fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey)
 
 
 def _save(fig, path: Path) -> Path:
@@ -132,32 +132,70 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
     figs["scaling"] = _save(fig, out / "scaling.png")
-    scan = summary.get("k_scan")
-    if scan and scan.get("rows"):
-        figs["k_scan"] = draw_k_scan(scan, out / "k_scan.png")
+    figs["views"] = draw_views(summary, out / "views.png")
     return figs
 
 
-def draw_k_scan(scan: dict, path: Path) -> Path:
-    """ψ against K (log axis) with its 95% bootstrap interval, Feng & Tu's way and held out, as ``summary.json``
-    holds it."""
-    fig, ax = subplots(figsize=(5, 3.6))
-    for way, label, marker, shift in (("feng_tu", "along the window's own p_i (Feng & Tu)", "o", 0.97),
-                                      ("heldout", "held out (p_i from the 1st half, σ² from the 2nd)", "s", 1.03)):
-        pts = [(r["k"], r[way]) for r in scan["rows"] if r.get(way) and r[way]["psi"] is not None]
-        if not pts:
-            continue
-        k = np.array([p[0] for p in pts], float) * shift  # side by side, not on top of each other
-        psi = np.array([p[1]["psi"] for p in pts])
-        lo, hi = np.array([p[1]["ci95"][0] for p in pts]), np.array([p[1]["ci95"][1] for p in pts])
-        ax.errorbar(k, psi, yerr=[psi - lo, hi - psi], fmt=f"{marker}-", ms=4, capsize=3, label=f"{label}, 95% CI")
-    ax.axhline(4, color="k", ls=":", lw=0.8, label="Feng & Tu's ψ ≈ 4")
+def _view_rows(summary: dict) -> list[dict]:
+    """The windows whose ψ the views show: ``summary["ages"]["rows"]``, or this window alone."""
+    if summary.get("ages"):
+        return summary["ages"]["rows"]
+    held = summary.get("heldout") or {}
+    return [{"age": summary["burn_in"].get("age_epochs", 0), "k_scan": (summary.get("k_scan") or {}).get("rows", []),
+             "nested": summary["ivf"]["nested"], "feng_tu": {"psi": summary["ivf"]["psi"], "ci95": summary["ivf"]["ci95"]},
+             "heldout": {"psi": held.get("ivf_psi"), "ci95": held.get("ivf_ci95")}}]
+
+
+def _psi_bars(ax, x, fits, fmt, color, label, shift=1.0):
+    """ψ with its 95% interval as error bars at x (× shift, so that series sit side by side); gaps skipped."""
+    pts = [(xi * shift, f) for xi, f in zip(x, fits, strict=True) if f and f.get("psi") is not None and f.get("ci95")]
+    if not pts:
+        return
+    xs = np.array([p[0] for p in pts], float)
+    psi = np.array([p[1]["psi"] for p in pts])
+    lo, hi = np.array([p[1]["ci95"][0] for p in pts]), np.array([p[1]["ci95"][1] for p in pts])
+    ax.errorbar(xs, psi, yerr=[psi - lo, hi - psi], fmt=fmt, color=color, ms=4, capsize=3, label=label)
+
+
+def _log_ticks(ax, values):
     ax.set_xscale("log")
-    ks = [r["k"] for r in scan["rows"]]
-    ax.set_xticks(ks)
-    ax.set_xticklabels([str(k) for k in ks])
+    ax.set_xticks(values)
+    ax.set_xticklabels([str(v) for v in values])
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("K, principal directions in the fit (nested)")
-    ax.set_ylabel("ψ (σ_i² ∝ F_i^−ψ)")
-    ax.legend(fontsize=7)
+
+
+def draw_views(summary: dict, path: Path) -> Path:
+    """ψ as a function of how you look, from ``summary.json``: against K (nested K-scan), against the window length
+    (nested sub-windows, same directions) and against the network's age (the run's later windows), Feng & Tu's
+    way (along the window's own directions) and held out, each with its 95% bootstrap interval."""
+    rows = _view_rows(summary)
+    colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.8, max(len(rows), 1)))
+    fig, (ak, aw, aa) = subplots(1, 3, figsize=(12, 3.8), sharey=True)
+    ks: set = set()
+    for row, color in zip(rows, colors, strict=True):
+        k = [r["k"] for r in row["k_scan"]]
+        ks.update(k)
+        _psi_bars(ak, k, [r["feng_tu"] for r in row["k_scan"]], "o-", color, f"age {row['age']}: Feng & Tu", 0.97)
+        _psi_bars(ak, k, [r.get("heldout") for r in row["k_scan"]], "s--", color, f"age {row['age']}: held out",
+                  1.03)
+        win = [n["window"] for n in row["nested"]]
+        _psi_bars(aw, win, row["nested"], "o-", color, f"age {row['age']}")
+    if ks:
+        _log_ticks(ak, sorted(ks))
+    if rows and rows[0]["nested"]:
+        _log_ticks(aw, [n["window"] for n in rows[0]["nested"]])
+    ages = [r["age"] for r in rows]
+    _psi_bars(aa, ages, [r["feng_tu"] for r in rows], "o-", "C0", "Feng & Tu (own directions)")
+    _psi_bars(aa, ages, [r["heldout"] for r in rows], "s--", "C1", "held out", 1.0)
+    aa.set_xticks(ages)
+    if len(rows) < 2:
+        aa.text(0.5, 0.1, "one age recorded:\nset ages = [...] for more", transform=aa.transAxes, ha="center",
+                fontsize=8)
+    for ax, xl in ((ak, "K, principal directions in the fit (nested)"),
+                   (aw, "last T′ snapshots of the window (same directions)"),
+                   (aa, "age: epochs after the burn-in ends")):
+        ax.axhline(4, color="k", ls=":", lw=0.8, label="Feng & Tu's ψ ≈ 4")
+        ax.set_xlabel(xl)
+        ax.legend(fontsize=6)
+    ak.set_ylabel("ψ (σ_i² ∝ F_i^−ψ), 95% CI")
     return _save(fig, path)

@@ -63,6 +63,16 @@ def verdict(s: dict) -> list[str]:
                    + (f"; held out it {'is stable' if scan['heldout_verdict'] == 'stable' else 'moves with K'}"
                       if scan.get("heldout_verdict") else "")
                    + " (stable: every pair of 95% intervals overlaps).")
+    ages = s.get("ages")
+    if ages and ages.get("feng_tu_verdict"):
+        parts = "; ".join(f"age {r['age']} (epoch {r['epochs']}): {r['feng_tu']['psi']:.2f}"
+                          + (f" (held out {r['heldout']['psi']:.2f})" if r["heldout"]["psi"] is not None else "")
+                          for r in ages["rows"] if r["feng_tu"]["psi"] is not None)
+        out.append(f"ψ at the network's ages (windows of the same training run, epochs after the burn-in ends): "
+                   f"{parts}. Feng & Tu's way it {'is stable' if ages['feng_tu_verdict'] == 'stable' else 'moves with age'}"
+                   + (f"; held out it {'is stable' if ages['heldout_verdict'] == 'stable' else 'moves with age'}"
+                      if ages.get("heldout_verdict") else "")
+                   + " (stable: every pair of 95% intervals overlaps).")
     held = s.get("heldout")
     if held and held.get("ivf_psi") is not None:
         lo, hi = held["ivf_ci95"]
@@ -107,8 +117,10 @@ def make_report(run_dir) -> Path:
         "lyapunov": "Predicted against measured σ_i²: continuous, exact discrete, and finite-window laws.",
         "spectra": "H_P, C_P and U along each principal direction.",
         "scaling": "The scaling panel: the paper's assumptions and the disputed σ_θ law.",
-        "k_scan": "ψ against the number K of principal directions in the fit (nested K-scan), along the window's "
-                  "own directions and held out; bars are 95% bootstrap intervals.",
+        "views": "ψ as a function of how you look: against the number K of principal directions in the fit (nested "
+                 "K-scan), the window length (nested sub-windows) and the network's age (later windows of the same "
+                 "training run); along the window's own directions (Feng & Tu) and held out; bars are 95% bootstrap "
+                 "intervals.",
     }
     sections, numbers = [], summary
     if rd.has(RunDir.LADDER):

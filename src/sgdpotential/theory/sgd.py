@@ -25,6 +25,7 @@ import numpy as np
 from .._validation import check_scalar
 from ..errors import DecompositionError
 from .decomposition import Decomposition, decompose
+from ._checks import SINGULARITY_RTOL
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 
 __all__ = ["LAWS", "LinearSGD", "linear_model"]
@@ -117,14 +118,25 @@ class LinearSGD:
     def sample_spectra(self, H, C, steps: int, n_components: int, *, paths: int = 20, stride: int = 1,
                        seed: int = 0) -> np.ndarray:
         r"""The sample PCA spectra that windows of the linear model show: ``paths`` exact simulations of
-        x_{t+1} = (I − αH)x_t + η_t, Cov η = (α²κ/B)C, each a window of ``steps`` steps with a snapshot every
-        ``stride``, centred on its own mean and diagonalised exactly as a run's window is.
+        x_{t+1} = (I − αH)x_t + η_t, each a window of ``steps`` steps with a snapshot every ``stride``, centred on
+        its own mean and diagonalised exactly as a run's window is.
 
         A PCA picks the extreme eigenvalues of an autocorrelated sample covariance, so a run's σ_i² must be
         compared with these — the same selection applied to the law — never with p_iᵀΣp_i along its own p_i.
 
+        The noise η = −αξ is Gaussian with the covariance of the run's minibatch sampling:
+
+        * with replacement (``n_train=None``): independent steps, Cov η = (α²/B)C;
+        * reshuffled epochs (``n_train`` = N_L): m = ⌊N_L/B⌋ disjoint minibatches per permutation, so within an
+          epoch Cov(η_j, η_k) = α²C[κ/B·δ_jk − (1 − δ_jk)/(N_L − 1)] (sampling without replacement from a finite
+          population; with mB = N_L an epoch's noise sums to zero), independent across epochs. Drawn as
+          η_j = √a (z_j − λ z̄), z_j ~ N(0, α²C) i.i.d., a = N_L/(B(N_L − 1)), λ = 1 − √(1 − mB/N_L).
+
         Each path starts from the stationary law of the modes that have one (0 < αλ < 2 in H's eigenbasis, their
-        cross-covariances included: a process that has run long before the window) and at 0 along the others.
+        cross-covariances included: a process that has run long before the window) and at 0 along the others;
+        with reshuffling, the law at an epoch boundary (where a run's window opens):
+        Σ_E = R^m Σ_E R^m + Q_E, Q_E = α²[a Σ_{j<m} R^j C R^j − S C S/(N_L − 1)], R = I − αH, S = Σ_{j<m} R^j,
+        solved elementwise in H's eigenbasis.
 
         Returns
         -------
@@ -135,27 +147,47 @@ class LinearSGD:
         -----
         O(n³) for the eigenbasis and noise factor, then per path one (steps × n) × (n × n) product for the noise,
         an elementwise recursion, and an n × n eigendecomposition: O(paths · (steps·n² + n³)).
+        Second moments are exact for a quadratic loss with state-independent noise; pass the C that the window
+        experienced (e.g. :func:`~sgdpotential.nn.probes.path_noise_covariance`) when the noise depends on the
+        state.
         """
         H = np.asarray(H, dtype=float)
         h, V = np.linalg.eigh((H + H.T) / 2)
         a = self.lr * h
-        noise = V.T @ ((self.lr**2 * self.sampling_factor / self.batch_size) * np.asarray(C, dtype=float)) @ V
-        w, U = np.linalg.eigh((noise + noise.T) / 2)
-        L = U * np.sqrt(np.clip(w, 0.0, None))  # noise = L Lᵀ (C may be singular)
-        stable = (a > 0) & (a < 2)
-        s_idx = np.flatnonzero(stable)
-        sig0 = noise[np.ix_(s_idx, s_idx)] / (a[s_idx, None] + a[None, s_idx] - a[s_idx, None] * a[None, s_idx])
+        r = 1.0 - a
+        base = V.T @ (self.lr**2 * np.asarray(C, dtype=float)) @ V  # α²C in H's eigenbasis
+        base = (base + base.T) / 2
+        tol = SINGULARITY_RTOL * max(float(np.max(np.abs(a))), 1.0)
+        s_idx = np.flatnonzero((a > tol) & (a < 2 - tol))
+        a_s, r_s = a[s_idx], r[s_idx]
+        d = a_s[:, None] + a_s[None, :] - a_s[:, None] * a_s[None, :]  # 1 − r_k r_l without cancellation
+        if self.n_train is None:
+            scale, m, lam = 1.0 / self.batch_size, 1, 0.0
+            sig0 = scale * base[np.ix_(s_idx, s_idx)] / d
+        else:
+            N, B = self.n_train, self.batch_size
+            m = N // B
+            scale, lam = N / (B * (N - 1)), 1.0 - np.sqrt(1.0 - m * B / N)
+            dm = _one_minus_power(1.0 - d, d, m)            # 1 − (r_k r_l)^m
+            S = _one_minus_power(r_s, a_s, m) / a_s          # Σ_{j<m} r^j
+            Q = base[np.ix_(s_idx, s_idx)] * (scale * dm / d - S[:, None] * S[None, :] / (N - 1))
+            sig0 = Q / dm
+        w, U = np.linalg.eigh(scale * base)
+        L = U * np.sqrt(np.clip(w, 0.0, None))  # per-step noise factor (before the epoch correction)
         w0, U0 = np.linalg.eigh((sig0 + sig0.T) / 2)
         L0 = U0 * np.sqrt(np.clip(w0, 0.0, None))
-        r = 1.0 - a
         T = steps // stride
         K = min(n_components, T - 1, h.size)
+        epochs = -(-steps // m)
         rng = np.random.default_rng(seed)
         out = np.empty((paths, K))
         for p in range(paths):
             y = np.zeros(h.size)
             y[s_idx] = L0 @ rng.standard_normal(s_idx.size)
-            eta = rng.standard_normal((steps, h.size)) @ L.T
+            eta = (rng.standard_normal((epochs * m, h.size)) @ L.T).reshape(epochs, m, h.size)
+            if lam:
+                eta -= lam * eta.mean(axis=1, keepdims=True)
+            eta = eta.reshape(-1, h.size)
             snaps = np.empty((T, h.size))
             for t in range(steps):
                 y = r * y + eta[t]
@@ -183,6 +215,13 @@ class LinearSGD:
         """JSON-ready: the optimizer, α, B, N_L, ε and κ."""
         return {"optimizer": "sgd", "lr": self.lr, "batch_size": self.batch_size, "n_train": self.n_train,
                 "eps": self.eps, "sampling_factor": self.sampling_factor}
+
+
+def _one_minus_power(x, one_minus_x, m: int):
+    """1 − x^m, accurate when x is close to 1 (``one_minus_x`` = 1 − x computed without cancellation)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        near = -np.expm1(m * np.log1p(-one_minus_x))
+    return np.where(x > 0, near, 1.0 - x**m)
 
 
 def linear_model(lr: float, batch_size: int, n_train: int | None = None, *, momentum: float = 0.0,

@@ -11,6 +11,7 @@ from sgdpotential.nn.probes import (
     directional_derivatives,
     minibatch_landscape,
     noise_temperature,
+    path_noise_covariance,
     projected_hessian,
     projected_noise_covariance,
 )
@@ -125,3 +126,34 @@ def test_gradient_noise_trace_closed_form(linear_ls, small_mlp):
                      for k in range(obj.n_train)]).numpy()
     Gc = G - G.mean(0)
     assert gradient_noise_trace(obj, w) == pytest.approx(np.sum(Gc**2) / len(G), rel=1e-10)
+
+
+def test_path_noise_covariance_is_the_time_average_of_c_along_a_path(linear_ls):
+    """For linear least squares C(w) is quadratic in w: the principal-axes form over every axis of a path's sample
+    covariance, and the antithetic form over every snapshot, both equal the time average of C_P(w_t) over the
+    path exactly — which differs from C_P at the path's mean (the multiplicative noise)."""
+    obj, w_star, _, _, _, _ = linear_ls
+    rng = np.random.default_rng(3)
+    n = obj.n_params
+    path = w_star.numpy() + 0.3 * rng.standard_normal((40, n)) @ np.diag(np.linspace(0.2, 1.0, n))
+    mean = path.mean(axis=0)
+    P = orthonormal_directions(n, 4, seed=1)
+    exact = np.mean([projected_noise_covariance(obj, torch.tensor(w), P) for w in path], axis=0)
+    dev = path - mean
+    lam, vec = np.linalg.eigh(dev.T @ dev / len(path))
+    axes, sig = vec.T, np.sqrt(np.clip(lam, 0, None))
+    by_axes, inc, rest = path_noise_covariance(obj, torch.tensor(mean), P, torch.tensor(axes), sig)
+    by_snapshots, inc2, rest2 = path_noise_covariance(obj, torch.tensor(mean), P, axes[:0], sig[:0], dev)
+    at_mean = projected_noise_covariance(obj, torch.tensor(mean), P)
+    assert np.linalg.norm(at_mean - exact) > 0.05 * np.linalg.norm(exact)
+    for est in (by_axes, by_snapshots):
+        assert np.allclose(est, exact, rtol=1e-9, atol=1e-12 * np.abs(exact).max())
+    assert inc.shape == (n,) and rest == 0.0 and inc2.shape == (0,)
+    assert np.trace(by_axes) == pytest.approx(np.trace(at_mean) + inc.sum()) and rest2 == pytest.approx(inc.sum())
+    # the split: the leading axes exactly, the snapshots with those axes removed for the rest
+    k = 5
+    resid = dev - (dev @ axes[-k:].T) @ axes[-k:]
+    split, _, _ = path_noise_covariance(obj, torch.tensor(mean), P, torch.tensor(axes[-k:]), sig[-k:], resid)
+    assert np.allclose(split, exact, rtol=1e-9, atol=1e-12 * np.abs(exact).max())
+    with pytest.raises(ConfigError, match="one σ per axis"):
+        path_noise_covariance(obj, torch.tensor(mean), P, torch.tensor(axes[:2]), sig[:3])

@@ -1,7 +1,7 @@
 """Landscape and noise probes at a point w0 along given directions (usually the principal directions p_i).
 
 :mod:`.landscape` (loss profiles, flatness F_i), :mod:`.curvature` (projected Hessian H_P, top Hessian
-eigenvalues), :mod:`.noise` (projected gradient-noise covariance C_P, noise temperature, the minibatch
+eigenvalues), :mod:`.noise` (projected gradient-noise covariance C_P and its average over the window's path, noise temperature, the minibatch
 landscape of paper Eq. 20). Probes compute; they never write files.
 """
 
@@ -12,6 +12,7 @@ from .noise import (
     directional_derivatives,
     minibatch_landscape,
     noise_temperature,
+    path_noise_covariance,
     projected_noise_covariance,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "loss_profiles",
     "minibatch_landscape",
     "noise_temperature",
+    "path_noise_covariance",
     "projected_hessian",
     "projected_noise_covariance",
 ]

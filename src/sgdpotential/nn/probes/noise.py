@@ -21,7 +21,7 @@ from ._directions import point_and_directions
 from ._tangents import layer_gradients, logits_and_tangents, output_residual_and_curvature, structured
 
 __all__ = ["MinibatchLandscape", "directional_derivatives", "gradient_noise_trace", "minibatch_landscape",
-           "noise_temperature", "projected_noise_covariance"]
+           "noise_temperature", "path_noise_covariance", "projected_noise_covariance"]
 
 
 def directional_derivatives(obj: Objective, w0, directions, *, second: bool = False, batch: int = 16,
@@ -109,6 +109,73 @@ def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = 
     Dc = D - mean
     C = Dc.T @ Dc / D.shape[0]  # centred first: no cancellation between the two terms of Eq. (19)
     return (C + C.T) / 2
+
+
+def path_noise_covariance(obj: Objective, w0, directions, axes, sigmas, residuals=None, *, method: str = "auto"):
+    r"""The noise covariance the window experienced: C̄_P, the time average of C_P(w_t) over the window's path.
+
+    Where the noise depends on the state (for linear regression C(w) is quadratic in w: the multiplicative part
+    of minibatch noise), the second moments of SGD obey Σ_{t+1} = RΣ_tRᵀ + (α²κ/B)·E[C(w_t)], not C(ω0). With
+    ω0 the window mean, the window's deviations δ_t = w_t − ω0 split into their components along the leading
+    principal axes a_i (variances σ_i²) and the rest δ'_t, and C quadratic in w:
+
+        C̄ = C(ω0) + Σ_i [½(C(ω0 + σ_i a_i) + C(ω0 − σ_i a_i)) − C(ω0)]
+                   + (1/m) Σ_j [½(C(ω0 + δ'_j) + C(ω0 − δ'_j)) − C(ω0)]
+
+    The terms linear in δ average to zero about the window mean (and cancel exactly in each antithetic pair);
+    the quadratic ones are contractions with the window's sample covariance — exactly, axis by axis, for the
+    leading (slow, strongly autocorrelated) axes, and estimated from m snapshots for the remaining (fast) ones.
+    The cross terms between the two parts vanish because principal coordinates are uncorrelated over the window.
+    For a non-quadratic loss it is the second-order estimate.
+
+    Parameters
+    ----------
+    obj, w0, directions
+        As :func:`projected_noise_covariance` (C is projected on ``directions``).
+    axes : (A, N) array
+        The leading principal axes of the window.
+    sigmas : (A,) array
+        Their standard deviations σ_i (square roots of the PCA variances).
+    residuals : (m, N) array, optional
+        Deviations δ'_j of m snapshots from ω0 with their components along ``axes`` removed.
+
+    Returns
+    -------
+    C_bar : (K, K) ndarray
+        C̄_P.
+    increments : (A,) ndarray, residual : float
+        tr of each axis's term, and tr of the residual snapshots' mean term (how the correction is made up).
+
+    Notes
+    -----
+    Cost: 2(A + m) + 1 evaluations of :func:`projected_noise_covariance` (≈ K forward passes each).
+    """
+    import torch
+
+    w0t, P = point_and_directions(obj, w0, directions)
+    axes = torch.as_tensor(np.asarray(axes), dtype=obj.dtype, device=obj.device).reshape(-1, obj.n_params)
+    sigmas = np.asarray(sigmas, dtype=float).reshape(-1)
+    if axes.shape[0] != sigmas.size:
+        raise ConfigError(f"{axes.shape[0]} axes and {sigmas.size} sigmas; pass one σ per axis.")
+    res = (torch.zeros((0, obj.n_params), dtype=obj.dtype, device=obj.device) if residuals is None else
+           torch.as_tensor(np.asarray(residuals), dtype=obj.dtype, device=obj.device).reshape(-1, obj.n_params))
+    c0 = projected_noise_covariance(obj, w0t, P, method=method)
+
+    def even_part(step):
+        return 0.5 * (projected_noise_covariance(obj, w0t + step, P, method=method)
+                      + projected_noise_covariance(obj, w0t - step, P, method=method)) - c0
+
+    total = c0.copy()
+    inc = np.empty(sigmas.size)
+    for i, (ax, sd) in enumerate(zip(axes, sigmas, strict=True)):
+        term = even_part(float(sd) * ax)
+        total += term
+        inc[i] = np.trace(term)
+    rest = np.zeros_like(c0)
+    for d in res:
+        rest += even_part(d) / res.shape[0]
+    total += rest
+    return (total + total.T) / 2, inc, float(np.trace(rest))
 
 
 def gradient_noise_trace(obj: Objective, w0, *, rows: int | None = None) -> float:

@@ -1,0 +1,79 @@
+"""Windows at several ages of one training run, through ``sgdpotential run``: recorded, probed and analysed
+each, tabulated and drawn in the run's summary and report."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sgdpotential.cli import app
+from sgdpotential.trajectory import Trajectory
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+
+CONFIG = """preset = "quick"
+ages = [{ages}]
+noise_axes = 2
+noise_snapshots = 2
+[train]
+window_epochs = 2.0
+"""
+
+
+@pytest.fixture(scope="module")
+def aged_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ages")
+    (tmp / "c.toml").write_text(CONFIG.format(ages="3, 6"))
+    out = tmp / "run"
+    result = runner.invoke(app, ["run", "--config", str(tmp / "c.toml"), "--out", str(out), "--no-ladder"])
+    assert result.exit_code == 0, result.output
+    return tmp, out, result
+
+
+def test_every_age_is_a_complete_window_of_the_same_run(aged_run):
+    tmp, out, result = aged_run
+    s = json.loads((out / "summary.json").read_text())
+    first = s["burn_in"]
+    rows = s["ages"]["rows"]
+    assert [r["age"] for r in rows] == [0, 3, 6]
+    assert [r["epochs"] for r in rows] == [first["target_epochs"] + a for a in (0, 3, 6)]
+    for age in (3, 6):
+        child = out / "ages" / f"age-{age}"
+        for name in ("config.json", "record.json", "pca.npz", "probes.npz", "summary.json", "trajectory.zarr"):
+            assert (child / name).exists(), name
+        cs = json.loads((child / "summary.json").read_text())
+        assert cs["burn_in"]["age_epochs"] == age and cs["burn_in"]["target_epochs"] == first["target_epochs"]
+        assert cs["config"]["ages"] == [] and cs["config"]["train"]["age_epochs"] == age
+        row = next(r for r in rows if r["age"] == age)
+        assert row["feng_tu"]["psi"] == cs["ivf"]["psi"] and row["heldout"]["psi"] == cs["heldout"]["ivf_psi"]
+    assert s["ages"]["feng_tu_verdict"] in ("stable", "moves with age")
+    assert "ψ by age" in result.stdout
+    page = (out / "report.html").read_text()
+    assert "at the network&#x27;s ages" in page or "at the network's ages" in page
+
+
+def test_a_later_age_equals_a_fresh_run_opened_at_that_age(aged_run, tmp_path):
+    """The continued training is the path a fresh run with age_epochs = 3 follows: the same window, bit for bit."""
+    tmp, out, _ = aged_run
+    (tmp_path / "c.toml").write_text(CONFIG.format(ages="").replace("[train]", "[train]\nage_epochs = 3"))
+    result = runner.invoke(app, ["run", "--config", str(tmp_path / "c.toml"), "--out", str(tmp_path / "r"),
+                                 "--no-ladder"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(Trajectory.open(out / "ages" / "age-3" / "trajectory.zarr").read(),
+                                  Trajectory.open(tmp_path / "r" / "trajectory.zarr").read())
+
+
+@pytest.mark.parametrize(("ages", "message"), [
+    ("1", "age 1 opens its window 1 epoch\\(s\\) after the window at age 0, which lasts 2 epochs"),
+    ("3, 4", "age 4 opens its window 1 epoch\\(s\\) after the window at age 3"),
+    ("-2", "ages = -2"),
+    ('"x"', "ages = 'x'"),
+])
+def test_bad_ages_are_refused_before_any_work(tmp_path, ages, message):
+    (tmp_path / "c.toml").write_text(CONFIG.format(ages=ages))
+    result = runner.invoke(app, ["run", "--config", str(tmp_path / "c.toml"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert pytest.importorskip("re").search(message, " ".join(result.output.split())), result.output
+    assert not (tmp_path / "r").exists()
