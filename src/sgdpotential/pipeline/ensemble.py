@@ -29,14 +29,29 @@ def _mean_and_interval(values: list[float]) -> dict:
     return out
 
 
+def _by(summaries: list[dict], rows_of, key: str) -> dict:
+    """ψ (Feng & Tu's and held out) per value of ``key`` (K or age) present in every run, each over the runs."""
+    tables = [{r[key]: r for r in rows_of(s)} for s in summaries]
+    shared = sorted(set.intersection(*(set(t) for t in tables))) if tables else []
+    out = {}
+    for v in shared:
+        out[str(v)] = {}
+        for way in ("feng_tu", "heldout"):
+            values = [((t[v].get(way) or {}).get("psi")) for t in tables]
+            values = [x for x in values if x is not None]
+            out[str(v)][way] = _mean_and_interval(values) if values else None
+    return out
+
+
 def ensemble_summary(out_dir, run_dirs) -> dict:
     """Combine the ``summary.json`` of replica runs into ``out_dir/ensemble.json``.
 
-    Per quantity (ψ, the total variance, the PC1 share, the exponents of H_P,ii and C_P,ii against F_i, the
-    median predicted/measured σ² of the continuous and finite-window laws, and — when every run has a model
-    ladder — ψ of each replay rung): the per-run values, their mean, standard deviation, standard error and
-    the 95% Student-t interval of the mean. Run-to-run spread is the honest error bar of a seed ensemble;
-    the within-run bootstrap intervals of ``summary.json`` are not.
+    Per quantity (ψ Feng & Tu's way and held out, ψ at each K of the K-scan and at each age, the sample-spectrum
+    band medians (measured/simulated, relaxation index ≥ 1, 10, 100), the total variance, the PC1 share, the
+    exponents of H_P,ii and C_P,ii against F_i, the median predicted/measured σ² of the continuous and
+    finite-window laws, and — when every run has a model ladder — ψ of each replay rung): the per-run values,
+    their mean, standard deviation, standard error and the 95% Student-t interval of the mean. Run-to-run spread
+    is the honest error bar of a seed ensemble; the within-run bootstrap intervals of ``summary.json`` are not.
     """
     out_dir = Path(out_dir)
     runs = [Path(d) for d in run_dirs]
@@ -65,6 +80,12 @@ def ensemble_summary(out_dir, run_dirs) -> dict:
         "continuous_median_ratio": collect(lambda s: s["lyapunov"].get("continuous", {}).get("median_ratio")),
         "window_median_ratio": collect(lambda s: s["lyapunov"].get("window_from_w0", {}).get("median_ratio")),
     }
+    result["psi_heldout"] = collect(lambda s: (s.get("heldout") or {}).get("ivf_psi"))
+    result["psi_by_k"] = _by(summaries, lambda s: (s.get("k_scan") or {}).get("rows", []), "k")
+    result["psi_by_age"] = _by(summaries, lambda s: (s.get("ages") or {}).get("rows", []), "age")
+    result["sample_spectrum"] = {
+        str(lo): collect(lambda s, lo=lo: next((b["median_ratio"] for b in (s.get("sample_spectrum") or {}).get(
+            "bands", []) if b["relaxation"][0] == lo and b["n"] >= 3), None)) for lo in (1.0, 10.0, 100.0)}
     if all((d / RunDir.LADDER).exists() for d in runs):
         ladders = [json.loads((d / RunDir.LADDER).read_text()) for d in runs]
         result["ladder_psi"] = {}

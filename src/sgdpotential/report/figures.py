@@ -141,8 +141,9 @@ def _view_rows(summary: dict) -> list[dict]:
     if summary.get("ages"):
         return summary["ages"]["rows"]
     held = summary.get("heldout") or {}
+    ivf = summary["ivf"]
     return [{"age": summary["burn_in"].get("age_epochs", 0), "k_scan": (summary.get("k_scan") or {}).get("rows", []),
-             "nested": summary["ivf"]["nested"], "feng_tu": {"psi": summary["ivf"]["psi"], "ci95": summary["ivf"]["ci95"]},
+             "nested": ivf["nested"], "feng_tu": {"psi": ivf["psi"], "ci95": ivf["ci95"]},
              "heldout": {"psi": held.get("ivf_psi"), "ci95": held.get("ivf_ci95")}}]
 
 

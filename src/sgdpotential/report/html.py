@@ -69,7 +69,8 @@ def verdict(s: dict) -> list[str]:
                           + (f" (held out {r['heldout']['psi']:.2f})" if r["heldout"]["psi"] is not None else "")
                           for r in ages["rows"] if r["feng_tu"]["psi"] is not None)
         out.append(f"ψ at the network's ages (windows of the same training run, epochs after the burn-in ends): "
-                   f"{parts}. Feng & Tu's way it {'is stable' if ages['feng_tu_verdict'] == 'stable' else 'moves with age'}"
+                   f"{parts}. Feng & Tu's way it "
+                   f"{'is stable' if ages['feng_tu_verdict'] == 'stable' else 'moves with age'}"
                    + (f"; held out it {'is stable' if ages['heldout_verdict'] == 'stable' else 'moves with age'}"
                       if ages.get("heldout_verdict") else "")
                    + " (stable: every pair of 95% intervals overlaps).")

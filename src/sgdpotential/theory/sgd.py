@@ -24,8 +24,8 @@ import numpy as np
 
 from .._validation import check_scalar
 from ..errors import DecompositionError
-from .decomposition import Decomposition, decompose
 from ._checks import SINGULARITY_RTOL
+from .decomposition import Decomposition, decompose
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 
 __all__ = ["LAWS", "LinearSGD", "linear_model"]

@@ -1,8 +1,8 @@
 """Landscape and noise probes at a point w0 along given directions (usually the principal directions p_i).
 
 :mod:`.landscape` (loss profiles, flatness F_i), :mod:`.curvature` (projected Hessian H_P, top Hessian
-eigenvalues), :mod:`.noise` (projected gradient-noise covariance C_P and its average over the window's path, noise temperature, the minibatch
-landscape of paper Eq. 20). Probes compute; they never write files.
+eigenvalues), :mod:`.noise` (projected gradient-noise covariance C_P and its average over the window's path,
+noise temperature, the minibatch landscape of paper Eq. 20). Probes compute; they never write files.
 """
 
 from .curvature import hessian_top_eigenvalues, projected_hessian
