@@ -28,6 +28,13 @@ def test_run_replicas_writes_runs_and_the_ensemble(tmp_path):
     lo, hi = ens["psi"]["ci95"]
     assert lo < ens["psi"]["mean"] < hi
     assert "ensemble ψ" in result.stdout
+    summaries = [json.loads((out / f"seed={s}" / "summary.json").read_text()) for s in (5, 6, 7)]
+    k0 = summaries[0]["k_scan"]["rows"][0]["k"]
+    by_k = [next(r for r in s["k_scan"]["rows"] if r["k"] == k0)["heldout"]["psi"] for s in summaries]
+    assert ens["psi_by_k"][str(k0)]["heldout"]["values"] == by_k
+    assert ens["psi_heldout"]["values"] == [s["heldout"]["ivf_psi"] for s in summaries]
+    assert ens["psi_by_age"] == {}  # the quick preset records one age
+    assert "ψ over the seeds" in result.stdout and f"K = {k0}" in result.stdout
     again = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--out", str(out)])
     assert again.exit_code == 2 and "is not empty" in again.stderr
     boom = tmp_path / "boom"

@@ -33,8 +33,9 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
 
     Arrays: flatness ``left``, ``right``, ``width``, ``censored``, ``loss0``; ``hessian`` (H_P),
     ``noise_cov`` (C_P, paper Eq. 19), ``noise_cov_path`` (C̄_P, its average over the window's path along the
-    run's first ``noise_axes`` principal axes and ``noise_snapshots`` residual snapshots) with
-    ``noise_path_increments`` (each axis's term, trace), ``noise_path_residual``, ``noise_path_snapshots``,
+    run's first ``noise_axes`` principal axes and ``noise_snapshots`` residual snapshots; ``heldout_noise_cov_path``
+    the same along the held-out basis, one evaluation for both) with ``noise_path_increments`` (each axis's
+    term, trace over both bases), ``noise_path_residual``, ``noise_path_snapshots``,
     ``noise_temperature``; minibatch landscape (Eq. 20) ``theta_mean``,
     ``theta_std``, ``M_mean``, ``M_std``, ``nonconvex_fraction``; ``hessian_top`` (largest eigenvalues of the
     Hessian over the recorded subset).
@@ -81,19 +82,30 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
         "nonconvex_fraction": mb.nonconvex_fraction, "hessian_top": top,
         "profile_directions": shown, "profile_offsets": offsets, "profile_losses": profiles,
     }
-    if net.config.noise_axes or net.config.noise_snapshots:  # the noise the window experienced, along P
-        arrays.update(_path_noise(rd, obj, w0, P, pca, net.config.noise_axes, net.config.noise_snapshots))
     if "scan_components" in pca and pca["scan_components"].shape[0] > P.shape[0]:  # the K-scan's deeper directions
         extra = flatness(obj, w0, torch.as_tensor(pca["scan_components"][P.shape[0]:], dtype=obj.dtype,
                                                   device=obj.device))
         arrays.update({"scan_width": np.concatenate([flat.width, extra.width]),
                        "scan_censored": np.concatenate([flat.censored, extra.censored])})
+    K = P.shape[0]
+    both = P
     if "heldout_components" in pca:  # the held-out basis: flatness along all its directions, H and C along K
         PA = torch.as_tensor(pca["heldout_components"], dtype=obj.dtype, device=obj.device)
         flat_a = flatness(obj, w0, PA)
         arrays.update({"heldout_width": flat_a.width, "heldout_censored": flat_a.censored,
-                       "heldout_hessian": projected_hessian(obj, w0, PA[: P.shape[0]]),
-                       "heldout_noise_cov": projected_noise_covariance(obj, w0, PA[: P.shape[0]])})
+                       "heldout_hessian": projected_hessian(obj, w0, PA[:K]),
+                       "heldout_noise_cov": projected_noise_covariance(obj, w0, PA[:K])})
+        both = torch.cat([P, PA[:K]])
+    if net.config.noise_axes or net.config.noise_snapshots:  # the noise the window experienced, along P and PA
+        # one orthonormal basis of span(P, PA) (its rank is ≤ 2K, ≤ N when K = N): C̄ once, projected on both
+        U, sv, _ = torch.linalg.svd(both.T.double(), full_matrices=False)
+        basis = U[:, sv > 1e-9 * sv[0]].T.to(obj.dtype)
+        path = _path_noise(rd, obj, w0, basis, pca, net.config.noise_axes, net.config.noise_snapshots)
+        R = (both.double() @ basis.T.double()).cpu().numpy()  # (2K or K, rank): the directions in that basis
+        C_both = R @ path.pop("noise_cov_path") @ R.T
+        arrays.update(path, noise_cov_path=C_both[:K, :K])
+        if both.shape[0] > K:
+            arrays["heldout_noise_cov_path"] = C_both[K:, K:]
     rd.save(RunDir.PROBES, **arrays)
     return arrays
 
@@ -204,7 +216,8 @@ SPECTRUM_PATHS = 20
 
 
 def compare_sample_spectrum(measured, simulated, r) -> dict:
-    """The run's PCA spectrum against the sample spectra of simulated windows of the law (same T, stride, PCA).
+    """Measured variances against the same statistic on simulated windows of the law: the run's PCA spectrum
+    against the sample spectra (same T, stride, PCA), or held-out variances against simulated ones.
 
     Per band of the relaxation index r_i (:data:`RELAXATION_BANDS`): ``n``, ``median_ratio`` =
     median_i σ_i²/⟨σ̂_i²⟩_sim, and ``null95`` — the 2.5–97.5% range of the same statistic for each simulated
@@ -294,10 +307,14 @@ def _k_scan(pca, pr) -> dict | None:
 
 def _heldout(pca, pr, model, lr: float, stride: int) -> dict | None:
     """The comparisons along the held-out basis: directions from the first half of the window, variances from
-    the second half, laws projected on those directions (no selection bias)."""
+    the second half, laws projected on those directions (selection bias only where directions stay correlated
+    across the halves); ``simulated``: the held-out procedure applied to simulated windows of the linear model in
+    this subspace (its sampling, reshuffled epochs included), measured/simulated by band with the sampling null
+    (:func:`compare_sample_spectrum`)."""
     if "heldout_components" not in pca or "heldout_hessian" not in pr:
         return None
-    H, C = pr["heldout_hessian"], pr["heldout_noise_cov"]
+    H = pr["heldout_hessian"]
+    C = pr["heldout_noise_cov_path"] if "heldout_noise_cov_path" in pr else pr["heldout_noise_cov"]
     K = H.shape[0]  # the run's K (the held-out basis itself reaches K_max, for the K-scan)
     split, var, width = int(pca["heldout_split"]), pca["heldout_variances"][:K], pr["heldout_width"][:K]
     n_second = int(pca["projections"].shape[0]) - split
@@ -318,6 +335,10 @@ def _heldout(pca, pr, model, lr: float, stride: int) -> dict | None:
             out[name] = {"error": str(exc)}
             continue
         out[name] = {"predicted": [float(x) for x in pred], **compare_by_relaxation(pred, var, r, use)}
+    # the same held-out procedure applied to simulated windows of the run's linear model in this subspace, with
+    # its minibatch sampling (reshuffled epochs included), against the sampling null
+    sims = model.heldout_spectra(H, C, (split + n_second) * stride, split, K, paths=SPECTRUM_PATHS, stride=stride)
+    out["simulated"] = {"paths": SPECTRUM_PATHS, **compare_sample_spectrum(var, sims, r)}
     return out
 
 

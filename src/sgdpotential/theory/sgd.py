@@ -151,6 +151,39 @@ class LinearSGD:
         experienced (e.g. :func:`~sgdpotential.nn.probes.path_noise_covariance`) when the noise depends on the
         state.
         """
+        T = steps // stride
+        K = min(n_components, T - 1, np.asarray(H).shape[0])
+        out = np.empty((paths, K))
+        for p, snaps in enumerate(self._windows(H, C, steps, paths, stride, seed)):
+            snaps = snaps - snaps.mean(axis=0)  # H's eigenbasis: the spectrum does not depend on the basis
+            out[p] = np.sort(np.linalg.eigvalsh(snaps.T @ snaps / T))[::-1][:K]
+        return out
+
+    def heldout_spectra(self, H, C, steps: int, split: int, n_components: int, *, paths: int = 20,
+                        stride: int = 1, seed: int = 0) -> np.ndarray:
+        r"""The held-out spectra that windows of the linear model show: in each simulated window (as
+        :meth:`sample_spectra`), the principal directions of snapshots ``[0, split)`` and the variances of
+        snapshots ``[split, T)`` along them (centred on their own mean), in the order of the first half's
+        variances — :func:`~sgdpotential.trajectory.pca.heldout_pca` applied to the law. Slow directions stay
+        correlated across the halves, so a held-out variance keeps part of PCA's selection bias; comparing with
+        these, not with p_iᵀΣp_i, carries the same bias on both sides.
+
+        Returns
+        -------
+        (paths, K) ndarray
+            K = min(n_components, split − 1, n).
+        """
+        K = min(n_components, split - 1, np.asarray(H).shape[0])
+        out = np.empty((paths, K))
+        for p, snaps in enumerate(self._windows(H, C, steps, paths, stride, seed)):
+            first = snaps[:split] - snaps[:split].mean(axis=0)
+            w, U = np.linalg.eigh(first.T @ first / split)
+            U = U[:, np.argsort(w)[::-1][:K]]
+            out[p] = (snaps[split:] @ U).var(axis=0)
+        return out
+
+    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
+        """``paths`` simulated windows as (T, n) snapshots in H's eigenbasis (see :meth:`sample_spectra`)."""
         H = np.asarray(H, dtype=float)
         h, V = np.linalg.eigh((H + H.T) / 2)
         a = self.lr * h
@@ -177,11 +210,9 @@ class LinearSGD:
         w0, U0 = np.linalg.eigh((sig0 + sig0.T) / 2)
         L0 = U0 * np.sqrt(np.clip(w0, 0.0, None))
         T = steps // stride
-        K = min(n_components, T - 1, h.size)
         epochs = -(-steps // m)
         rng = np.random.default_rng(seed)
-        out = np.empty((paths, K))
-        for p in range(paths):
+        for _ in range(paths):
             y = np.zeros(h.size)
             y[s_idx] = L0 @ rng.standard_normal(s_idx.size)
             eta = (rng.standard_normal((epochs * m, h.size)) @ L.T).reshape(epochs, m, h.size)
@@ -193,9 +224,7 @@ class LinearSGD:
                 y = r * y + eta[t]
                 if (t + 1) % stride == 0:
                     snaps[(t + 1) // stride - 1] = y
-            snaps -= snaps.mean(axis=0)
-            out[p] = np.sort(np.linalg.eigvalsh(snaps.T @ snaps / T))[::-1][:K]
-        return out
+            yield snaps
 
     def laws(self, H, C, steps: int) -> dict[str, np.ndarray | DecompositionError]:
         """Every law of :data:`LAWS` for a window of ``steps`` SGD steps; a law that is undefined here (e.g. no
