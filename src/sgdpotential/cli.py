@@ -483,6 +483,10 @@ def _print_summary(run_dir) -> None:
                                                         is not None else "")
             for r in ages["rows"] if r["feng_tu"]["psi"] is not None)
             + f" (epochs after burn-in; Feng & Tu / held out; {ages.get('feng_tu_verdict', 'n/a')})")
+    views = s.get("views")
+    if views:
+        table.add_row("how you look", f"ψ by K: {views['k']}, by window: {views['window']}, by age: {views['age']}"
+                      + (f" — moved by {', '.join(views['moved_by'])}" if views["moved_by"] else ""))
     bands = [b for b in (s.get("sample_spectrum") or {}).get("bands", []) if b["n"] >= 3]
     if bands:
         table.add_row("sample spectrum", "; ".join(

@@ -49,6 +49,7 @@ def test_every_age_is_a_complete_window_of_the_same_run(aged_run):
         row = next(r for r in rows if r["age"] == age)
         assert row["feng_tu"]["psi"] == cs["ivf"]["psi"] and row["heldout"]["psi"] == cs["heldout"]["ivf_psi"]
     assert s["ages"]["feng_tu_verdict"] in ("stable", "moves with age")
+    assert s["views"]["age"] == {"stable": "stable", "moves with age": "moves"}[s["ages"]["feng_tu_verdict"]]
     assert "ψ by age" in result.stdout
     page = (out / "report.html").read_text()
     assert "at the network&#x27;s ages" in page or "at the network's ages" in page

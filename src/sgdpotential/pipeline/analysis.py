@@ -373,6 +373,23 @@ def _ages(rd: RunDir, cfg, summary: dict) -> dict | None:
     return out
 
 
+def _views(summary: dict) -> dict:
+    """Whether ψ (Feng & Tu's way) survives how you look: per choice — K (nested K-scan), the window (nested
+    sub-windows, same directions), the age (later windows) — *stable* when every pair of 95% intervals overlaps,
+    *moves* when some pair does not, *untested* with fewer than two fits; ``moved_by`` lists the choices that move
+    it (the one rule of :func:`_overlap`)."""
+    def verdict(fits):
+        fits = [f for f in fits if f and f.get("psi") is not None and f.get("ci95")]
+        return "untested" if len(fits) < 2 else "stable" if _overlap(fits) else "moves"
+
+    scan, ages = summary.get("k_scan") or {}, summary.get("ages") or {}
+    out = {"k": verdict([r["feng_tu"] for r in scan.get("rows", [])]),
+           "window": verdict(summary["ivf"]["nested"]),
+           "age": verdict([r["feng_tu"] for r in ages.get("rows", [])])}
+    out["moved_by"] = [k for k in ("k", "window", "age") if out[k] == "moves"]
+    return out
+
+
 def _warnings(tcfg) -> list[dict]:
     """Named warnings about what the laws do not model in this run."""
     out = []
@@ -495,9 +512,11 @@ def analyze(run_dir) -> dict:
         "sample_spectrum": _sample_spectrum(var, H, pr, model, T, int(tcfg.stride)),
         "warnings": _warnings(tcfg),
         "ages": None,
+        "views": None,
         "provenance": {"record": rec.get("provenance"),
                        "analysis": {"sgdpotential": __version__, "numpy": np.__version__, "scipy": scipy.__version__}},
     }
     summary["ages"] = _ages(rd, cfg, summary)
+    summary["views"] = _views(summary)
     rd.save(RunDir.SUMMARY, summary)
     return summary

@@ -74,6 +74,17 @@ def verdict(s: dict) -> list[str]:
                    + (f"; held out it {'is stable' if ages['heldout_verdict'] == 'stable' else 'moves with age'}"
                       if ages.get("heldout_verdict") else "")
                    + " (stable: every pair of 95% intervals overlaps).")
+    views = s.get("views")
+    if views:
+        names = {"k": "K", "window": "the window length", "age": "the age"}
+        moved = [names[k] for k in views["moved_by"]]
+        stable = [names[k] for k in ("k", "window", "age") if views[k] == "stable"]
+        untested = [names[k] for k in ("k", "window", "age") if views[k] == "untested"]
+        out.append("How you look: ψ (Feng & Tu's way) "
+                   + (f"moves with {' and '.join(moved)}" if moved else "moves with none of the choices tested")
+                   + (f"; it is stable across {' and '.join(stable)}" if stable else "")
+                   + (f"; not tested: {', '.join(untested)}" if untested else "")
+                   + " (a choice moves ψ when some pair of its 95% intervals does not overlap).")
     held = s.get("heldout")
     if held and held.get("ivf_psi") is not None:
         lo, hi = held["ivf_ci95"]
