@@ -110,8 +110,9 @@ def test_the_exact_case_calibrates_the_comparison(calibration):
     comparison at 0bee5a8, still reported as ``lyapunov``). Against the sample spectra of simulated windows of
     the same law (same T, same PCA), driven by the noise the path experienced (C̄_P over all 650 axes: the
     state-dependent part of linear regression's minibatch noise, +0.7% in trace, is what C_P(ω0) misses),
-    sampling with replacement passes: every band of directions that relax within the window is consistent
-    with the sampling null of 20 simulated windows. The unrelaxed band is reported apart.
+    sampling with replacement passes: every band of directions that relax within the window agrees with the
+    simulated windows to within their sampling spread (here 0.2–1.4%; before the path average and with C_P at
+    ω0, 3–6% off: two of the three bands outside this check). The unrelaxed band is reported apart.
 
     Reshuffled epochs: the simulation draws the within-epoch anticorrelated noise, which brings the relaxed
     bands from up to 4.5× off (white noise) to within 15% — but not to sampling precision (a measured excess of
@@ -125,7 +126,10 @@ def test_the_exact_case_calibrates_the_comparison(calibration):
     assert len(relaxed) == 3 and slow["relaxation"] == [0.0, 1.0] and slow["n"] > 0
     if sampling == "replacement":
         assert not s["warnings"]
-        assert all(b["verdict"] == "consistent" for b in relaxed), relaxed
+        for b in relaxed:  # each band within its sampling null, checked at ~4σ: twice the 95% range's half-width
+            lo, hi = b["null95"]  # around its centre (three bands at 95% each would fail ~1 machine in 7 by chance)
+            centre, half = (lo + hi) / 2, (hi - lo) / 2
+            assert abs(b["median_ratio"] - centre) <= 2 * half, b
     else:
         assert [w["name"] for w in s["warnings"]] == ["reshuffled_minibatches"]
         assert all(abs(b["median_ratio"] - 1) < 0.15 for b in relaxed), relaxed

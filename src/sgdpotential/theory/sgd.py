@@ -159,29 +159,6 @@ class LinearSGD:
             out[p] = np.sort(np.linalg.eigvalsh(snaps.T @ snaps / T))[::-1][:K]
         return out
 
-    def heldout_spectra(self, H, C, steps: int, split: int, n_components: int, *, paths: int = 20,
-                        stride: int = 1, seed: int = 0) -> np.ndarray:
-        r"""The held-out spectra that windows of the linear model show: in each simulated window (as
-        :meth:`sample_spectra`), the principal directions of snapshots ``[0, split)`` and the variances of
-        snapshots ``[split, T)`` along them (centred on their own mean), in the order of the first half's
-        variances — :func:`~sgdpotential.trajectory.pca.heldout_pca` applied to the law. Slow directions stay
-        correlated across the halves, so a held-out variance keeps part of PCA's selection bias; comparing with
-        these, not with p_iᵀΣp_i, carries the same bias on both sides.
-
-        Returns
-        -------
-        (paths, K) ndarray
-            K = min(n_components, split − 1, n).
-        """
-        K = min(n_components, split - 1, np.asarray(H).shape[0])
-        out = np.empty((paths, K))
-        for p, snaps in enumerate(self._windows(H, C, steps, paths, stride, seed)):
-            first = snaps[:split] - snaps[:split].mean(axis=0)
-            w, U = np.linalg.eigh(first.T @ first / split)
-            U = U[:, np.argsort(w)[::-1][:K]]
-            out[p] = (snaps[split:] @ U).var(axis=0)
-        return out
-
     def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
         """``paths`` simulated windows as (T, n) snapshots in H's eigenbasis (see :meth:`sample_spectra`)."""
         H = np.asarray(H, dtype=float)
