@@ -128,3 +128,55 @@ def test_sample_spectra_of_reshuffled_epochs_match_reshuffled_sgd():
     assert np.all(np.abs(sims.mean(axis=0) - oracle.mean(axis=0)) < 4 * se), (sims.mean(0), oracle.mean(0), se)
     white = LinearSGD(lr, B).sample_spectra(H, (8 / 10) * C, steps, 3, paths=4000, seed=2)  # κ C, one-step equal
     assert white.mean(axis=0)[0] > 2 * oracle.mean(axis=0)[0]  # 2.8× here
+
+
+def _linear_regression_sgd(sampling, X, y, lr, B, chains, epochs, burn, seed):
+    """Independent oracle: real SGD on least squares, ``chains`` at once; the covariance of the iterates at
+    epoch boundaries after ``burn`` epochs, and the mean of C(w) over those iterates (paper Eq. 19)."""
+    rng = np.random.default_rng(seed)
+    N = len(X)
+    m = N // B
+    W = np.tile(np.linalg.lstsq(X, y, rcond=None)[0], (chains, 1))
+    cov, C = [], []
+    for ep in range(epochs):
+        perm = rng.permuted(np.tile(np.arange(N), (chains, 1)), axis=1) if sampling == "shuffle" else None
+        for j in range(m):
+            idx = perm[:, j * B:(j + 1) * B] if perm is not None else rng.integers(0, N, (chains, B))
+            Xb = X[idx]
+            W = W - lr * np.einsum("cbi,cb->ci", Xb, np.einsum("cbi,ci->cb", Xb, W) - y[idx]) / B
+        if ep >= burn:
+            Wc = W - W.mean(axis=0)
+            cov.append(Wc.T @ Wc / chains)
+            G = (W[:200] @ X.T - y)[:, :, None] * X[None]
+            G -= G.mean(axis=1, keepdims=True)
+            C.append(np.einsum("cni,cnj->ij", G, G) / (N * 200))
+    return np.mean(cov, axis=0), np.mean(C, axis=0)
+
+
+def test_state_dependent_noise_of_linear_regression_needs_the_path_averaged_c():
+    """Least squares: SGD's gradient is affine in w, so with replacement Σ = RΣRᵀ + (α²/B)E[C(w)] holds exactly —
+    the exact discrete law with C averaged over the iterates matches real SGD (within 3%, the Monte-Carlo error),
+    while C at the minimum misses the multiplicative part (here ~4–6% too quiet). With reshuffled epochs the
+    additive model is not exact even with E[C(w)]: at epoch boundaries real reshuffled SGD is louder than the law
+    of :meth:`LinearSGD.sample_spectra`'s anticorrelated Gaussian noise in every direction, by 13% to ~9× (the
+    slowest) — the residual of the README's calibration (a test of a stated limitation)."""
+    rng = np.random.default_rng(0)
+    N, d, B, lr = 120, 6, 6, 0.08
+    X = rng.standard_normal((N, d)) * np.linspace(0.3, 1.5, d)
+    y = X @ rng.standard_normal(d) + 0.5 * rng.standard_normal(N)
+    H = X.T @ X / N
+    w_star = np.linalg.lstsq(X, y, rcond=None)[0]
+    G0 = (X @ w_star - y)[:, None] * X
+    G0 -= G0.mean(axis=0)
+    C0 = G0.T @ G0 / N
+    _, V = np.linalg.eigh(H)
+    real, Cbar = _linear_regression_sgd("replacement", X, y, lr, B, chains=1500, epochs=250, burn=60, seed=1)
+    along = np.diag(V.T @ real @ V)
+    law = LinearSGD(lr, B)
+    exact = along / np.diag(V.T @ law.discrete(H, Cbar) @ V)
+    at_min = along / np.diag(V.T @ law.discrete(H, C0) @ V)
+    assert np.all(np.abs(exact - 1) < 0.03), exact
+    assert np.all(at_min > 1.025), at_min
+    real_rr, Cbar_rr = _linear_regression_sgd("shuffle", X, y, lr, B, chains=1500, epochs=250, burn=60, seed=2)
+    additive = np.diag(V.T @ LinearSGD(lr, B, n_train=N).start_covariance(H, Cbar_rr) @ V)
+    assert np.all(np.diag(V.T @ real_rr @ V) / additive > 1.08)  # measured 1.13–8.8×: a known limitation

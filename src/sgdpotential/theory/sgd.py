@@ -159,17 +159,26 @@ class LinearSGD:
             out[p] = np.sort(np.linalg.eigvalsh(snaps.T @ snaps / T))[::-1][:K]
         return out
 
-    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
-        """``paths`` simulated windows as (T, n) snapshots in H's eigenbasis (see :meth:`sample_spectra`)."""
+    def start_covariance(self, H, C) -> np.ndarray:
+        r"""The covariance the simulated windows start from: the stationary law of the recursion along the modes
+        that have one (0 < αλ < 2), 0 along the others — with reshuffled epochs (``n_train``) the law at an epoch
+        boundary, Σ_E = R^m Σ_E R^m + Q_E (see :meth:`sample_spectra`). Exact for additive noise; O(n³).
+        """
+        _, _, V, _, _, _, _, s_idx, sig0 = self._noise_model(H, C)
+        start = np.zeros((V.shape[0], V.shape[0]))
+        start[np.ix_(s_idx, s_idx)] = (sig0 + sig0.T) / 2
+        return V @ start @ V.T
+
+    def _noise_model(self, H, C):
+        """H's eigenbasis, the per-step noise, the epoch structure and the start covariance of the simulations."""
         H = np.asarray(H, dtype=float)
         h, V = np.linalg.eigh((H + H.T) / 2)
         a = self.lr * h
-        r = 1.0 - a
         base = V.T @ (self.lr**2 * np.asarray(C, dtype=float)) @ V  # α²C in H's eigenbasis
         base = (base + base.T) / 2
         tol = SINGULARITY_RTOL * max(float(np.max(np.abs(a))), 1.0)
         s_idx = np.flatnonzero((a > tol) & (a < 2 - tol))
-        a_s, r_s = a[s_idx], r[s_idx]
+        a_s, r_s = a[s_idx], 1.0 - a[s_idx]
         d = a_s[:, None] + a_s[None, :] - a_s[:, None] * a_s[None, :]  # 1 − r_k r_l without cancellation
         if self.n_train is None:
             scale, m, lam = 1.0 / self.batch_size, 1, 0.0
@@ -182,6 +191,12 @@ class LinearSGD:
             S = _one_minus_power(r_s, a_s, m) / a_s          # Σ_{j<m} r^j
             Q = base[np.ix_(s_idx, s_idx)] * (scale * dm / d - S[:, None] * S[None, :] / (N - 1))
             sig0 = Q / dm
+        return h, a, V, base, scale, m, lam, s_idx, sig0
+
+    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
+        """``paths`` simulated windows as (T, n) snapshots in H's eigenbasis (see :meth:`sample_spectra`)."""
+        h, a, _, base, scale, m, lam, s_idx, sig0 = self._noise_model(H, C)
+        r = 1.0 - a
         w, U = np.linalg.eigh(scale * base)
         L = U * np.sqrt(np.clip(w, 0.0, None))  # per-step noise factor (before the epoch correction)
         w0, U0 = np.linalg.eigh((sig0 + sig0.T) / 2)
