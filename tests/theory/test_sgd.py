@@ -156,7 +156,7 @@ def _linear_regression_sgd(sampling, X, y, lr, B, chains, epochs, burn, seed):
 def test_state_dependent_noise_of_linear_regression_needs_the_path_averaged_c():
     """Least squares: SGD's gradient is affine in w, so with replacement Σ = RΣRᵀ + (α²/B)E[C(w)] holds exactly —
     the exact discrete law with C averaged over the iterates matches real SGD (within 3%, the Monte-Carlo error),
-    while C at the minimum misses the multiplicative part (here ~4–6% too quiet). With reshuffled epochs the
+    while C at the minimum misses the multiplicative part (here 3–6% too quiet). With reshuffled epochs the
     additive model is not exact even with E[C(w)]: at epoch boundaries real reshuffled SGD is louder than the law
     of :meth:`LinearSGD.sample_spectra`'s anticorrelated Gaussian noise in every direction, by 13% to ~9× (the
     slowest) — the residual of the README's calibration (a test of a stated limitation)."""
