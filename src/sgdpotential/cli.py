@@ -464,7 +464,8 @@ def _print_summary(run_dir) -> None:
             table.add_row(label, f"[yellow]not defined[/]: {r['error']}")
         elif r.get("median_ratio") is not None:
             table.add_row(label, f"predicted/measured σ² median {r['median_ratio']:.3g}, "
-                          f"median |log10 ratio| {r['median_abs_log10_ratio']:.2f}")
+                          f"median |log10 ratio| {r['median_abs_log10_ratio']:.2f} (along the window's own p_i: "
+                          f"biased by PCA's selection — the test is 'sample spectrum')")
     st = s.get("stationarity")
     if st:
         table.add_row("stationarity", f"Yaida's FDR ratio {st['fdr_ratio']:.3g} ± {st['se']:.2g} (1 if stationary): "

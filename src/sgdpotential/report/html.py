@@ -11,9 +11,6 @@ from .._atomic import atomic_write
 from ..pipeline.rundir import RunDir
 from .figures import draw_all
 
-#: Thresholds of the plain-words verdict (stated in the report itself).
-AGREE_LOG10 = 0.3  # a law "agrees" when the median |log10(predicted/measured)| is below this (a factor 2)
-
 
 def verdict(s: dict) -> list[str]:
     """Plain sentences derived from the numbers of ``summary.json``."""
@@ -30,16 +27,20 @@ def verdict(s: dict) -> list[str]:
             out.append(f"ψ depends on the window: {nested[0]['psi']:.2f} over the last {nested[0]['window']} "
                        f"snapshots, {nested[-1]['psi']:.2f} over all {nested[-1]['window']}.")
     ly = s["lyapunov"]
-    for key, label in (("continuous", "The continuous stationary law (paper Eq. 14)"),
-                       ("discrete", "The exact discrete SGD law"),
-                       ("window_from_w0", "The finite-window law")):
+    parts, undefined = [], []
+    for key, label in (("continuous", "the continuous stationary law (paper Eq. 14)"),
+                       ("discrete", "the exact discrete SGD law"), ("window_from_w0", "the finite-window law")):
         r = ly.get(key, {})
-        if r.get("median_abs_log10_ratio") is None:
-            out.append(f"{label} is not defined here: {r.get('error', 'no usable directions')}")
-            continue
-        agree = r["median_abs_log10_ratio"] < AGREE_LOG10
-        out.append(f"{label} with F = αH_P, D = κC_P {'agrees with' if agree else 'does not match'} the measured "
-                   f"variances (median predicted/measured {r['median_ratio']:.3g}).")
+        if r.get("median_ratio") is None:
+            undefined.append(f"{label} is not defined here: {r.get('error', 'no usable directions')}")
+        else:
+            parts.append(f"{label} {r['median_ratio']:.3g}×")
+    if parts:
+        out.append("Along the window's own principal directions the laws with F = αH_P, D = κC_P predict a median "
+                   + ", ".join(parts) + " the measured variances — a description, not a test: PCA picks those "
+                   "directions from the same data, which biases this comparison (on the exactly solvable case it "
+                   "reads ~135× where the law is exact); the verdict rests on the sample-spectrum comparison.")
+    out += [u[0].upper() + u[1:] + ("" if u.endswith(".") else ".") for u in undefined]
     for b in (s.get("sample_spectrum") or {}).get("bands", []):
         if b["n"] >= 3 and b["median_ratio"] is not None:
             lo, hi = b["relaxation"]
@@ -150,10 +151,10 @@ def make_report(run_dir) -> Path:
     return write_page(rd / RunDir.REPORT,
                       f"SGD as a stochastic process: {cfg.dataset}, {cfg.params} weights",
                       verdict(summary), [(p, captions[n]) for n, p in figs.items()], numbers, sections,
-                      note=f'A law "agrees" when the median |log10(predicted/measured)| is below {AGREE_LOG10} '
-                           f'(a factor of 2). Sample-spectrum verdicts: "consistent" when the measured median '
-                           f'ratio lies inside the 2.5–97.5% range that sampling alone gives over simulated '
-                           f'windows of the law, "inconsistent" outside it, "inconclusive" below 3 components.')
+                      note='Sample-spectrum verdicts: "consistent" when the measured median ratio lies inside the '
+                           '2.5–97.5% range that sampling alone gives over simulated windows of the law, '
+                           '"inconsistent" outside it, "inconclusive" below 3 components. ψ "stable" under a choice '
+                           '(K, window, age) when every pair of its 95% intervals overlaps, else it "moves".')
 
 
 def write_page(path: Path, title: str, sentences: list[str], figures: list[tuple[Path, str]], numbers: dict,
