@@ -456,7 +456,7 @@ def _print_summary(run_dir) -> None:
     if ivf["psi"] is not None:
         table.add_row("IVF", f"ψ = {ivf['psi']:.2f} [{ivf['ci95'][0]:.2f}, {ivf['ci95'][1]:.2f}], R² {ivf['r2']:.2f}, "
                       f"{ivf['n_used']} directions ({ivf['n_drift']} drift, {ivf['n_censored']} censored left out); "
-                      f"Feng & Tu: ψ ≈ 4")
+                      f"Feng & Tu: ψ ≈ 4 — {ivf.get('feng_tu_verdict', 'inconclusive')}")
     for key, label in (("continuous", "continuous law"), ("discrete", "discrete SGD law"),
                        ("window_from_w0", "finite window")):
         r = ly.get(key, {})
@@ -500,7 +500,8 @@ def _print_summary(run_dir) -> None:
     else:
         sl = pot.get("sigma2_vs_u_flatness")
         table.add_row("potential", f"{pot['kind']}; σ² vs U-flatness slope "
-                      f"{'n/a' if sl is None else format(sl['exponent'], '.2f')} (Boltzmann: +2); "
+                      f"{'n/a' if sl is None else format(sl['exponent'], '.2f')} (Boltzmann: +2"
+                      f"{'' if sl is None else ': ' + sl['paper_verdict']}); "
                       f"‖Q‖/‖D‖ {pot['q_over_d']:.3g}; ‖[H_P, C_P]‖ {pot['commutator']:.3g}")
     for key, label, ref in (("hessian_diag_vs_flatness", "H_P,ii vs F_i", "paper −2"),
                             ("noise_diag_vs_flatness", "C_P,ii vs F_i", "paper −6"),
@@ -508,7 +509,10 @@ def _print_summary(run_dir) -> None:
                             ("noise_vs_hessian_diag", "C_P,ii vs H_P,ii", "literature 1–2")):
         f = s["exponents"][key]
         if f is not None:
-            table.add_row(label, f"{f['exponent']:+.2f} [{f['ci95'][0]:+.2f}, {f['ci95'][1]:+.2f}] ({ref})")
+            said = f.get("paper_verdict") + (f", FT {f['feng_tu_verdict']}" if "feng_tu_verdict" in f else "") if \
+                "paper_verdict" in f else ""
+            table.add_row(label, f"{f['exponent']:+.2f} [{f['ci95'][0]:+.2f}, {f['ci95'][1]:+.2f}] ({ref}"
+                          + (f": {said}" if said else "") + ")")
     console.print(table)
 
 

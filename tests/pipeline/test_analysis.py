@@ -121,3 +121,24 @@ def test_config_file_force_and_bad_outputs(tmp_path):
     blocker.write_text("not a folder")
     r = runner.invoke(app, ["run", "--preset", "quick", "--out", str(blocker / "run")])
     assert r.exit_code == 2 and "does not exist; create it first" in r.stderr and "Traceback" not in r.output
+
+
+def test_every_verdict_on_an_exponent_follows_the_one_rule(quick_run):
+    """summary.json, the report and the command line say consistent / inconsistent / inconclusive by the rule of
+    sgdpotential.verdicts, from the stored interval — never a bare "contains the value"."""
+    import html
+
+    from sgdpotential.verdicts import RULE, interval_verdict
+
+    out, result = quick_run
+    s = json.loads((out / "summary.json").read_text())
+    judged = [(e["ci95"], e["paper"], e["paper_verdict"]) for e in s["exponents"].values() if e]
+    judged.append((s["ivf"]["ci95"], 4.0, s["ivf"]["feng_tu_verdict"]))
+    sl = s["potential"].get("sigma2_vs_u_flatness")
+    if sl:
+        judged.append((sl["ci95"], sl["paper"], sl["paper_verdict"]))
+    for ci, predicted, said in judged:
+        assert said == interval_verdict(ci, tuple(predicted) if isinstance(predicted, list) else predicted)
+    page = html.unescape((out / "report.html").read_text())
+    assert RULE in page and f"ψ ≈ 4: {s['ivf']['feng_tu_verdict']}." in page
+    assert f"Feng & Tu: ψ ≈ 4 — {s['ivf']['feng_tu_verdict']}" in " ".join(result.stdout.split())

@@ -15,6 +15,7 @@ import numpy as np
 from .. import __version__
 from ..errors import DecompositionError
 from ..theory import entropy_production_of, fit_power_law, flatness_of_quadratic, rotation_planes
+from ..verdicts import interval_verdict
 from .rundir import RunDir
 
 __all__ = ["analyze", "ivf_exponent", "probe_run", "usable_directions"]
@@ -147,6 +148,15 @@ def _fit(x, y, mask, seed=0) -> dict | None:
         return None
     f = fit_power_law(x[use], y[use], seed=seed)
     return {"exponent": f.exponent, "ci95": list(f.ci), "r2": f.r2, "n": f.n}
+
+
+def _judged(fit: dict | None, predicted, who: str = "paper") -> dict | None:
+    """``fit`` with the prediction it is tested against and the verdict of :func:`~sgdpotential.verdicts.
+    interval_verdict` (``{who}``, ``{who}_verdict``; the paper's by default)."""
+    if fit is None:
+        return None
+    return {**fit, who: list(predicted) if isinstance(predicted, tuple) else predicted,
+            f"{who}_verdict": interval_verdict(fit["ci95"], predicted)}
 
 
 def usable_directions(width, censored, drift) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -446,6 +456,7 @@ def analyze(run_dir) -> dict:
         "n_drift": int(is_drift.sum()), "n_censored": int(censored.sum()),
         "window": T, "nested": nested, "drift_max": DRIFT_MAX,
     }
+    ivf_out["feng_tu_verdict"] = interval_verdict(ivf_out["ci95"], 4.0)  # against Feng & Tu's ψ ≈ 4
 
     # ---------------------------------------------------------------- Lyapunov test
     H = pr["hessian"]
@@ -474,7 +485,7 @@ def analyze(run_dir) -> dict:
             "kind": dec.kind, "max_residual": dec.max_residual(),
             "u_diag": [float(x) for x in u_diag],
             "u_flatness": [float(x) if np.isfinite(x) else None for x in uflat],
-            "sigma2_vs_u_flatness": slope,
+            "sigma2_vs_u_flatness": _judged(slope, 2.0),  # Boltzmann in U: +2
             "q_over_d": float(np.linalg.norm(dec.Q) / np.linalg.norm(dec.D)),
             "commutator": float(np.linalg.norm(comm) / (np.linalg.norm(H) * np.linalg.norm(C))),
         }
@@ -490,11 +501,11 @@ def analyze(run_dir) -> dict:
 
     # ---------------------------------------------------------------- exponents
     exps = {
-        "hessian_diag_vs_flatness": _fit(width, hd, use),  # paper: −2
-        "noise_diag_vs_flatness": _fit(width, np.diag(C), use),  # paper: −6
-        "variance_vs_flatness": ivf,  # Feng & Tu: −4
-        "theta_spread_vs_flatness": _fit(width, pr["theta_std"], use),  # Feng & Tu: +1; paper: −1
-        "noise_vs_hessian_diag": _fit(hd, np.diag(C), use),  # literature: 1 to 2
+        "hessian_diag_vs_flatness": _judged(_fit(width, hd, use), -2.0),  # paper
+        "noise_diag_vs_flatness": _judged(_fit(width, np.diag(C), use), -6.0),  # paper
+        "variance_vs_flatness": _judged(ivf, -4.0),  # Feng & Tu
+        "theta_spread_vs_flatness": _judged(_judged(_fit(width, pr["theta_std"], use), 1.0, "feng_tu"), -1.0),
+        "noise_vs_hessian_diag": _judged(_fit(hd, np.diag(C), use), (1.0, 2.0)),  # literature: 1 to 2
     }
     summary = {
         "schema": "sgdpotential.summary/1",
