@@ -142,3 +142,34 @@ def test_every_verdict_on_an_exponent_follows_the_one_rule(quick_run):
     page = html.unescape((out / "report.html").read_text())
     assert RULE in page and f"ψ ≈ 4: {s['ivf']['feng_tu_verdict']}." in page
     assert f"Feng & Tu: ψ ≈ 4 — {s['ivf']['feng_tu_verdict']}" in " ".join(result.stdout.split())
+
+
+def _health(**over):
+    """A summary as the health checks read it: a clean run unless ``over`` says otherwise."""
+    s = {"burn_in": {"reached_target": True, "target_epochs": 30, "accuracy": 1.0},
+         "ivf": {"n_used": 45, "n_drift": 1},
+         "exponents": {"hessian_diag_vs_flatness": {"n": 45}, "noise_vs_hessian_diag": None},
+         "pca": {"pc1_ratio": 0.9, "null_pc1_ratio": 0.6}}
+    for key, value in over.items():
+        s[key] = {**s[key], **value}
+    return s
+
+
+@pytest.mark.parametrize(("over", "shape", "name", "words"), [
+    ({}, (50, 1000, 2500), None, None),
+    ({"burn_in": {"reached_target": False, "accuracy": 0.93}}, (50, 1000, 2500), "target_not_reached",
+     "accuracy 0.9300, below the target 1"),
+    ({}, (50, 150, 1000), "k_close_to_t", "K = 50 principal directions from T = 150 snapshots"),
+    ({}, (5, 30, 1024), "few_snapshots", "T = 30 snapshots for N = 1024 recorded weights"),
+    ({"ivf": {"n_used": 7}, "exponents": {"hessian_diag_vs_flatness": {"n": 7}}}, (50, 1000, 2500), "few_fit_points",
+     "ivf (7), hessian_diag_vs_flatness (7)"),
+    ({"ivf": {"n_drift": 0}}, (50, 1000, 2500), "drift_not_separated", "PC1 holds 0.90 of the variance"),
+])
+def test_each_health_check_names_its_warning(over, shape, name, words):
+    from sgdpotential.dynamics.training import TrainConfig
+    from sgdpotential.pipeline.analysis import _warnings
+
+    got = _warnings(TrainConfig(sampling="replacement"), _health(**over), *shape)
+    assert [w["name"] for w in got] == ([name] if name else [])
+    if words:
+        assert words in got[0]["message"]

@@ -401,17 +401,55 @@ def _views(summary: dict) -> dict:
     return out
 
 
-def _warnings(tcfg) -> list[dict]:
-    """Named warnings about what the laws do not model in this run."""
+#: Health checks (:func:`_warnings`): fewer directions than this in a fit; K above this share of T; fewer
+#: snapshots than this share of the recorded weights.
+MIN_FIT_POINTS = 10
+MAX_K_SHARE_OF_T = 0.25
+MIN_T_SHARE_OF_N = 0.1
+
+
+def _warnings(tcfg, summary: dict, K: int, T: int, N: int) -> list[dict]:
+    """Named warnings: what the laws do not model in this run, and what makes its numbers fragile."""
     out = []
+
+    def warn(name, message):
+        out.append({"name": name, "message": message})
+
     if tcfg.sampling == "shuffle":
-        out.append({"name": "reshuffled_minibatches", "message": (
+        warn("reshuffled_minibatches", (
             "sampling = 'shuffle': reshuffled minibatches are anticorrelated within an epoch (they sum to nearly the "
             "full gradient); the sample-spectrum comparison simulates that, but the analytic laws (lyapunov, "
             "heldout) treat the noise as white and over-predict directions slower than an epoch (on the exactly "
             "solvable linear-MSE case by up to ~25×), and even the reshuffled simulation leaves a 10–13% excess "
             "of measured variance in the directions that relax within the window (README) — compare with "
-            "sampling = 'replacement', which the laws model exactly.")})
+            "sampling = 'replacement', which the laws model exactly."))
+    b = summary["burn_in"]
+    if b.get("reached_target") is False:
+        warn("target_not_reached", (
+            f"burn-in ended after {b['target_epochs']} epochs at training accuracy {b['accuracy']:.4f}, below the "
+            f"target {tcfg.target_accuracy:g}: the window is not the protocol's (raise max_burn_in_epochs or the "
+            f"learning rate, or lower target_accuracy)."))
+    if K > MAX_K_SHARE_OF_T * T:
+        warn("k_close_to_t", (
+            f"K = {K} principal directions from T = {T} snapshots (K > T/{1 / MAX_K_SHARE_OF_T:g}): the deep "
+            f"components are dominated by sampling noise; record a longer window or lower K."))
+    if T < MIN_T_SHARE_OF_N * N:
+        warn("few_snapshots", (
+            f"T = {T} snapshots for N = {N} recorded weights (fewer than N/{1 / MIN_T_SHARE_OF_N:g}): the window "
+            f"sees a small corner of the weight space; record a longer window or fewer weights."))
+    few = [(name, f["n"]) for name, f in (("ivf", {"n": summary["ivf"]["n_used"]}),
+                                          *summary["exponents"].items()) if f and f["n"] < MIN_FIT_POINTS]
+    if few:
+        warn("few_fit_points", (
+            "fits over fewer than " + str(MIN_FIT_POINTS) + " directions: "
+            + ", ".join(f"{name} ({n})" for name, n in few)
+            + " — their intervals are unreliable; raise K or the window length."))
+    pca = summary["pca"]
+    if summary["ivf"]["n_drift"] == 0 and pca["pc1_ratio"] > pca["null_pc1_ratio"]:
+        warn("drift_not_separated", (
+            f"PC1 holds {pca['pc1_ratio']:.2f} of the variance (random-walk null {pca['null_pc1_ratio']:.2f}) but "
+            f"no direction's motion is a trend (drift share ≤ {DRIFT_MAX}): PC1 stays in the fits — check "
+            f"trajectory.png."))
     return out
 
 
@@ -522,12 +560,13 @@ def analyze(run_dir) -> dict:
         "heldout": _heldout(pca, pr, model, lr, int(tcfg.stride)),
         "k_scan": _k_scan(pca, pr),
         "sample_spectrum": _sample_spectrum(var, H, pr, model, T, int(tcfg.stride)),
-        "warnings": _warnings(tcfg),
+        "warnings": [],
         "ages": None,
         "views": None,
         "provenance": {"record": rec.get("provenance"),
                        "analysis": {"sgdpotential": __version__, "numpy": np.__version__, "scipy": scipy.__version__}},
     }
+    summary["warnings"] = _warnings(tcfg, summary, int(pca["components"].shape[0]), T, int(rec["n_params"]))
     summary["ages"] = _ages(rd, cfg, summary)
     summary["views"] = _views(summary)
     rd.save(RunDir.SUMMARY, summary)

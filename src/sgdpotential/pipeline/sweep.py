@@ -49,7 +49,7 @@ RESULTS = "results.csv"
 COLUMNS = ("name", "status", "lr", "batch_size", "seed", "lr_over_b", "psi", "psi_lo", "psi_hi", "psi_r2", "n_used",
            "top_variance", "total_variance", "pc1_ratio", "pc1_drift", "burn_in_epochs", "burn_in_accuracy",
            "continuous_median_ratio", "window_median_ratio", "hessian_vs_flatness", "noise_vs_flatness", "loss0",
-           "error")
+           "warnings", "error")
 
 #: Directions averaged into ``top_variance``: the leading non-drift principal directions.
 TOP = 5
@@ -502,7 +502,7 @@ def _row(p: SweepPoint, run_dir: Path, status: dict) -> dict:
         "window_median_ratio": s["lyapunov"].get("window_from_w0", {}).get("median_ratio"),
         "hessian_vs_flatness": (ex.get("hessian_diag_vs_flatness") or {}).get("exponent"),
         "noise_vs_flatness": (ex.get("noise_diag_vs_flatness") or {}).get("exponent"),
-        "loss0": s["loss0"],
+        "loss0": s["loss0"], "warnings": ";".join(w["name"] for w in s.get("warnings", [])),
     })
     return row
 
