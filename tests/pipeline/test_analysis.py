@@ -48,7 +48,7 @@ def test_run_writes_every_stage(quick_run):
     assert scan["rows"][0]["feng_tu"] == {k: s["ivf"][k] for k in ("psi", "ci95", "r2", "n_used")}  # nested reuse
     assert scan["feng_tu_verdict"] in ("stable", "moves with K") and "ψ by K" in result.stdout
     assert "sample spectrum" in result.stdout
-    assert "Warning (reshuffled_minibatches)" in (out / "report.html").read_text()
+    assert "<b>reshuffled_minibatches</b>" in (out / "report.html").read_text()
 
 
 def test_analyze_reproduces_the_summary_from_stored_arrays(quick_run_copy):
@@ -105,7 +105,12 @@ def test_config_file_force_and_bad_outputs(tmp_path):
     assert result.exit_code == 0, result.output
     used = json.loads((out / "config.json").read_text())
     assert used["components"] == 8 and used["train"]["seed"] == 3 and used["dataset"] == "digits"
-    assert json.loads((out / "summary.json").read_text())["config"] == used
+    from dataclasses import asdict
+
+    from sgdpotential.dynamics.training import TrainConfig
+
+    complete = {**used, "train": {**asdict(TrainConfig()), **used["train"]}}  # every setting, defaults included
+    assert json.loads((out / "summary.json").read_text())["config"] == complete
     again = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--force", "--seed", "4",
                                 "--no-ladder"])
     assert again.exit_code == 0, again.output

@@ -8,6 +8,7 @@ Two stages, each reading what the previous one wrote in the run directory:
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from itertools import pairwise
 
 import numpy as np
@@ -547,7 +548,7 @@ def analyze(run_dir) -> dict:
     }
     summary = {
         "schema": "sgdpotential.summary/1",
-        "config": cfg.to_dict(),
+        "config": {**cfg.to_dict(), "train": asdict(tcfg)},  # every setting, defaults included
         "burn_in": rec["burn_in"],
         "stationarity": rec.get("stationarity"),
         "pca": rec["pca"],

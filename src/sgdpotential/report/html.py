@@ -29,18 +29,19 @@ def verdict(s: dict) -> list[str]:
                        f"snapshots, {nested[-1]['psi']:.2f} over all {nested[-1]['window']}.")
     ly = s["lyapunov"]
     parts, undefined = [], []
-    for key, label in (("continuous", "the continuous stationary law (paper Eq. 14)"),
+    for key, label in (("continuous", "the continuous stationary law, paper Eq. 14"),
                        ("discrete", "the exact discrete SGD law"), ("window_from_w0", "the finite-window law")):
         r = ly.get(key, {})
         if r.get("median_ratio") is None:
             undefined.append(f"{label} is not defined here: {r.get('error', 'no usable directions')}")
         else:
-            parts.append(f"{label} {r['median_ratio']:.3g}×")
+            parts.append(f"{r['median_ratio']:.3g}× ({label})")
     if parts:
-        out.append("Along the window's own principal directions the laws with F = αH_P, D = κC_P predict a median "
-                   + ", ".join(parts) + " the measured variances — a description, not a test: PCA picks those "
-                   "directions from the same data, which biases this comparison (on the exactly solvable case it "
-                   "reads ~135× where the law is exact); the verdict rests on the sample-spectrum comparison.")
+        out.append("Along the window's own principal directions the laws with F = αH_P, D = κC_P predict median "
+                   "variances of " + ", ".join(parts) + " the measured ones — a description, not a test: PCA "
+                   "picks those directions from the same data, which biases this comparison (on the exactly "
+                   "solvable case it reads ~135× where the law is exact); the verdict rests on the sample-spectrum "
+                   "comparison.")
     out += [u[0].upper() + u[1:] + ("" if u.endswith(".") else ".") for u in undefined]
     for b in (s.get("sample_spectrum") or {}).get("bands", []):
         if b["n"] >= 3 and b["median_ratio"] is not None:
@@ -93,7 +94,6 @@ def verdict(s: dict) -> list[str]:
         out.append(f"Held out (directions from the first half of the window, variances from the second): ψ = "
                    f"{held['ivf_psi']:.2f} (95% CI {lo:.2f}–{hi:.2f}); the same directions' first-half variances "
                    f"give {held['ivf_selection_psi']:.2f}.")
-    out += [f"Warning ({w['name']}): {w['message']}" for w in s.get("warnings", [])]
     pot = s["potential"]
     sl = pot.get("sigma2_vs_u_flatness")
     if sl:
@@ -114,6 +114,31 @@ def verdict(s: dict) -> list[str]:
     if parts:
         out.append("The paper's scaling assumptions — " + "; ".join(parts) + ".")
     return out
+
+
+def settings_header(s: dict) -> list[tuple[str, str]]:
+    """What a reader needs to judge the run before its numbers: data, model, optimizer, seeds, burn-in, window,
+    and the provenance of the recording (versions, commit, date, threads, device)."""
+    c, t, b = s["config"], s["config"]["train"], s["burn_in"]
+    prov = (s.get("provenance") or {}).get("record") or {}
+    reached = {True: "target reached", False: "target NOT reached", None: "fixed length"}[b.get("reached_target")]
+    rows = [
+        ("data", c["dataset"]),
+        ("model", f"MLP hidden {c['hidden']}, {c['activation']}, recorded weights: {c['params']}, "
+                  f"K = {c['components']}, loss {t.get('loss', 'cross_entropy')}"),
+        ("optimizer", f"SGD, α = {t['lr']:g}, B = {t['batch_size']}, sampling {t.get('sampling', 'shuffle')}, "
+                      f"momentum {t.get('momentum', 0):g}, weight decay {t.get('weight_decay', 0):g}"),
+        ("seeds", f"sampler {t.get('seed', 0)}, initialisation {c['model_seed']}"),
+        ("burn-in", f"{b['epochs']} epochs to the window, accuracy {b['accuracy']:.4f} ({reached}); age "
+                    f"{b.get('age_epochs', 0)} epochs after the target"
+                    + (f"; later ages {c['ages']}" if c.get("ages") else "")),
+        ("window", f"T = {s['ivf']['window']} snapshots, stride {t.get('stride', 1)}"),
+        ("versions", ", ".join(f"{k} {prov[k]}" for k in ("sgdpotential", "torch", "numpy", "scipy", "python")
+                               if prov.get(k))),
+        ("recorded", f"{prov.get('date', '?')} on {prov.get('device', '?')}, {prov.get('torch_threads', '?')} torch "
+                     f"threads, commit {prov.get('commit') or 'unknown'}"),
+    ]
+    return rows
 
 
 def _img(path: Path) -> str:
@@ -156,6 +181,7 @@ def make_report(run_dir) -> Path:
     return write_page(rd / RunDir.REPORT,
                       f"SGD as a stochastic process: {cfg.dataset}, {cfg.params} weights",
                       verdict(summary), [(p, captions[n]) for n, p in figs.items()], numbers, sections,
+                      header=settings_header(summary), warnings=summary.get("warnings", []),
                       note=RULE + ' Sample-spectrum verdicts: "consistent" when the measured median ratio lies '
                            'inside the 2.5–97.5% range that sampling alone gives over simulated windows of the law, '
                            '"inconsistent" outside it, "inconclusive" below 3 components. ψ "stable" under a choice '
@@ -163,20 +189,29 @@ def make_report(run_dir) -> Path:
 
 
 def write_page(path: Path, title: str, sentences: list[str], figures: list[tuple[Path, str]], numbers: dict,
-               sections: list[tuple[str, str]] = (), note: str | None = None) -> Path:
-    """One self-contained HTML page (verdict, extra sections of ready HTML, embedded figures, the numbers as
-    JSON), written atomically."""
+               sections: list[tuple[str, str]] = (), note: str | None = None,
+               header: list[tuple[str, str]] = (), warnings: list[dict] = ()) -> Path:
+    """One self-contained HTML page — a settings-and-provenance header, the named warnings, the verdict, extra
+    sections of ready HTML, embedded figures, and every number as JSON collapsed behind ``<details>`` — written
+    atomically."""
     items = "".join(f"<li>{html.escape(x)}</li>" for x in sentences)
+    head = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in header)
+    warned = "".join(f'<li><b>{html.escape(w["name"])}</b>: {html.escape(w["message"])}</li>' for w in warnings)
     body = "".join(f"<figure>{_img(p)}<figcaption>{html.escape(c)}</figcaption></figure>" for p, c in figures)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:900px;margin:2em auto;line-height:1.45}}
-img{{max-width:100%}}figure{{margin:1.5em 0}}pre{{background:#f4f4f4;padding:1em;overflow:auto;font-size:80%}}</style>
+img{{max-width:100%}}figure{{margin:1.5em 0}}pre{{background:#f4f4f4;padding:1em;overflow:auto;font-size:80%}}
+table.settings th{{text-align:left;padding-right:1em;font-weight:normal;color:#555}}
+.warnings{{background:#fff4e0;border-left:4px solid #e0a000;padding:.3em 1em}}</style>
 </head><body><h1>{html.escape(title)}</h1>
-<h2>Verdict</h2><ul>{items}</ul>
+{f'<table class="settings" id="settings">{head}</table>' if head else ""}
+{f'<div class="warnings" id="warnings"><h2>Warnings</h2><ul>{warned}</ul></div>' if warned else ""}
+<h2 id="verdict">Verdict</h2><ul>{items}</ul>
 {"" if note is None else f"<p>{html.escape(note)}</p>"}
 {"".join(f"<h2>{html.escape(h)}</h2>{content}" for h, content in sections)}
 <h2>Figures</h2>{body}
-<h2>Numbers</h2><pre>{html.escape(json.dumps(numbers, indent=1))}</pre></body></html>"""
+<h2>Numbers</h2><details><summary>every number of this page (JSON)</summary>
+<pre>{html.escape(json.dumps(numbers, indent=1))}</pre></details></body></html>"""
     with atomic_write(path) as fh:
         fh.write(page)
     return path
