@@ -73,7 +73,9 @@ def test_record_quick_preset(tmp_path):
     pca = np.load(out / "pca.npz")
     assert pca["components"].shape == (20, 32 * 32) and pca["mean_all"].shape == (64 * 32 + 32 + 32 * 32 + 32 + 330,)
     again = runner.invoke(app, ["record", "--preset", "quick", "--out", str(out)])
-    assert again.exit_code == 2 and "is not empty; choose a new --out or pass --resume" in again.stderr
+    assert again.exit_code == 2
+    assert "is not empty; choose a new --out, pass --resume to continue the run in it, or --force" in " ".join(
+        again.stderr.split())
 
 
 def test_record_resume_of_a_complete_run_only_redoes_the_pca(tmp_path):
@@ -106,3 +108,39 @@ def test_record_bad_input_one_sentence_exit_2_nothing_written(tmp_path, args, me
     assert message in result.stderr and "Traceback" not in result.output
     assert result.stderr.strip().startswith("error:") and result.stderr.strip().count("\n") == 0
     assert not out.exists()
+
+
+def test_bad_settings_fail_before_any_training_and_leave_nothing(tmp_path):
+    """--components 0 (and friends) fail at validation: no burn-in bar, no folder, no --resume trap."""
+    for args in (["--components", "0"], ["--lr", "-1"], ["--window-epochs", "0"]):
+        out = tmp_path / "r"
+        result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "burn-in" not in result.output and not out.exists(), args
+
+
+def test_preset_and_config_together_are_refused(tmp_path):
+    (tmp_path / "c.toml").write_text('preset = "quick"\ncomponents = 8\n')
+    for cmd in ("run", "sweep"):
+        result = runner.invoke(app, [cmd, "--preset", "feng-tu", "--config", str(tmp_path / "c.toml"),
+                                     "--out", str(tmp_path / cmd)])
+        assert result.exit_code == 2 and "were both given" in result.stderr and not (tmp_path / cmd).exists()
+
+
+def test_force_with_bad_settings_keeps_the_old_run(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out), "--force", "--components", "0"])
+    assert result.exit_code == 2 and (out / "summary.json").read_text() == "{}"
+
+
+@pytest.mark.e2e
+def test_a_sweep_with_failed_runs_exits_non_zero_unless_allowed(tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "--preset", "quick", "--grid", "lr=1e6", "--out", str(out), "--workers", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "1 of 1 runs failed" in " ".join(result.stderr.split())
+    assert (out / "results.csv").exists()
+    again = runner.invoke(app, [*args, "--allow-failures"])  # retried, failed again, accepted
+    assert again.exit_code == 0, again.output

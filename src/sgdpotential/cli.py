@@ -159,6 +159,21 @@ def _record_options(preset, dataset, params, components, lr, batch_size, seed, w
         raise _fail(str(exc)) from exc
 
 
+def _replace(out: Path | None, force: bool, resume: bool, cfg) -> None:
+    """--force: empty --out for a fresh run — only once every setting has been validated, so that bad input
+    never costs the old run."""
+    if force and out is not None and out.exists() and not resume:
+        import shutil
+
+        from .pipeline.network import build_network
+
+        try:
+            build_network(cfg)
+        except ConfigError as exc:
+            raise _fail(str(exc)) from exc
+        shutil.rmtree(out)
+
+
 def _progress_bar():
     """A rich progress bar on stderr and a ``progress(phase, done, total)`` callback that drives it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -206,8 +221,9 @@ def _stages(run_dir: Path, stages, *, config=None, resume: bool = False, rungs=N
 
 
 # the options shared by `record` and `run`, declared once
-PresetOpt = Annotated[str, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10), feng-tu-mnist (the full "
-                                             "60,000 digits, downloaded once) or quick (digits).")]
+PresetOpt = Annotated[str | None, typer.Option(help="Preset: feng-tu (mnist5k, 784-50-50-10; the default), "
+                                                    "feng-tu-mnist (the full 60,000 digits, downloaded once) or quick "
+                                                    "(digits).")]
 OutOpt = Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")]
 DatasetOpt = Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH, mnist:DIR, or mnist / "
                                                     "fashion-mnist (downloaded once, MD5-verified).")]
@@ -224,7 +240,7 @@ ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupt
 
 @app.command()
 def record(
-    preset: PresetOpt = "feng-tu",
+    preset: PresetOpt = None,
     out: OutOpt = None,
     dataset: DatasetOpt = None,
     lr: LrOpt = None,
@@ -236,17 +252,20 @@ def record(
     stride: StrideOpt = None,
     device: DeviceOpt = None,
     resume: ResumeOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
 ):
-    """Train with SGD, record the window into a trajectory store, and run its PCA."""
+    """Train with SGD, record the window (and the later ages) into trajectory stores, and run their PCA."""
     from .pipeline.stages import plan
 
+    preset = preset or "feng-tu"
     cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
+    _replace(out, force, resume, cfg)
     _print_record(_stages(_default_out(out, preset, resume), plan(last="ages"), config=cfg, resume=resume))
 
 
 @app.command()
 def run(
-    preset: PresetOpt = "feng-tu",
+    preset: PresetOpt = None,
     out: OutOpt = None,
     dataset: DatasetOpt = None,
     lr: LrOpt = None,
@@ -266,6 +285,10 @@ def run(
                                           "directory each under --out, plus ensemble.json.")] = 1,
 ):
     """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
+    if config is not None and preset is not None:
+        raise _fail(f"--preset {preset} and --config {config} were both given; the config file names its own preset "
+                    f"(preset = \"…\" inside it): give one of them.")
+    preset = preset or "feng-tu"
     if config is not None:
         from .pipeline.config import load_config, with_overrides
 
@@ -278,10 +301,7 @@ def run(
     else:
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
                               device)
-    if force and out is not None and out.exists() and not resume:
-        import shutil
-
-        shutil.rmtree(out)
+    _replace(out, force, resume, cfg)
     if replicas > 1:
         _run_replicas(cfg, preset, out, resume, replicas, with_ladder)
         return
@@ -352,7 +372,8 @@ def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory wr
 def sweep(
     grid: Annotated[list[str] | None, typer.Option("--grid", help="An axis name=v1,v2,… (repeat for a grid), e.g. "
                                                    "--grid lr=0.05,0.1 --grid seed=0,1.")] = None,
-    preset: PresetOpt = "quick",
+    preset: Annotated[str | None, typer.Option(help="Preset of every run (default quick); not with --config.")] =
+        None,
     config: Annotated[Path | None, typer.Option(help="Sweep file (TOML): a run config plus [grid] or [[runs]].")] =
         None,
     out: Annotated[Path | None, typer.Option(help="Sweep directory (default: sweeps/<preset>-<time>).")] = None,
@@ -364,6 +385,8 @@ def sweep(
         False,
     replicas: Annotated[bool, typer.Option("--replicas/--no-replicas", help="Train points that differ only in "
                                            "seed together, as vectorised replicas.")] = False,
+    allow_failures: Annotated[bool, typer.Option("--allow-failures", help="Exit 0 even when some runs failed "
+                                                 "(they are listed in results.csv either way).")] = False,
 ):
     """Run a grid (or list) of runs over any setting, locally or on Ray; results.csv, figures, sweep.html.
     Rerunning the same command skips finished runs and retries failed ones."""
@@ -373,6 +396,10 @@ def sweep(
     from .pipeline.sweep import load_sweep, parse_axes
     from .pipeline.sweep import sweep as run_sweep
 
+    if config is not None and preset is not None:
+        raise _fail(f"--preset {preset} and --config {config} were both given; the sweep file names its own preset "
+                    f"(preset = \"…\" inside it): give one of them.")
+    preset = preset or "quick"
     try:
         runs = None
         if config is not None:
@@ -412,6 +439,12 @@ def sweep(
     for sentence in sweep_sentences(res.rows, res.fits):
         console.print(f"• {sentence}", highlight=False)
     console.print(f"results: {res.out / 'results.csv'}, report: {res.out / 'sweep.html'}")
+    failed = [r["name"] for r in res.rows if r["status"] != "done"]
+    if failed and not allow_failures:
+        err.print(f"[bold red]error:[/] {len(failed)} of {len(res.rows)} runs failed (first: {failed[0]}; see "
+                  f"results.csv); rerun the same command to retry them, or pass --allow-failures to exit 0.",
+                  highlight=False)
+        raise typer.Exit(code=1)
 
 
 @app.command("ladder")

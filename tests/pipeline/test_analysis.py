@@ -77,7 +77,9 @@ def test_non_empty_output_is_refused_and_left_untouched(quick_run):
     out, _ = quick_run
     digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
     result = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out)])
-    assert result.exit_code == 2 and "is not empty; choose a new --out or pass --resume" in result.stderr
+    assert result.exit_code == 2
+    assert "is not empty; choose a new --out, pass --resume to continue the run in it, or --force" in " ".join(
+        result.stderr.split())
     assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
 
 

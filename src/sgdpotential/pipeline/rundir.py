@@ -111,7 +111,8 @@ class RunDir:
         """Check that the folder can hold a new run and write its ``config.json``; True when the folder was
         created (so that :meth:`discard` removes it)."""
         if self.path.exists() and any(self.path.iterdir()):
-            raise ConfigError(f"output folder {str(self.path)!r} is not empty; choose a new --out or pass --resume.")
+            raise ConfigError(f"output folder {str(self.path)!r} is not empty; choose a new --out, pass --resume to "
+                              f"continue the run in it, or --force to replace its contents.")
         if not self.path.parent.is_dir():
             raise ConfigError(f"the parent folder of {str(self.path)!r} does not exist; create it first.")
         created = not self.path.exists()
