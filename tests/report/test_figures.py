@@ -89,3 +89,22 @@ def test_the_views_figure_plots_the_summarys_psi_and_intervals(drawn):
     np.testing.assert_allclose(nested.get_ydata(), [n["psi"] for n in s["ivf"]["nested"] if n["psi"] is not None])
     np.testing.assert_allclose(a_ax.containers[0].lines[0].get_ydata(), [s["ivf"]["psi"]])
     assert any("ages = [...]" in t.get_text() for t in a_ax.texts)
+
+
+def test_fits_are_drawn_with_their_interval_as_the_summary_reports_them(drawn):
+    """ivf.png and scaling.png carry the fitted line, its 95% band and the slope ± interval of summary.json in the
+    legend; trajectory.png is time-coloured with its start and end marked."""
+    import json
+
+    out, saved = drawn
+    s = json.loads((out / "summary.json").read_text())
+    ivf_ax = saved["ivf"].axes[0]
+    labels = [ln.get_label() for ln in ivf_ax.get_lines()]
+    lo, hi = s["ivf"]["ci95"]
+    assert f"slope {-s['ivf']['psi']:+.2f} [{-hi:+.2f}, {-lo:+.2f}], 95% band" in " ".join(labels)
+    assert ivf_ax.collections  # the band
+    h = s["exponents"]["hessian_diag_vs_flatness"]
+    assert any(f"slope {h['exponent']:+.2f}" in ln.get_label() for ln in saved["scaling"].axes[0].get_lines())
+    traj = saved["trajectory"]
+    assert len(traj.axes) == 3  # two panels and the time colour bar
+    assert {"start", "end"} <= {ln.get_label() for ln in traj.axes[0].get_lines()}

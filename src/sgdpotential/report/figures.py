@@ -44,6 +44,27 @@ def _loglog(ax, x, y, label, used=None, marker="o", **kw):
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
+def _fitted(ax, x, y, used, label: str, color: str = "k") -> dict | None:
+    """The power-law fit over the ``used`` points drawn as a line over their range with its 95% pairs-bootstrap
+    band (the fit and seed of the summary's intervals); the legend reads ``label`` with the slope and interval.
+    Zooms the axes to the used points so that directions left out cannot squeeze them."""
+    from ..theory.scaling import fit_power_law, power_law_band
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    m = np.asarray(used, bool) & np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if m.sum() < 3:
+        return None
+    f = fit_power_law(x[m], y[m], seed=0)
+    grid = np.geomspace(x[m].min(), x[m].max(), 50)
+    lo, hi = power_law_band(x[m], y[m], grid, seed=0)
+    ax.fill_between(grid, lo, hi, color=color, alpha=0.15, lw=0)
+    ax.loglog(grid, f.prefactor * grid**f.exponent, "-", color=color, lw=1.2,
+              label=f"{label}: slope {f.exponent:+.2f} [{f.ci[0]:+.2f}, {f.ci[1]:+.2f}], 95% band")
+    ax.set_xlim(x[m].min() / 1.3, x[m].max() * 1.3)
+    ax.set_ylim(y[m].min() / 2, y[m].max() * 2)
+    return {"exponent": f.exponent, "ci": f.ci}
+
+
 def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     """Write figures/*.png; returns {name: path}."""
     out = run_dir / RunDir.FIGURES
@@ -61,15 +82,18 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     ax.legend()
     figs["spectrum"] = _save(fig, out / "spectrum.png")
 
-    fig, axes = subplots(1, 2, figsize=(8, 3.4))
-    axes[0].plot(proj[:, 0], proj[:, 1], lw=0.5)
-    axes[0].set_xlabel("θ₁")
-    axes[0].set_ylabel("θ₂")
+    fig, axes = subplots(1, 2, figsize=(9, 3.6))
     i, j = min(9, proj.shape[1] - 2), min(10, proj.shape[1] - 1)
-    late = proj[proj.shape[0] // 2 :]
-    axes[1].plot(late[:, i], late[:, j], lw=0.5)
-    axes[1].set_xlabel(f"θ_{i + 1}")
-    axes[1].set_ylabel(f"θ_{j + 1} (second half of the window)")
+    t = np.arange(proj.shape[0])
+    for ax, (a, b) in zip(axes, ((0, 1), (i, j)), strict=True):  # time-coloured: where the window starts, ends
+        ax.plot(proj[:, a], proj[:, b], lw=0.3, color="0.75", zorder=1)
+        sc = ax.scatter(proj[:, a], proj[:, b], c=t, s=2, cmap="viridis", zorder=2)
+        ax.plot(*proj[0, [a, b]], "o", mfc="none", mec="k", ms=7, label="start", zorder=3)
+        ax.plot(*proj[-1, [a, b]], "s", mfc="none", mec="r", ms=7, label="end", zorder=3)
+        ax.set_xlabel(f"θ_{a + 1}")
+        ax.set_ylabel(f"θ_{b + 1}")
+        ax.legend(fontsize=7)
+    fig.colorbar(sc, ax=axes, label="snapshot", shrink=0.8)
     figs["trajectory"] = _save(fig, out / "trajectory.png")
 
     fig, ax = subplots(figsize=(5, 3.6))
@@ -84,17 +108,22 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     figs["profiles"] = _save(fig, out / "profiles.png")
 
     pot = summary["potential"]
-    fig, axes = subplots(1, 2, figsize=(8, 3.4))
-    _loglog(axes[0], width, var, "directions", used)
+    fig, axes = subplots(1, 2, figsize=(10, 4))
+    _loglog(axes[0], width, var, "principal directions (fitted)", used)
+    _fitted(axes[0], width, var, used, "σ² ∝ F^−ψ (ψ = −slope)")
     axes[0].set_xlabel("loss flatness F_i")
     axes[0].set_ylabel("σ_i²")
-    psi = summary["ivf"]["psi"]
-    axes[0].set_title(f"IVF: ψ = {psi:.2f}" if psi is not None else "IVF")
+    ivf = summary["ivf"]
+    axes[0].set_title(f"IVF: ψ = {ivf['psi']:.2f} [{ivf['ci95'][0]:.2f}, {ivf['ci95'][1]:.2f}]; Feng & Tu ψ ≈ 4: "
+                      f"{ivf.get('feng_tu_verdict', '')}" if ivf["psi"] is not None else "IVF", fontsize=9)
+    axes[0].legend(fontsize=7)
     if "u_flatness" in pot:
         uf = np.array([np.nan if x is None else x for x in pot["u_flatness"]])
-        _loglog(axes[1], uf, var, "directions", used, color="C1")
+        _loglog(axes[1], uf, var, "principal directions (fitted)", used, color="C1")
+        _fitted(axes[1], uf, var, used, "σ² against U-flatness", color="C1")
         sl = pot.get("sigma2_vs_u_flatness")
-        axes[1].set_title(f"slope {sl['exponent']:.2f} (Boltzmann: +2)" if sl else "")
+        axes[1].set_title(f"Boltzmann in U predicts +2: {sl.get('paper_verdict', '')}" if sl else "", fontsize=9)
+        axes[1].legend(fontsize=7)
     axes[1].set_xlabel("flatness of the stochastic potential U")
     axes[1].set_ylabel("σ_i²")
     figs["ivf"] = _save(fig, out / "ivf.png")
@@ -128,9 +157,11 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
               (width, probes["theta_std"], "F_i", "σ_θ,i (FT +1, paper −1)"),
               (np.diag(H), np.diag(C), "H_P,ii", "C_P,ii (literature 1–2)")]
     for ax, (x, y, xl, yl) in zip(axes.ravel(), panels, strict=True):
-        _loglog(ax, x, y, None, used)
+        _loglog(ax, x, y, "directions", used)
+        _fitted(ax, np.abs(x), y, used, "fit")
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
+        ax.legend(fontsize=6)
     figs["scaling"] = _save(fig, out / "scaling.png")
     figs["views"] = draw_views(summary, out / "views.png")
     return figs
