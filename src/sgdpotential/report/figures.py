@@ -129,17 +129,35 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     figs["ivf"] = _save(fig, out / "ivf.png")
 
     H, C = probes["hessian"], probes["noise_cov"]
-    fig, ax = subplots(figsize=(5, 3.6))
-    for key, label, marker in (("continuous", "continuous law (Eq. 14)", "o"), ("discrete", "exact discrete law", "s"),
-                               ("window_from_w0", "finite-window law", "^")):
+    fig, (ax, sx) = subplots(1, 2, figsize=(10, 4))
+    # distinct marker sizes and fills, so that laws that nearly coincide (continuous ≈ discrete) stay visible
+    for key, label, style in (("continuous", "continuous law (Eq. 14)", dict(marker="o", ms=7, mfc="none")),
+                              ("discrete", "exact discrete law", dict(marker="s", ms=3)),
+                              ("window_from_w0", "finite-window law", dict(marker="^", ms=4))):
         predicted = summary["lyapunov"].get(key, {}).get("predicted")
         if predicted is not None:  # a law undefined here (no stationary state) has no points
-            _loglog(ax, var, predicted, label, used, marker=marker, alpha=0.7)
-    lim = [np.min(var[var > 0]), np.max(var)]
-    ax.loglog(lim, lim, "k-", lw=0.8)
+            x, y = np.asarray(var, float), np.asarray(predicted, float)
+            ok = used & np.isfinite(y) & (y > 0) & (x > 0)
+            ax.loglog(x[ok], y[ok], ls="none", label=label, alpha=0.8, **style)
+    shown = var[used & (var > 0)] if (used & (var > 0)).any() else var[var > 0]
+    lim = [np.min(shown), np.max(shown)]
+    ax.loglog(lim, lim, "k-", lw=0.8, label="predicted = measured")
     ax.set_xlabel("measured σ_i²")
-    ax.set_ylabel("predicted σ_i²")
-    ax.legend()
+    ax.set_ylabel("predicted p_iᵀΣp_i")
+    ax.set_title("along the window's own p_i: biased by PCA's selection", fontsize=9)
+    ax.legend(fontsize=7)
+    spec = summary.get("sample_spectrum") or {}
+    if spec.get("simulated_mean"):
+        n = len(spec["simulated_mean"])
+        i = np.arange(1, n + 1)
+        sx.fill_between(i, spec["simulated_lo"], spec["simulated_hi"], color="C1", alpha=0.25, lw=0,
+                        label="simulated windows of the law: 2.5–97.5%")
+        sx.semilogy(i, spec["simulated_mean"], "-", color="C1", label="simulated windows of the law: mean")
+        sx.semilogy(i, var[:n], "o", ms=3, color="C0", label="measured σ_i² (this window)")
+        sx.set_xlabel("principal component i")
+        sx.set_ylabel("σ_i²")
+        sx.set_title("the test: sample spectra, same T and PCA (no selection bias)", fontsize=9)
+        sx.legend(fontsize=7)
     figs["lyapunov"] = _save(fig, out / "lyapunov.png")
 
     fig, ax = subplots(figsize=(5, 3.6))

@@ -157,7 +157,9 @@ def make_report(run_dir) -> Path:
         "profiles": "Loss along selected principal directions, with the e·L0 level that defines F_i.",
         "ivf": "σ_i² against the loss flatness F_i (IVF) and against the flatness of the stochastic potential U "
                "(the paper's Fig. 1, from data).",
-        "lyapunov": "Predicted against measured σ_i²: continuous, exact discrete, and finite-window laws.",
+        "lyapunov": "Left: the laws' p_iᵀΣp_i against the measured σ_i² along the window's own principal directions "
+                    "(biased by PCA's selection: a description). Right: the test — the measured spectrum against "
+                    "the spectra of simulated windows of the law (same T, stride, sampling and PCA).",
         "spectra": "H_P, C_P and U along each principal direction.",
         "scaling": "The scaling panel: the paper's assumptions and the disputed σ_θ law.",
         "views": "ψ as a function of how you look: against the number K of principal directions in the fit (nested "
