@@ -144,3 +144,30 @@ def test_a_sweep_with_failed_runs_exits_non_zero_unless_allowed(tmp_path):
     assert (out / "results.csv").exists()
     again = runner.invoke(app, [*args, "--allow-failures"])  # retried, failed again, accepted
     assert again.exit_code == 0, again.output
+
+
+def test_the_settings_people_change_most_are_options(tmp_path):
+    """--hidden, --activation, --target-accuracy, --ages and --sampling reach config.json (here as far as a
+    validation error, before any training); a malformed list is one sentence."""
+    out = tmp_path / "r"
+    result = runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--hidden", "16", "--ages", "1",
+                                 "--window-epochs", "2", "--sampling", "replacement", "--activation", "tanh",
+                                 "--target-accuracy", "0.5"])
+    assert result.exit_code == 2 and "ages = [1]: age 1 opens its window 1 epoch(s)" in " ".join(
+        result.stderr.split()) and not out.exists()
+    bad = runner.invoke(app, ["run", "--preset", "quick", "--out", str(out), "--hidden", "50,x"])
+    assert bad.exit_code == 2 and "--hidden '50,x' is not a comma-separated list of integers" in bad.stderr
+
+
+@pytest.mark.e2e
+def test_options_reach_the_run_configuration(tmp_path):
+    out = tmp_path / "r"
+    result = runner.invoke(app, ["record", "--preset", "quick", "--out", str(out), "--hidden", "16,16", "--ages", "",
+                                 "--window-epochs", "1", "--sampling", "replacement", "--activation", "tanh",
+                                 "--target-accuracy", "0.5"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    c = json.loads((out / "config.json").read_text())
+    assert c["hidden"] == [16, 16] and c["activation"] == "tanh" and c["ages"] == []
+    assert c["train"]["sampling"] == "replacement" and c["train"]["target_accuracy"] == 0.5

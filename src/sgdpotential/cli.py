@@ -148,13 +148,28 @@ def decompose_cmd(
     console.print_json(json.dumps(info))
 
 
-def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device):
-    from .pipeline.config import preset as make_preset
-
+def _int_list(name: str, text: str | None) -> list[int] | None:
+    """'50,50' → [50, 50]; '' → []; None → None; anything else: one sentence, exit 2."""
+    if text is None:
+        return None
     try:
-        return make_preset(preset, dataset=dataset, params=params, components=components, lr=lr,
-                           batch_size=batch_size, seed=seed, window_epochs=window_epochs, stride=stride,
-                           device=device)
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise _fail(f"--{name} {text!r} is not a comma-separated list of integers, e.g. 50,50.") from None
+
+
+def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
+                    hidden=None, activation=None, target_accuracy=None, ages=None, sampling=None, base=None):
+    """The run configuration: ``base`` (a loaded config file) or the preset, with the options given here."""
+    from .pipeline.config import preset as make_preset
+    from .pipeline.config import with_overrides
+
+    over = dict(dataset=dataset, params=params, components=components, lr=lr, batch_size=batch_size, seed=seed,
+                window_epochs=window_epochs, stride=stride, device=device, hidden=_int_list("hidden", hidden),
+                activation=activation, target_accuracy=target_accuracy, ages=_int_list("ages", ages),
+                sampling=sampling)
+    try:
+        return with_overrides(base, **over) if base is not None else make_preset(preset, **over)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
 
@@ -235,6 +250,11 @@ ComponentsOpt = Annotated[int | None, typer.Option(help="K, principal directions
 WindowOpt = Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")]
 StrideOpt = Annotated[int | None, typer.Option(help="A snapshot every this many steps.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda.")]
+HiddenOpt = Annotated[str | None, typer.Option(help="Hidden-layer widths, e.g. 50,50 ('' for a linear model).")]
+ActivationOpt = Annotated[str | None, typer.Option(help="relu, tanh, …")]
+TargetOpt = Annotated[float | None, typer.Option(help="Training accuracy that ends burn-in (e.g. 1.0).")]
+AgesOpt = Annotated[str | None, typer.Option(help="Later ages, epochs after burn-in, e.g. 20,80 ('' for none).")]
+SamplingOpt = Annotated[str | None, typer.Option(help="shuffle (one permutation per epoch) or replacement.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
 
 
@@ -251,6 +271,11 @@ def record(
     window_epochs: WindowOpt = None,
     stride: StrideOpt = None,
     device: DeviceOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    target_accuracy: TargetOpt = None,
+    ages: AgesOpt = None,
+    sampling: SamplingOpt = None,
     resume: ResumeOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
 ):
@@ -258,7 +283,8 @@ def record(
     from .pipeline.stages import plan
 
     preset = preset or "feng-tu"
-    cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device)
+    cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
+                          hidden, activation, target_accuracy, ages, sampling)
     _replace(out, force, resume, cfg)
     _print_record(_stages(_default_out(out, preset, resume), plan(last="ages"), config=cfg, resume=resume))
 
@@ -276,6 +302,11 @@ def run(
     window_epochs: WindowOpt = None,
     stride: StrideOpt = None,
     device: DeviceOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    target_accuracy: TargetOpt = None,
+    ages: AgesOpt = None,
+    sampling: SamplingOpt = None,
     resume: ResumeOpt = False,
     config: Annotated[Path | None, typer.Option(help="TOML file of settings (options given here override it).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
@@ -290,17 +321,17 @@ def run(
                     f"(preset = \"…\" inside it): give one of them.")
     preset = preset or "feng-tu"
     if config is not None:
-        from .pipeline.config import load_config, with_overrides
+        from .pipeline.config import load_config
 
         try:
             base = load_config(config)
         except ConfigError as exc:
             raise _fail(str(exc)) from exc
-        cfg = with_overrides(base, dataset=dataset, params=params, components=components, lr=lr, batch_size=batch_size,
-                        seed=seed, window_epochs=window_epochs, stride=stride, device=device)
+        cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
+                              device, hidden, activation, target_accuracy, ages, sampling, base=base)
     else:
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
-                              device)
+                              device, hidden, activation, target_accuracy, ages, sampling)
     _replace(out, force, resume, cfg)
     if replicas > 1:
         _run_replicas(cfg, preset, out, resume, replicas, with_ladder)
