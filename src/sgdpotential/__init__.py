@@ -46,6 +46,7 @@ _LAZY = {
     "ReplayResult": "dynamics.replay", "linearized_replay": "dynamics.replay",
     "Trajectory": "trajectory", "PCAResult": "trajectory", "random_walk_null": "trajectory",
     "trajectory_pca": "trajectory",
+    "ivf_exponent": "pipeline.analysis", "usable_directions": "pipeline.analysis",
     "RunConfig": "pipeline.config", "RunDir": "pipeline.rundir", "run_stages": "pipeline.stages",
 }
 

@@ -39,7 +39,7 @@ LABELS = {
     "batch": "replay: minibatch Hessian + SGD noise (Eq. 20)",
     "full": "replay: full Hessian + SGD noise (Eqs. 4/17)",
     "isotropic": "replay: full Hessian + isotropic noise (control)",
-    "continuous": "subspace law, continuous (Eq. 5)",
+    "continuous": "subspace law, continuous (Eq. 14)",
     "discrete": "subspace law, exact discrete SGD",
     "window": "subspace law, finite window from ω0",
 }
