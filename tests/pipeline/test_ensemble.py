@@ -19,7 +19,10 @@ def test_run_replicas_writes_runs_and_the_ensemble(tmp_path):
     result = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--seed", "5", "--window-epochs", "1",
                                  "--no-ladder", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["ensemble.json", "seed=5", "seed=6", "seed=7"]
+    assert sorted(p.name for p in out.iterdir()) == ["ensemble.html", "ensemble.json", "figures", "seed=5", "seed=6",
+                                                      "seed=7"]
+    page = (out / "ensemble.html").read_text()
+    assert page.count("data:image/png;base64,") == 1 and "3 seeds (5, 6, 7)" in page and 'id="settings"' in page
     ens = json.loads((out / "ensemble.json").read_text())
     psis = [json.loads((out / f"seed={s}" / "summary.json").read_text())["ivf"]["psi"] for s in (5, 6, 7)]
     assert ens["seeds"] == [5, 6, 7] and ens["psi"]["values"] == psis

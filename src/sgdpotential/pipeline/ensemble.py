@@ -132,4 +132,8 @@ def run_replicas(config, out, replicas: int, *, resume: bool = False, with_ladde
     if failed:
         raise ConfigError(f"{len(failed)} of {replicas} replicas failed; first: {failed[0][0].name}: "
                           f"{failed[0][1]['error']}")
-    return dirs, ensemble_summary(out, dirs)
+    from ..report.ensemble import make_ensemble_report
+
+    summary = ensemble_summary(out, dirs)
+    make_ensemble_report(out)
+    return dirs, summary
