@@ -134,11 +134,17 @@ def draw_ladder(run_dir: Path, ladder: dict) -> Path:
     a.set_ylabel("σ_i²")
     a.legend(fontsize=7)
     a.set_title("IVF on each rung")
+    # one marker per rung, hollow and larger for the continuous law: rungs that nearly coincide (continuous ≈
+    # discrete) stay visible
+    markers = {"batch": "o", "full": "s", "isotropic": "^", "continuous": "o", "discrete": "s", "window": "D"}
     for r in ladder["rungs"]:
         if r["name"] == "sgd" or "ratio_along_sgd" not in r:
             continue
         ratio = np.array([np.nan if v is None else v for v in r["ratio_along_sgd"]])
-        b.semilogy(np.arange(1, ratio.size + 1), ratio, ".-", ms=3, lw=0.8, label=r["name"], color=COLOURS[r["name"]])
+        hollow = r["name"] == "continuous"
+        b.semilogy(np.arange(1, ratio.size + 1), ratio, ls="-", lw=0.6, marker=markers.get(r["name"], "."),
+                   ms=6 if hollow else 3, mfc="none" if hollow else None, label=r["name"],
+                   color=COLOURS[r["name"]])
     b.axhline(1.0, color="k", lw=0.8)
     b.set_xlabel("real SGD principal direction i")
     b.set_ylabel("variance / real SGD's")
