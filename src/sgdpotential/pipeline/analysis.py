@@ -19,7 +19,7 @@ from ..theory import entropy_production_of, fit_power_law, flatness_of_quadratic
 from ..verdicts import interval_verdict
 from .rundir import RunDir
 
-__all__ = ["analyze", "ivf_exponent", "probe_run", "usable_directions"]
+__all__ = ["age_row", "analyze", "ivf_exponent", "probe_run", "usable_directions"]
 
 #: Bands of the relaxation index r_i = α H_ii T_steps (T_steps: the SGD steps of the compared window). r < 1: the
 #: direction has not relaxed within the window — its variance is diffusive, not stationary — and is reported apart.
@@ -314,12 +314,18 @@ def _k_scan(pca, pr) -> dict | None:
                                             pca["heldout_drift"][:k])
             row["heldout"] = ivf_exponent(pr["heldout_width"][:k], pca["heldout_variances"][:k], h_use)
         rows.append(row)
-    out: dict = {"k_max": int(width.size), "rows": rows}
+    return {"k_max": int(width.size), "rows": rows, **_spread(rows, "moves with K")}
+
+
+def _spread(rows: list[dict], moves: str) -> dict:
+    """Over ``rows`` (each with ``feng_tu`` and maybe ``heldout`` fits), per way with at least two ψ: its range and
+    the verdict — *stable* when every pair of 95% intervals overlaps (:func:`_overlap`), else ``moves``."""
+    out: dict = {}
     for way in ("feng_tu", "heldout"):
-        fits = [r[way] for r in rows if way in r and r[way]["psi"] is not None]
+        fits = [r[way] for r in rows if r.get(way) and r[way]["psi"] is not None]
         if len(fits) >= 2:
             out[f"{way}_range"] = [min(f["psi"] for f in fits), max(f["psi"] for f in fits)]
-            out[f"{way}_verdict"] = "stable" if _overlap(fits) else "moves with K"
+            out[f"{way}_verdict"] = "stable" if _overlap(fits) else moves
     return out
 
 
@@ -354,8 +360,9 @@ def _heldout(pca, pr, model, lr: float, stride: int) -> dict | None:
     return out
 
 
-def _age_row(age: int, s: dict) -> dict:
-    """One window's ψ in the age table: Feng & Tu's and held out at the run's K, over K and over sub-windows."""
+def age_row(age: int, s: dict) -> dict:
+    """One window's ψ as the age table of ``summary.json`` holds it (``s``: that window's summary): Feng & Tu's and
+    held out at the run's K, over K and over sub-windows, its stationarity and sample-spectrum verdicts."""
     held, scan = s.get("heldout") or {}, s.get("k_scan") or {}
     return {
         "age": int(age), "epochs": s["burn_in"]["epochs"],
@@ -374,15 +381,9 @@ def _ages(rd: RunDir, cfg, summary: dict) -> dict | None:
     pair of 95% intervals overlaps (Feng & Tu's way; held out), else ψ *moves with age*."""
     if not cfg.ages:
         return None
-    rows = [_age_row(cfg.train_config().age_epochs, summary)]
-    rows += [_age_row(a, child.load(RunDir.SUMMARY)) for a, child in rd.age_dirs(cfg)]
-    out: dict = {"rows": rows}
-    for way in ("feng_tu", "heldout"):
-        fits = [r[way] for r in rows if r[way]["psi"] is not None]
-        if len(fits) >= 2:
-            out[f"{way}_range"] = [min(f["psi"] for f in fits), max(f["psi"] for f in fits)]
-            out[f"{way}_verdict"] = "stable" if _overlap(fits) else "moves with age"
-    return out
+    rows = [age_row(cfg.train_config().age_epochs, summary)]
+    rows += [age_row(a, child.load(RunDir.SUMMARY)) for a, child in rd.age_dirs(cfg)]
+    return {"rows": rows, **_spread(rows, "moves with age")}
 
 
 def _views(summary: dict) -> dict:

@@ -186,14 +186,12 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
 
 
 def _view_rows(summary: dict) -> list[dict]:
-    """The windows whose ψ the views show: ``summary["ages"]["rows"]``, or this window alone."""
+    """The windows whose ψ the views show: ``summary["ages"]["rows"]``, or this window alone as such a row."""
+    from ..pipeline.analysis import age_row
+
     if summary.get("ages"):
         return summary["ages"]["rows"]
-    held = summary.get("heldout") or {}
-    ivf = summary["ivf"]
-    return [{"age": summary["burn_in"].get("age_epochs", 0), "k_scan": (summary.get("k_scan") or {}).get("rows", []),
-             "nested": ivf["nested"], "feng_tu": {"psi": ivf["psi"], "ci95": ivf["ci95"]},
-             "heldout": {"psi": held.get("ivf_psi"), "ci95": held.get("ivf_ci95")}}]
+    return [age_row(summary["burn_in"].get("age_epochs", 0), summary)]
 
 
 def _psi_bars(ax, x, fits, fmt, color, label, shift=1.0):
