@@ -371,23 +371,18 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
     _print_ensemble_views(ens)
 
 
-def _over_seeds(x: dict | None) -> str:
-    """mean [95% t-interval of the mean] over the seeds."""
-    if not x:
-        return "—"
-    return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]" if "ci95" in x else f"{x['mean']:.2f}"
-
-
 def _print_ensemble_views(ens: dict) -> None:
     """ψ over seeds by K and by age, Feng & Tu's way and held out."""
+    from .report.ensemble import over_seeds
+
     table = Table(title="ψ over the seeds: mean [95% interval of the mean]", title_justify="left")
     for col in ("view", "Feng & Tu (own directions)", "held out"):
         table.add_column(col)
-    table.add_row("run's K", _over_seeds(ens["psi"]), _over_seeds(ens.get("psi_heldout")))
+    table.add_row("run's K", over_seeds(ens["psi"]), over_seeds(ens.get("psi_heldout")))
     for k, v in (ens.get("psi_by_k") or {}).items():
-        table.add_row(f"K = {k}", _over_seeds(v["feng_tu"]), _over_seeds(v["heldout"]))
+        table.add_row(f"K = {k}", over_seeds(v["feng_tu"]), over_seeds(v["heldout"]))
     for a, v in (ens.get("psi_by_age") or {}).items():
-        table.add_row(f"age {a}", _over_seeds(v["feng_tu"]), _over_seeds(v["heldout"]))
+        table.add_row(f"age {a}", over_seeds(v["feng_tu"]), over_seeds(v["heldout"]))
     console.print(table)
 
 
@@ -536,18 +531,11 @@ def _print_summary(run_dir) -> None:
                       f"{st['verdict']}")
     scan = s.get("k_scan")
     if scan and scan.get("feng_tu_range"):
-        table.add_row("ψ by K", ", ".join(
-            f"{r['k']}: {r['feng_tu']['psi']:.2f}" + (f"/{r['heldout']['psi']:.2f}" if r.get("heldout", {}).get("psi")
-                                                      is not None else "")
-            for r in scan["rows"] if r["feng_tu"]["psi"] is not None)
-            + f" (Feng & Tu / held out; {scan['feng_tu_verdict']})")
+        table.add_row("ψ by K", _psi_by(scan["rows"], "k") + f" (Feng & Tu / held out; {scan['feng_tu_verdict']})")
     ages = s.get("ages")
     if ages:
-        table.add_row("ψ by age", ", ".join(
-            f"{r['age']}: {r['feng_tu']['psi']:.2f}" + (f"/{r['heldout']['psi']:.2f}" if r["heldout"]["psi"]
-                                                        is not None else "")
-            for r in ages["rows"] if r["feng_tu"]["psi"] is not None)
-            + f" (epochs after burn-in; Feng & Tu / held out; {ages.get('feng_tu_verdict', 'n/a')})")
+        table.add_row("ψ by age", _psi_by(ages["rows"], "age")
+                      + f" (epochs after burn-in; Feng & Tu / held out; {ages.get('feng_tu_verdict', 'n/a')})")
     views = s.get("views")
     if views:
         table.add_row("how you look", f"ψ by K: {views['k']}, by window: {views['window']}, by age: {views['age']}"
@@ -578,6 +566,12 @@ def _print_summary(run_dir) -> None:
             table.add_row(label, f"{f['exponent']:+.2f} [{f['ci95'][0]:+.2f}, {f['ci95'][1]:+.2f}] ({ref}"
                           + (f": {said}" if said else "") + ")")
     console.print(table)
+
+
+def _psi_by(rows: list[dict], key: str) -> str:
+    """'25: 2.65/1.31, 50: …' — ψ Feng & Tu's way / held out per value of ``key`` (K or age)."""
+    return ", ".join(f"{r[key]}: {r['feng_tu']['psi']:.2f}" + (f"/{r['heldout']['psi']:.2f}" if (
+        r.get("heldout") or {}).get("psi") is not None else "") for r in rows if r["feng_tu"]["psi"] is not None)
 
 
 def _print_record(rd: RunDir) -> None:

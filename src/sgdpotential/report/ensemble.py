@@ -13,6 +13,13 @@ from .figures import _log_ticks, _save, subplots
 from .html import settings_header, write_page
 
 
+def over_seeds(x: dict | None) -> str:
+    """An ``ensemble.json`` statistic as "mean [95% t-interval of the mean]" over the seeds ("—" when missing)."""
+    if not x:
+        return "—"
+    return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]" if "ci95" in x else f"{x['mean']:.2f}"
+
+
 def _panel(ax, table: dict, numeric, label: str) -> None:
     keys = sorted(table, key=numeric)
     x = np.array([numeric(k) for k in keys], float)
@@ -51,17 +58,13 @@ def make_ensemble_report(out_dir) -> Path:
     ak.set_ylabel("ψ (σ_i² ∝ F_i^−ψ)")
     fig_path = _save(fig, out / RunDir.FIGURES / "ensemble.png")
 
-    def said(x):
-        return "—" if not x else (f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]" if "ci95" in x
-                                   else f"{x['mean']:.2f}")
-
-    sentences = [f"{len(ens['runs'])} seeds ({', '.join(str(s) for s in ens['seeds'])}): ψ = {said(ens['psi'])} "
-                 f"Feng & Tu's way, {said(ens.get('psi_heldout'))} held out (mean and 95% t-interval of the mean "
+    sentences = [f"{len(ens['runs'])} seeds ({', '.join(str(s) for s in ens['seeds'])}): ψ = {over_seeds(ens['psi'])} "
+                 f"Feng & Tu's way, {over_seeds(ens.get('psi_heldout'))} held out (mean and 95% t-interval of the mean "
                  f"over seeds — the run-to-run error bar; each run's bootstrap interval is within-run)."]
     for name, table in (("K", ens.get("psi_by_k") or {}), ("age", ens.get("psi_by_age") or {})):
         if table:
             sentences.append(f"By {name}: " + "; ".join(
-                f"{k}: {said(v['feng_tu'])} / {said(v['heldout'])}" for k, v in table.items())
+                f"{k}: {over_seeds(v['feng_tu'])} / {over_seeds(v['heldout'])}" for k, v in table.items())
                 + " (Feng & Tu / held out).")
     header = [(k, v) for k, v in settings_header(first) if k not in ("seeds", "burn-in", "recorded")]
     return write_page(out / "ensemble.html", f"Ensemble of {len(ens['runs'])} seeds: {out.name}", sentences,

@@ -58,25 +58,13 @@ def verdict(s: dict) -> list[str]:
                    + ("" if st["verdict"] == "consistent" else " — the stationary laws do not describe it") + ".")
     scan = s.get("k_scan")
     if scan and scan.get("feng_tu_range"):
-        parts = "; ".join(f"K = {r['k']}: {r['feng_tu']['psi']:.2f}"
-                          + (f" (held out {r['heldout']['psi']:.2f})" if r.get("heldout", {}).get("psi") is not None
-                             else "") for r in scan["rows"] if r["feng_tu"]["psi"] is not None)
-        out.append(f"ψ over the nested K-scan (K_max = {scan['k_max']}): {parts}. Feng & Tu's way it "
-                   f"{'is stable' if scan['feng_tu_verdict'] == 'stable' else 'moves with K'}"
-                   + (f"; held out it {'is stable' if scan['heldout_verdict'] == 'stable' else 'moves with K'}"
-                      if scan.get("heldout_verdict") else "")
-                   + " (stable: every pair of 95% intervals overlaps).")
+        out.append(_psi_sentence(f"ψ over the nested K-scan (K_max = {scan['k_max']})", scan,
+                                 lambda r: f"K = {r['k']}", "moves with K"))
     ages = s.get("ages")
     if ages and ages.get("feng_tu_verdict"):
-        parts = "; ".join(f"age {r['age']} (epoch {r['epochs']}): {r['feng_tu']['psi']:.2f}"
-                          + (f" (held out {r['heldout']['psi']:.2f})" if r["heldout"]["psi"] is not None else "")
-                          for r in ages["rows"] if r["feng_tu"]["psi"] is not None)
-        out.append(f"ψ at the network's ages (windows of the same training run, epochs after the burn-in ends): "
-                   f"{parts}. Feng & Tu's way it "
-                   f"{'is stable' if ages['feng_tu_verdict'] == 'stable' else 'moves with age'}"
-                   + (f"; held out it {'is stable' if ages['heldout_verdict'] == 'stable' else 'moves with age'}"
-                      if ages.get("heldout_verdict") else "")
-                   + " (stable: every pair of 95% intervals overlaps).")
+        out.append(_psi_sentence("ψ at the network's ages (windows of the same training run, epochs after the "
+                                 "burn-in ends)", ages, lambda r: f"age {r['age']} (epoch {r['epochs']})",
+                                 "moves with age"))
     views = s.get("views")
     if views:
         names = {"k": "K", "window": "the window length", "age": "the age"}
@@ -114,6 +102,18 @@ def verdict(s: dict) -> list[str]:
     if parts:
         out.append("The paper's scaling assumptions — " + "; ".join(parts) + ".")
     return out
+
+
+def _psi_sentence(what: str, table: dict, label, moves: str) -> str:
+    """'<what>: <label>: ψ (held out ψ); …. Feng & Tu's way it is stable / <moves>; held out it …' for a K-scan or
+    an age table of ``summary.json``."""
+    parts = "; ".join(f"{label(r)}: {r['feng_tu']['psi']:.2f}"
+                      + (f" (held out {r['heldout']['psi']:.2f})" if (r.get("heldout") or {}).get("psi") is not None
+                         else "") for r in table["rows"] if r["feng_tu"]["psi"] is not None)
+    said = {way: "is stable" if table.get(f"{way}_verdict") == "stable" else moves for way in ("feng_tu", "heldout")}
+    return (f"{what}: {parts}. Feng & Tu's way it {said['feng_tu']}"
+            + (f"; held out it {said['heldout']}" if table.get("heldout_verdict") else "")
+            + " (stable: every pair of 95% intervals overlaps).")
 
 
 def settings_header(s: dict) -> list[tuple[str, str]]:
