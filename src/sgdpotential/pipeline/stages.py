@@ -83,27 +83,29 @@ def _report(rd: RunDir, c: _Context) -> None:
 @dataclass(frozen=True)
 class Stage:
     """One stage: its name, the file that says it is done, what runs it, whether it is redone every time
-    (cheap) and whether it runs only when asked for (the ladder)."""
+    (cheap), whether it runs only when asked for (the ladder), and — for a stage whose product lives in every
+    window of the run — which windows must hold it."""
 
     name: str
     product: str
     run: Callable[[RunDir, _Context], None]
     always: bool = False
     optional: bool = False
+    windows: Callable[[RunDir, RunConfig], list[RunDir]] | None = None
 
-    def done(self, rd: RunDir, config: RunConfig) -> bool:
-        """Whether the stage's product exists (for ``ages``: every later window is recorded)."""
-        if self.name == "ages":
-            return all(child.has(RunDir.RECORD) for _, child in rd.age_dirs(config))
-        if self.name == "probes":
-            return all(w.has(RunDir.PROBES) for w in _windows(rd, config))
-        return rd.has(self.product)
+    def missing(self, rd: RunDir, config: RunConfig) -> str | None:
+        """The first product the stage has not written yet, relative to the run directory (in each of its
+        windows, when it has them); None when it is done."""
+        for w in self.windows(rd, config) if self.windows else [rd]:
+            if not w.has(self.product):
+                return str((w / self.product).relative_to(rd.path))
+        return None
 
 
 STAGES = (
     Stage("record", RunDir.RECORD, _record),
-    Stage("ages", RunDir.AGES, _ages),
-    Stage("probes", RunDir.PROBES, _probes),
+    Stage("ages", RunDir.RECORD, _ages, windows=lambda rd, config: _windows(rd, config)[1:]),
+    Stage("probes", RunDir.PROBES, _probes, windows=_windows),
     Stage("analysis", RunDir.SUMMARY, _analysis, always=True),
     Stage("ladder", RunDir.LADDER, _ladder, optional=True),
     Stage("report", RunDir.REPORT, _report, always=True),
@@ -166,14 +168,14 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
 
         analysable(config)  # the theory must model the run's optimizer: refused before any work
     first = _NAMES.index(stages[0])
-    missing = [s.product for s in STAGES[:first] if not s.optional and not s.done(rd, config)]
+    missing = [m for s in STAGES[:first] if not s.optional and (m := s.missing(rd, config))]
     if missing and "record" not in stages:
         raise ConfigError(f"{str(rd.path)!r} has no {missing[0]}; finish the earlier stages first "
                           f"(sgdpotential run --out {rd.path} --resume).")
     context = _Context(config, net, resume, progress, rungs)
     for name in stages:
         stage = STAGES[_NAMES.index(name)]
-        if resume and not stage.always and stage.done(rd, config):
+        if resume and not stage.always and stage.missing(rd, config) is None:
             if name == "record":
                 rd.check_resumable(config)
             continue
