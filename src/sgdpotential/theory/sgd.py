@@ -19,6 +19,7 @@ the model of an optimizer configuration, and refuses (one sentence) an optimizer
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -164,12 +165,12 @@ class LinearSGD:
         that have one (0 < αλ < 2), 0 along the others — with reshuffled epochs (``n_train``) the law at an epoch
         boundary, Σ_E = R^m Σ_E R^m + Q_E (see :meth:`sample_spectra`). Exact for additive noise; O(n³).
         """
-        _, _, V, _, _, _, _, s_idx, sig0 = self._noise_model(H, C)
-        start = np.zeros((V.shape[0], V.shape[0]))
-        start[np.ix_(s_idx, s_idx)] = (sig0 + sig0.T) / 2
-        return V @ start @ V.T
+        nm = self._noise_model(H, C)
+        start = np.zeros((nm.V.shape[0], nm.V.shape[0]))
+        start[np.ix_(nm.stable, nm.stable)] = (nm.start + nm.start.T) / 2
+        return nm.V @ start @ nm.V.T
 
-    def _noise_model(self, H, C):
+    def _noise_model(self, H, C) -> _NoiseModel:
         """H's eigenbasis, the per-step noise, the epoch structure and the start covariance of the simulations."""
         H = np.asarray(H, dtype=float)
         h, V = np.linalg.eigh((H + H.T) / 2)
@@ -191,27 +192,28 @@ class LinearSGD:
             S = _one_minus_power(r_s, a_s, m) / a_s          # Σ_{j<m} r^j
             Q = base[np.ix_(s_idx, s_idx)] * (scale * dm / d - S[:, None] * S[None, :] / (N - 1))
             sig0 = Q / dm
-        return h, a, V, base, scale, m, lam, s_idx, sig0
+        return _NoiseModel(a, V, base, scale, m, lam, s_idx, sig0)
 
     def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
         """``paths`` simulated windows as (T, n) snapshots in H's eigenbasis (see :meth:`sample_spectra`)."""
-        h, a, _, base, scale, m, lam, s_idx, sig0 = self._noise_model(H, C)
-        r = 1.0 - a
-        w, U = np.linalg.eigh(scale * base)
+        nm = self._noise_model(H, C)
+        n, m, s_idx = nm.a.size, nm.m, nm.stable
+        r = 1.0 - nm.a
+        w, U = np.linalg.eigh(nm.scale * nm.base)
         L = U * np.sqrt(np.clip(w, 0.0, None))  # per-step noise factor (before the epoch correction)
-        w0, U0 = np.linalg.eigh((sig0 + sig0.T) / 2)
+        w0, U0 = np.linalg.eigh((nm.start + nm.start.T) / 2)
         L0 = U0 * np.sqrt(np.clip(w0, 0.0, None))
         T = steps // stride
         epochs = -(-steps // m)
         rng = np.random.default_rng(seed)
         for _ in range(paths):
-            y = np.zeros(h.size)
+            y = np.zeros(n)
             y[s_idx] = L0 @ rng.standard_normal(s_idx.size)
-            eta = (rng.standard_normal((epochs * m, h.size)) @ L.T).reshape(epochs, m, h.size)
-            if lam:
-                eta -= lam * eta.mean(axis=1, keepdims=True)
-            eta = eta.reshape(-1, h.size)
-            snaps = np.empty((T, h.size))
+            eta = (rng.standard_normal((epochs * m, n)) @ L.T).reshape(epochs, m, n)
+            if nm.lam:
+                eta -= nm.lam * eta.mean(axis=1, keepdims=True)
+            eta = eta.reshape(-1, n)
+            snaps = np.empty((T, n))
             for t in range(steps):
                 y = r * y + eta[t]
                 if (t + 1) % stride == 0:
@@ -236,6 +238,19 @@ class LinearSGD:
         """JSON-ready: the optimizer, α, B, N_L, ε and κ."""
         return {"optimizer": "sgd", "lr": self.lr, "batch_size": self.batch_size, "n_train": self.n_train,
                 "eps": self.eps, "sampling_factor": self.sampling_factor}
+
+
+class _NoiseModel(NamedTuple):
+    """What :meth:`LinearSGD._noise_model` derives once for the simulations, in H's eigenbasis."""
+
+    a: np.ndarray        # αλ_i
+    V: np.ndarray        # H's eigenvectors
+    base: np.ndarray     # α²C in that basis
+    scale: float         # the per-step noise is scale·base (before the within-epoch correction)
+    m: int               # steps per epoch (1 with replacement)
+    lam: float           # within-epoch correction η_j − λ η̄ (0 with replacement)
+    stable: np.ndarray   # indices of the modes with a stationary law (0 < αλ < 2)
+    start: np.ndarray    # their start covariance (stationary, or at an epoch boundary)
 
 
 def _one_minus_power(x, one_minus_x, m: int):
