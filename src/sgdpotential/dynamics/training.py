@@ -400,30 +400,23 @@ def train(
 
     loop = _SGDLoop(model, data, config)
     n_all = loop.flat.numel()
-    if start is not None:
-        if resume:
-            raise ConfigError("a continued window (start=…) is not resumable; continue it again from its start.")
-        state = None
-        t0 = time.perf_counter()
-        burn_in = _continue(loop, start, config, progress)
+    if start is not None and resume:
+        raise ConfigError("a continued window (start=…) is not resumable; continue it again from its start.")
+    state = loop.load(torch.load(ckpt, map_location=loop.device, weights_only=False)) if resume else None
+    t0 = time.perf_counter()
+    if state is None or state["phase"] == "burn-in":
+        burn_in = (_continue(loop, start, config, progress) if start is not None else
+                   _burn_in(loop, BurnIn.of(config), state, lambda s: _save_checkpoint(ckpt, s), progress))
         traj = Trajectory.create(store, selection.size, capacity=n_snap, chunk_rows=chunk_rows, overwrite=True,
                                  metadata=store_metadata(config, data, selection, n_all, params, burn_in, metadata))
         rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device)
-    else:
-        state = loop.load(torch.load(ckpt, map_location=loop.device, weights_only=False)) if resume else None
-        t0 = time.perf_counter()
-        if state is None or state["phase"] == "burn-in":
-            burn_in = _burn_in(loop, BurnIn.of(config), state, lambda s: _save_checkpoint(ckpt, s), progress)
-            traj = Trajectory.create(store, selection.size, capacity=n_snap, chunk_rows=chunk_rows, overwrite=True,
-                                     metadata=store_metadata(config, data, selection, n_all, params, burn_in,
-                                                             metadata))
-            rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device)
+        if start is None:
             _save_checkpoint(ckpt, loop.state("window", burn_in=burn_in, **rec.state()))
-        else:
-            burn_in = state["burn_in"]
-            traj = Trajectory.open(store, mode="r+")
-            traj.truncate(min(traj.n_snapshots, state["committed"]))  # rows after the checkpoint: recomputed
-            rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device, state=state)
+    else:
+        burn_in = state["burn_in"]
+        traj = Trajectory.open(store, mode="r+")
+        traj.truncate(min(traj.n_snapshots, state["committed"]))  # rows after the checkpoint: recomputed
+        rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device, state=state)
     t_burn, t0 = time.perf_counter() - t0, time.perf_counter()
     where = select_parameters(model, "all").positions(selection.names, loop.device)
     _window(loop, rec, where, lambda s: _save_checkpoint(ckpt, {**s, "burn_in": burn_in}), progress,
