@@ -314,6 +314,9 @@ def run(
                                               "(the model ladder, see 'sgdpotential ladder').")] = True,
     replicas: Annotated[int, typer.Option(min=1, help="Train R replicas (seeds seed … seed+R−1) together, one run "
                                           "directory each under --out, plus ensemble.json.")] = 1,
+    vary: Annotated[str, typer.Option(help="What the replicas differ in: sampler (minibatch seeds seed … seed+R−1, "
+                                      "one initialisation), init (initialisations model_seed … model_seed+R−1) "
+                                      "or both (independent runs).")] = "sampler",
 ):
     """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
     if config is not None and preset is not None:
@@ -332,9 +335,16 @@ def run(
     else:
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
                               device, hidden, activation, target_accuracy, ages, sampling)
+    if replicas > 1:
+        from .pipeline.ensemble import replica_configs
+
+        try:
+            replica_configs(cfg, replicas, vary)  # a bad --vary before anything is replaced
+        except ConfigError as exc:
+            raise _fail(str(exc)) from exc
     _replace(out, force, resume, cfg)
     if replicas > 1:
-        _run_replicas(cfg, preset, out, resume, replicas, with_ladder)
+        _run_replicas(cfg, preset, out, resume, replicas, vary, with_ladder)
         return
     from .pipeline.stages import plan
 
@@ -345,13 +355,16 @@ def run(
         _print_ladder(rd)
 
 
-def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: int, with_ladder: bool) -> None:
+def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: int, vary: str,
+                  with_ladder: bool) -> None:
     from .pipeline.ensemble import run_replicas
+    from .report.ensemble import replicas_differ
 
     out = _default_out(out, f"{preset}-x{replicas}", resume)
     bar, progress = _progress_bar()
     try:
-        dirs, ens = run_replicas(cfg, out, replicas, resume=resume, with_ladder=with_ladder, progress=progress)
+        dirs, ens = run_replicas(cfg, out, replicas, vary=vary, resume=resume, with_ladder=with_ladder,
+                                 progress=progress)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     finally:
@@ -366,7 +379,8 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
     console.print(table)
     psi = ens["psi"]
     if psi and "ci95" in psi:
-        console.print(f"ensemble ψ = {psi['mean']:.2f} ± {psi['se']:.2f} (standard error over {psi['n']} seeds; 95% "
+        console.print(f"ensemble ψ = {psi['mean']:.2f} ± {psi['se']:.2f} (standard error over {psi['n']} replicas, "
+                      f"{replicas_differ(ens)}; 95% "
                       f"interval of the mean {psi['ci95'][0]:.2f} – {psi['ci95'][1]:.2f})", soft_wrap=True)
     _print_ensemble_views(ens)
 

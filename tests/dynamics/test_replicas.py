@@ -16,23 +16,26 @@ def digits():
     return sp.load_dataset("digits")
 
 
-def _sequential(data, cfg, path):
-    return train(sp.build_mlp(WIDTHS, seed=0), data, cfg, path).trajectory
+def _sequential(data, cfg, path, init=0):
+    return train(sp.build_mlp(WIDTHS, seed=init), data, cfg, path).trajectory
 
 
-@pytest.mark.parametrize("vary", ["seed", "lr"])
+@pytest.mark.parametrize("vary", ["seed", "lr", "init"])
 def test_replicas_match_sequential_runs(digits, tmp_path, vary):
     # target-accuracy burn-in (each replica ends it on its own epoch) and a window with stride 2; short enough
     # that training's sensitivity does not amplify the batched GEMMs' round-off differences (~1e-9 per step)
     base = TrainConfig(lr=0.1, batch_size=32, target_accuracy=0.9, window_steps=120, stride=2)
+    inits = (0, 1, 2) if vary == "init" else (0, 0, 0)
     if vary == "seed":
         configs = [TrainConfig(**{**base.__dict__, "seed": s}) for s in (0, 1, 2)]
-    else:
+    elif vary == "lr":
         configs = [TrainConfig(**{**base.__dict__, "lr": lr}) for lr in (0.05, 0.1, 0.2)]
-    res = train_replicas(sp.build_mlp(WIDTHS, seed=0), digits, configs,
-                         [tmp_path / f"r{i}.zarr" for i in range(3)])
+    else:  # one minibatch seed, three initialisations
+        configs = [base] * 3
+    models = [sp.build_mlp(WIDTHS, seed=m) for m in inits] if vary == "init" else sp.build_mlp(WIDTHS, seed=0)
+    res = train_replicas(models, digits, configs, [tmp_path / f"r{i}.zarr" for i in range(3)])
     for i, (r, cfg) in enumerate(zip(res, configs, strict=True)):
-        seq = _sequential(digits, cfg, tmp_path / f"s{i}.zarr")
+        seq = _sequential(digits, cfg, tmp_path / f"s{i}.zarr", inits[i])
         assert r.trajectory.metadata["burn_in"]["epochs"] == seq.metadata["burn_in"]["epochs"]
         np.testing.assert_array_equal(r.trajectory.steps, seq.steps)
         a, b = r.trajectory.read(), seq.read()
@@ -55,6 +58,11 @@ def test_bad_input(digits, tmp_path):
     with pytest.raises(ConfigError, match="momentum = 0"):
         m = TrainConfig(burn_in_epochs=1, window_steps=20, momentum=0.9)
         train_replicas(sp.build_mlp(WIDTHS), digits, [m, m], [tmp_path / "a.zarr", tmp_path / "b.zarr"])
+    with pytest.raises(ConfigError, match="replica 1's model differs from replica 0's in its parameters"):
+        train_replicas([sp.build_mlp(WIDTHS), sp.build_mlp([64, 16, 10])], digits, [cfg, cfg],
+                       [tmp_path / "a.zarr", tmp_path / "b.zarr"])
+    with pytest.raises(ConfigError, match=r"one model .* per replica: 1 models and 2"):
+        train_replicas([sp.build_mlp(WIDTHS)], digits, [cfg, cfg], [tmp_path / "a.zarr", tmp_path / "b.zarr"])
     (tmp_path / "taken.zarr").mkdir()
     with pytest.raises(ConfigError, match="already exists"):
         train_replicas(sp.build_mlp(WIDTHS), digits, [cfg, cfg], [tmp_path / "a.zarr", tmp_path / "taken.zarr"])

@@ -22,7 +22,8 @@ def test_run_replicas_writes_runs_and_the_ensemble(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["ensemble.html", "ensemble.json", "figures", "seed=5", "seed=6",
                                                       "seed=7"]
     page = (out / "ensemble.html").read_text()
-    assert page.count("data:image/png;base64,") == 1 and "3 seeds (5, 6, 7)" in page and 'id="settings"' in page
+    assert page.count("data:image/png;base64,") == 1 and 'id="settings"' in page
+    assert "3 replicas (minibatch seeds 5, 6, 7 from one initialisation (model seed 0))" in page
     ens = json.loads((out / "ensemble.json").read_text())
     psis = [json.loads((out / f"seed={s}" / "summary.json").read_text())["ivf"]["psi"] for s in (5, 6, 7)]
     assert ens["seeds"] == [5, 6, 7] and ens["psi"]["values"] == psis
@@ -44,6 +45,38 @@ def test_run_replicas_writes_runs_and_the_ensemble(tmp_path):
     r = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "2", "--lr", "1e6", "--out", str(boom)])
     assert r.exit_code == 2 and "SGD in replica 0 (seed 0) diverged" in r.stderr and "Traceback" not in r.output
     assert not boom.exists()
+
+
+@pytest.mark.parametrize(("vary", "names", "seeds", "inits"), [
+    ("init", ["init=3", "init=4"], [1, 1], [3, 4]),
+    ("both", ["seed=1_init=3", "seed=2_init=4"], [1, 2], [3, 4])])
+def test_replicas_can_differ_in_their_initialisation(tmp_path, vary, names, seeds, inits):
+    """--vary init / both: each replica starts from its own initialisation, recorded as such everywhere."""
+    from sgdpotential.pipeline.config import preset as quick
+
+    toml = tmp_path / "c.toml"
+    toml.write_text('preset = "quick"\nmodel_seed = 3\n[train]\nseed = 1\nwindow_epochs = 1.0\n')
+    out = tmp_path / "ens"
+    result = runner.invoke(app, ["run", "--config", str(toml), "--replicas", "2", "--vary", vary, "--no-ladder",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    ens = json.loads((out / "ensemble.json").read_text())
+    assert ens["runs"] == names and ens["seeds"] == seeds and ens["model_seeds"] == inits
+    for name, m in zip(names, inits, strict=True):
+        meta = json.loads((out / name / "trajectory.zarr" / "zarr.json").read_text())["attributes"]["metadata"]
+        assert meta["model_seed"] == m
+    # the replicas really started apart: their windows' means differ by far more than the window's spread
+    means = [np.load(out / n / "pca.npz")["mean"] for n in names]
+    assert np.abs(means[0] - means[1]).max() > 0.1
+    assert "initialisations (model seeds) 3, 4" in (out / "ensemble.html").read_text()
+    assert quick("quick").model_seed == 0  # the preset itself is untouched
+
+
+def test_a_bad_vary_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "ens"
+    r = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "2", "--vary", "weights", "--out", str(out)])
+    assert r.exit_code == 2 and "vary = 'weights' is not one of sampler, init, both" in r.stderr
+    assert not out.exists()
 
 
 def test_sweep_trains_seeds_as_replicas(tmp_path):

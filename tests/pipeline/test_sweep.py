@@ -144,3 +144,15 @@ def test_a_different_sweep_in_the_same_folder_is_refused(tmp_path):
     sweep(base, tmp_path / "s", axes={"seed": [0]}, workers=1)
     with pytest.raises(ConfigError, match="holds a different sweep"):
         sweep(base, tmp_path / "s", axes={"seed": [1]}, workers=1)
+
+
+def test_replica_jobs_group_points_that_differ_only_in_seeds():
+    """With --replicas, the minibatch seed and the initialisation (model_seed) may vary within one job."""
+    from sgdpotential.pipeline.sweep import _groups
+
+    points = sweep_points(preset("quick"), axes={"lr": [0.1, 0.2], "seed": [0, 1], "model_seed": [0, 1]})
+    groups = _groups(points, replicas=True)
+    assert [len(g) for g in groups] == [4, 4]
+    assert all(len({p.config.train["lr"] for p in g}) == 1 for g in groups)
+    assert {(p.config.train["seed"], p.config.model_seed) for p in groups[0]} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert [len(g) for g in _groups(points, replicas=False)] == [1] * 8

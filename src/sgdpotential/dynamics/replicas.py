@@ -1,7 +1,8 @@
 """Train R replicas of one network together: stacked parameters and one vectorised SGD step.
 
-Replicas differ only in their minibatch seed and/or learning rate; everything else (architecture,
-initialisation, batch size, sampling, window, stride) is shared, so their parameters stack into tensors
+Replicas differ in their minibatch seed and/or learning rate, and may start from their own initialisation (one
+model per replica); everything else (architecture, batch size, sampling, window, stride) is shared, so their
+parameters stack into tensors
 with a leading replica axis (``torch.func.stack_module_state``) and one ``vmap``-ed gradient serves all of
 them. Each replica follows exactly the protocol of :func:`~sgdpotential.train` — its own burn-in to the
 target accuracy, its own window — and is recorded into its own trajectory store, identical to a sequential
@@ -38,9 +39,17 @@ __all__ = ["train_replicas"]
 VARYING = ("seed", "lr")
 
 
-def _check(configs: Sequence[TrainConfig], stores, n_train: int) -> None:
+def _check(configs: Sequence[TrainConfig], stores, n_train: int, models: Sequence[nn.Module]) -> None:
     if len(configs) < 1 or len(configs) != len(stores):
         raise ConfigError(f"give one store per replica: {len(configs)} configurations and {len(stores)} stores.")
+    if len(models) != len(configs):
+        raise ConfigError(f"give one model (or one shared model) per replica: {len(models)} models and "
+                          f"{len(configs)} configurations.")
+    shapes = [[(k, tuple(v.shape)) for k, v in m.named_parameters()] for m in models]
+    for i, s in enumerate(shapes):
+        if s != shapes[0] or type(models[i]) is not type(models[0]):
+            raise ConfigError(f"replica {i}'s model differs from replica 0's in its parameters; replicas may start "
+                              "from different initialisations of one architecture only.")
     first = asdict(configs[0])
     for i, c in enumerate(configs):
         c.validate(n_train)
@@ -86,14 +95,14 @@ def _mlp_forward(model: nn.Module):
 class _Stack:
     """R replicas of one network as stacked parameters, stepped together by one batched forward and backward."""
 
-    def __init__(self, model: nn.Module, data: Dataset, configs: Sequence[TrainConfig]):
+    def __init__(self, models: Sequence[nn.Module], data: Dataset, configs: Sequence[TrainConfig]):
         self.configs, self.cfg, self.R = configs, configs[0], len(configs)
         self.device = torch.device(self.cfg.device)
         self.data = data.to(self.device)
-        stacked, self.buffers = stack_module_state([copy.deepcopy(model).to(self.device) for _ in configs])
+        stacked, self.buffers = stack_module_state([copy.deepcopy(m).to(self.device) for m in models])
         self.params = {k: v.detach() for k, v in stacked.items()}
         self.names = list(self.params)
-        self.skeleton = copy.deepcopy(model).to("meta")  # functional_call only needs the structure
+        self.skeleton = copy.deepcopy(models[0]).to("meta")  # functional_call only needs the structure
         self.n_all = sum(v[0].numel() for v in self.params.values())
         self.samplers = [MinibatchSampler(data.n_train, self.cfg.batch_size, self.cfg.sampling, c.seed, self.device)
                          for c in configs]
@@ -153,29 +162,30 @@ class _Stack:
 
 
 def train_replicas(
-    model: nn.Module,
+    model: nn.Module | Sequence[nn.Module],
     data: Dataset,
     configs: Sequence[TrainConfig],
     stores: Sequence,
     *,
     params="hidden",
-    metadata: dict | None = None,
+    metadata: dict | Sequence[dict] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[TrainResult]:
     """Train ``len(configs)`` replicas of ``model`` at once, each into its own trajectory store.
 
     Parameters
     ----------
-    model : nn.Module
-        The common initialisation (left untouched).
+    model : nn.Module or sequence of nn.Module
+        The common initialisation, or one initialisation per replica (same architecture and parameter shapes);
+        left untouched.
     data : Dataset
     configs : sequence of TrainConfig
         One per replica; they may differ only in ``seed`` and ``lr`` (plain SGD, no momentum).
     stores : sequence of paths
         One new trajectory store per replica.
     params, metadata, progress
-        As in :func:`~sgdpotential.train` (``progress`` phases ``"burn-in"`` and ``"window"`` count
-        epochs/snapshots of the slowest replica).
+        As in :func:`~sgdpotential.train` (``metadata`` shared, or one dict per replica; ``progress`` phases
+        ``"burn-in"`` and ``"window"`` count epochs/snapshots of the slowest replica).
 
     Returns
     -------
@@ -196,11 +206,15 @@ def train_replicas(
     Not resumable (a killed replica batch is simply rerun). Raises :class:`TrainingDiverged` naming the
     replica whose weights became non-finite.
     """
-    _check(configs, stores, data.n_train)
+    models = [model] * len(configs) if isinstance(model, nn.Module) else list(model)
+    metas = [metadata or {}] * len(configs) if metadata is None or isinstance(metadata, dict) else list(metadata)
+    _check(configs, stores, data.n_train, models)
+    if len(metas) != len(configs):
+        raise ConfigError(f"give one metadata dict per replica (or one shared): {len(metas)} for {len(configs)}.")
     cfg0, R = configs[0], len(configs)
     spe, n_snap = cfg0.steps_per_epoch(data.n_train), cfg0.n_snapshots(data.n_train)
-    selection = select_parameters(model, params)
-    stack = _Stack(model, data, configs)
+    selection = select_parameters(models[0], params)
+    stack = _Stack(models, data, configs)
     policy = BurnIn.of(cfg0)
     epoch, acc = np.zeros(R, dtype=int), torch.full((R,), float("nan"), device=stack.device)
     recs: list[WindowRecorder | None] = [None] * R  # a replica's recorder exists once its burn-in is over
@@ -211,7 +225,7 @@ def train_replicas(
     def end_burn_in(r: int) -> None:
         burn_info[r] = policy.outcome(epoch[r], stack.step_count, float(acc[r]), ended[r])
         meta = store_metadata(configs[r], data, selection, stack.n_all, params, burn_info[r],
-                              {"replica": {"index": int(r), "of": R}, **(metadata or {})})
+                              {"replica": {"index": int(r), "of": R}, **metas[r]})
         traj = Trajectory.create(stores[r], selection.size, metadata=meta, capacity=n_snap, chunk_rows=rows)
         recs[r] = WindowRecorder(traj, n_snap, cfg0.stride, stack.n_all, stack.device)
 

@@ -14,7 +14,7 @@ from .._atomic import write_json_atomic
 from ..errors import ConfigError
 from .rundir import RunDir
 
-__all__ = ["ensemble_summary", "run_replicas"]
+__all__ = ["VARY", "ensemble_summary", "replica_configs", "run_replicas"]
 
 
 def _mean_and_interval(values: list[float]) -> dict:
@@ -72,6 +72,7 @@ def ensemble_summary(out_dir, run_dirs) -> dict:
         "schema": "sgdpotential.ensemble/1",
         "runs": [d.name for d in runs],
         "seeds": [s["config"]["train"].get("seed") for s in summaries],
+        "model_seeds": [s["config"].get("model_seed") for s in summaries],
         "psi": collect(lambda s: s["ivf"]["psi"]),
         "total_variance": collect(lambda s: s["pca"]["total_variance"]),
         "pc1_ratio": collect(lambda s: s["pca"]["pc1_ratio"]),
@@ -98,27 +99,53 @@ def ensemble_summary(out_dir, run_dirs) -> dict:
     return result
 
 
-def run_replicas(config, out, replicas: int, *, resume: bool = False, with_ladder: bool = False,
-                 progress=None) -> tuple[list[Path], dict]:
-    """Train ``replicas`` seeds of ``config`` (seed, seed + 1, …) together, run every other stage of each in
-    ``out/seed=<s>/``, and write ``out/ensemble.json``; returns the run directories and the ensemble summary.
+#: What replicas of ``run --replicas`` differ in: the minibatch seed, the initialisation, or both.
+VARY = ("sampler", "init", "both")
+
+
+def replica_configs(config, replicas: int, vary: str = "sampler") -> tuple[list, list[str]]:
+    """The configurations of ``replicas`` replicas of ``config`` and their run-directory names.
+
+    ``vary = "sampler"``: minibatch seeds seed, seed + 1, … from one initialisation (``seed=<s>``);
+    ``"init"``: initialisations model_seed, model_seed + 1, … with one minibatch seed (``init=<m>``);
+    ``"both"``: replica i has both seeds + i (``seed=<s>_init=<m>``) — independent runs, the interval that covers
+    initialisation and sampling alike.
+    """
+    from .config import with_overrides
+
+    if vary not in VARY:
+        raise ConfigError(f"vary = {vary!r} is not one of {', '.join(VARY)} (what the replicas differ in: the "
+                          "minibatch seed, the initialisation or both).")
+    seed0, init0 = config.train.get("seed", 0), config.model_seed
+    configs, names = [], []
+    for i in range(replicas):
+        seed = seed0 + i if vary in ("sampler", "both") else seed0
+        init = init0 + i if vary in ("init", "both") else init0
+        configs.append(with_overrides(config, seed=seed, model_seed=init))
+        names.append({"sampler": f"seed={seed}", "init": f"init={init}", "both": f"seed={seed}_init={init}"}[vary])
+    return configs, names
+
+
+def run_replicas(config, out, replicas: int, *, vary: str = "sampler", resume: bool = False,
+                 with_ladder: bool = False, progress=None) -> tuple[list[Path], dict]:
+    """Train ``replicas`` replicas of ``config`` together (:func:`replica_configs`: they differ in their minibatch
+    seed, their initialisation or both), run every other stage of each in its own folder under ``out``, and write
+    ``out/ensemble.json``; returns the run directories and the ensemble summary.
 
     Every replica's settings are validated before anything is written. A batch that fails as a whole (e.g.
     SGD diverged) leaves no folder behind; :class:`ConfigError` names the first failed replica.
     """
-    from .config import with_overrides
     from .network import analysable, build_network
     from .sweep import run_group
 
     out = Path(out)
+    configs, names = replica_configs(config, replicas, vary)
     if not resume and out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {str(out)!r} is not empty; choose a new --out or pass --resume.")
     if not out.parent.is_dir():
         raise ConfigError(f"the parent folder of {str(out)!r} does not exist; create it first.")
-    seed0 = config.train.get("seed", 0)
-    configs = [with_overrides(config, seed=seed0 + i) for i in range(replicas)]
-    dirs = [out / f"seed={seed0 + i}" for i in range(replicas)]
-    build_network(configs[0])  # the replicas differ only in their seed: one check validates them all
+    dirs = [out / n for n in names]
+    build_network(configs[0])  # the replicas differ only in their seeds: one check validates them all
     analysable(configs[0])
     created = not out.exists()
     try:

@@ -138,7 +138,8 @@ def record_ages(config: RunConfig, run_dir, *, progress=None) -> list[RecordResu
 
 
 def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) -> list[RecordResult]:
-    """:func:`record` for several runs that differ only in the training ``seed`` and/or ``lr``, trained together
+    """:func:`record` for several runs that differ only in the training ``seed``, ``lr`` and/or ``model_seed`` (the
+    initialisation), trained together
     (:func:`~sgdpotential.dynamics.replicas.train_replicas`); each run directory is exactly what :func:`record`
     writes. Fresh runs only: a failure removes every directory this call created."""
     from ..dynamics.replicas import VARYING, train_replicas
@@ -148,10 +149,11 @@ def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) 
 
     def shared(c: RunConfig) -> dict:
         d = c.to_dict()
-        return {**d, "train": {k: v for k, v in d["train"].items() if k not in VARYING}}
+        return {**d, "model_seed": None, "train": {k: v for k, v in d["train"].items() if k not in VARYING}}
 
     if any(shared(c) != shared(configs[0]) for c in configs):
-        raise ConfigError("replicas may differ only in the training seed and lr; run the others separately.")
+        raise ConfigError("replicas may differ only in the training seed, lr and model_seed; run the others "
+                          "separately.")
     nets = [build_network(configs[0])]
     nets += [build_network(c, data=nets[0].data) for c in configs[1:]]  # validates every replica's settings
     load = sum(n.seconds for n in nets)
@@ -160,9 +162,9 @@ def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) 
     try:
         for c, d in zip(configs, dirs, strict=True):
             created.append((d, d.create(c)))
-        trs = train_replicas(nets[0].model, nets[0].data, [n.train for n in nets],
+        trs = train_replicas([n.model for n in nets], nets[0].data, [n.train for n in nets],
                              [d / RunDir.TRAJECTORY for d in dirs], params=configs[0].params,
-                             metadata=_store_metadata(nets[0]), progress=progress)
+                             metadata=[_store_metadata(n) for n in nets], progress=progress)
     except BaseException:
         for d, new in created:
             d.discard(new)

@@ -430,13 +430,15 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
 
 
 def _groups(points: list[SweepPoint], replicas: bool) -> list[list[SweepPoint]]:
-    """Jobs: one point each, or (replicas) the points that differ only in the training seed together."""
+    """Jobs: one point each, or (replicas) the points that differ only in the training seed and/or the
+    initialisation (``model_seed``) together."""
     if not replicas:
         return [[p] for p in points]
     groups: dict[str, list[SweepPoint]] = {}
     for p in points:
         d = p.config.to_dict()
-        key = json.dumps({**d, "train": {k: v for k, v in d["train"].items() if k != "seed"}}, sort_keys=True)
+        key = json.dumps({**d, "model_seed": None, "train": {k: v for k, v in d["train"].items() if k != "seed"}},
+                         sort_keys=True)
         groups.setdefault(key, []).append(p)
     return list(groups.values())
 

@@ -20,6 +20,21 @@ def over_seeds(x: dict | None) -> str:
     return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]" if "ci95" in x else f"{x['mean']:.2f}"
 
 
+def replicas_differ(ens: dict) -> str:
+    """What the replicas of an ``ensemble.json`` differ in, in words: their minibatch seeds, their initialisations
+    (model seeds) or both."""
+    seeds, inits = ens["seeds"], ens.get("model_seeds") or [None] * len(ens["seeds"])
+
+    def listed(v):
+        return ", ".join(str(x) for x in v)
+
+    if len(set(inits)) == 1:
+        return f"minibatch seeds {listed(seeds)} from one initialisation (model seed {inits[0]})"
+    if len(set(seeds)) == 1:
+        return f"initialisations (model seeds) {listed(inits)} with one minibatch seed ({seeds[0]})"
+    return f"minibatch seeds {listed(seeds)} and initialisations (model seeds) {listed(inits)}"
+
+
 def _panel(ax, table: dict, numeric, label: str) -> None:
     keys = sorted(table, key=numeric)
     x = np.array([numeric(k) for k in keys], float)
@@ -58,7 +73,7 @@ def make_ensemble_report(out_dir) -> Path:
     ak.set_ylabel("ψ (σ_i² ∝ F_i^−ψ)")
     fig_path = _save(fig, out / RunDir.FIGURES / "ensemble.png")
 
-    sentences = [f"{len(ens['runs'])} seeds ({', '.join(str(s) for s in ens['seeds'])}): ψ = {over_seeds(ens['psi'])} "
+    sentences = [f"{len(ens['runs'])} replicas ({replicas_differ(ens)}): ψ = {over_seeds(ens['psi'])} "
                  f"Feng & Tu's way, {over_seeds(ens.get('psi_heldout'))} held out (mean and 95% t-interval of the mean "
                  f"over seeds — the run-to-run error bar; each run's bootstrap interval is within-run)."]
     for name, table in (("K", ens.get("psi_by_k") or {}), ("age", ens.get("psi_by_age") or {})):
@@ -67,7 +82,7 @@ def make_ensemble_report(out_dir) -> Path:
                 f"{k}: {over_seeds(v['feng_tu'])} / {over_seeds(v['heldout'])}" for k, v in table.items())
                 + " (Feng & Tu / held out).")
     header = [(k, v) for k, v in settings_header(first) if k not in ("seeds", "burn-in", "recorded")]
-    return write_page(out / "ensemble.html", f"Ensemble of {len(ens['runs'])} seeds: {out.name}", sentences,
+    return write_page(out / "ensemble.html", f"Ensemble of {len(ens['runs'])} replicas: {out.name}", sentences,
                       [(fig_path, "ψ against K and against the network's age: every seed (dots) and the mean with "
                                   "its 95% t-interval over seeds, Feng & Tu's way and held out.")],
                       ens, header=header, note="Each run's own report: " + ", ".join(
