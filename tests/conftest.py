@@ -35,3 +35,35 @@ def quick_run_copy(quick_run, tmp_path):
     copy = tmp_path / out.name
     shutil.copytree(out, copy)
     return copy, result
+
+
+@pytest.fixture(scope="session")
+def quick_ensemble(tmp_path_factory):  # read-only
+    """``sgdpotential run --preset quick --replicas 3`` (seeds 5–7, one-epoch windows, no ladder): three run
+    directories, ensemble.json and ensemble.html."""
+    from typer.testing import CliRunner
+
+    from sgdpotential.cli import app
+
+    out = tmp_path_factory.mktemp("ensembles") / "ens"
+    result = CliRunner().invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--seed", "5", "--window-epochs",
+                                      "1", "--no-ladder", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+@pytest.fixture(scope="session")
+def quick_sweep(tmp_path_factory):  # read-only
+    """A local 3 × 3 × 2 sweep of the quick preset over lr, batch size and seed: 18 runs, results.csv, sweep.html."""
+    from typer.testing import CliRunner
+
+    from sgdpotential.cli import app
+
+    out = tmp_path_factory.mktemp("sweeps") / "local"
+    result = CliRunner().invoke(app, ["sweep", "--preset", "quick", *QUICK_GRID, "--out", str(out),
+                                      "--backend", "local"])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+QUICK_GRID = ["--grid", "lr=0.05,0.1,0.2", "--grid", "batch_size=16,32,64", "--grid", "seed=0,1"]

@@ -14,11 +14,8 @@ pytestmark = pytest.mark.e2e
 runner = CliRunner()
 
 
-def test_run_replicas_writes_runs_and_the_ensemble(tmp_path):
-    out = tmp_path / "ens"
-    result = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--seed", "5", "--window-epochs", "1",
-                                 "--no-ladder", "--out", str(out)])
-    assert result.exit_code == 0, result.output
+def test_run_replicas_writes_runs_and_the_ensemble(quick_ensemble, tmp_path):
+    out, result = quick_ensemble
     assert sorted(p.name for p in out.iterdir()) == ["ensemble.html", "ensemble.json", "figures", "seed=5", "seed=6",
                                                       "seed=7"]
     page = (out / "ensemble.html").read_text()

@@ -12,6 +12,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from conftest import QUICK_GRID
 from sgdpotential.cli import app
 from sgdpotential.errors import ConfigError
 from sgdpotential.pipeline.config import preset
@@ -20,7 +21,7 @@ from sgdpotential.pipeline.sweep import load_sweep, parse_axes, sweep, sweep_poi
 pytestmark = pytest.mark.e2e
 
 runner = CliRunner()
-GRID = ["--grid", "lr=0.05,0.1,0.2", "--grid", "batch_size=16,32,64", "--grid", "seed=0,1"]
+GRID = QUICK_GRID
 
 
 def _table(path):
@@ -28,12 +29,9 @@ def _table(path):
         return list(csv.DictReader(fh))
 
 
-@pytest.fixture(scope="module")
-def local_grid(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sweeps") / "local"
-    result = runner.invoke(app, ["sweep", "--preset", "quick", *GRID, "--out", str(out), "--backend", "local"])
-    assert result.exit_code == 0, result.output
-    return out, result
+@pytest.fixture
+def local_grid(quick_sweep):
+    return quick_sweep
 
 
 def test_grid_of_the_quick_preset_completes_locally(local_grid):

@@ -423,7 +423,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
                                            "fits": fits})
     from ..report.sweep import sweep_report
 
-    sweep_report(out, rows, fits)
+    sweep_report(out, rows, fits, spec={**spec, "backend": backend, "workers": workers})
     return SweepResult(out, rows, ran=[n for j in jobs for n in j[0]], skipped=[p.name for p in points
                                                                        if statuses[p.name].get("skipped")],
                        failed=[r["name"] for r in rows if r["status"] != "done"], seconds=seconds, fits=fits)

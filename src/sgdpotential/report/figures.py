@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..pipeline.rundir import RunDir
+from ..trajectory.pca import TAIL_RANGE
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, sharex=False, sharey=False, **kw):
@@ -44,10 +45,10 @@ def _loglog(ax, x, y, label, used=None, marker="o", **kw):
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
-def _fitted(ax, x, y, used, label: str, color: str = "k") -> dict | None:
+def _fitted(ax, x, y, used, label: str, color: str = "k", zoom: bool = True) -> dict | None:
     """The power-law fit over the ``used`` points drawn as a line over their range with its 95% pairs-bootstrap
     band (the fit and seed of the summary's intervals); the legend reads ``label`` with the slope and interval.
-    Zooms the axes to the used points so that directions left out cannot squeeze them."""
+    ``zoom``: fit the axes to the used points so that directions left out cannot squeeze them."""
     from ..theory.scaling import fit_power_law, power_law_band
 
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -60,8 +61,9 @@ def _fitted(ax, x, y, used, label: str, color: str = "k") -> dict | None:
     ax.fill_between(grid, lo, hi, color=color, alpha=0.15, lw=0)
     ax.loglog(grid, f.prefactor * grid**f.exponent, "-", color=color, lw=1.2,
               label=f"{label}: slope {f.exponent:+.2f} [{f.ci[0]:+.2f}, {f.ci[1]:+.2f}], 95% band")
-    ax.set_xlim(x[m].min() / 1.3, x[m].max() * 1.3)
-    ax.set_ylim(y[m].min() / 2, y[m].max() * 2)
+    if zoom:
+        ax.set_xlim(x[m].min() / 1.3, x[m].max() * 1.3)
+        ax.set_ylim(y[m].min() / 2, y[m].max() * 2)
     return {"exponent": f.exponent, "ci": f.ci}
 
 
@@ -74,12 +76,20 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     used = (pca["drift"] <= summary["ivf"]["drift_max"]) & ~probes["censored"].any(axis=1)
     k = np.arange(1, pca["spectrum"].size + 1)
 
-    fig, ax = subplots(figsize=(5, 3.6))
-    ax.loglog(k, pca["spectrum"] / summary["pca"]["total_variance"], ".", ms=3, label="window")
-    ax.loglog(k, pca["null_spectrum"], "-", color="gray", label="random-walk null")
+    fig, ax = subplots(figsize=(5.5, 3.8))
+    share = pca["spectrum"] / summary["pca"]["total_variance"]
+    ax.loglog(k, share, ".", ms=3, label="window: σ_i² / total")
+    ax.loglog(k, pca["null_spectrum"], "-", color="gray", label="random-walk null (same T)")
+    lo, hi = TAIL_RANGE
+    tail = (k >= lo) & (k <= hi) & (share > 0)
+    if tail.sum() >= 3:  # summary.json's pca.tail_exponent is the slope of this line (OLS over the same i)
+        _fitted(ax, k[tail], share[tail], np.ones(tail.sum(), bool),
+                f"tail σ_i² ∝ i^−γ, i = {lo}–{min(hi, int(k[tail].max()))}", color="C3", zoom=False)
+    _log_ticks(ax, [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if v <= k.size])
     ax.set_xlabel("principal component i")
     ax.set_ylabel("σ_i² / total")
-    ax.legend()
+    ax.set_title("band: pairs bootstrap; it ignores the correlation of neighbouring eigenvalues", fontsize=8)
+    ax.legend(fontsize=7)
     figs["spectrum"] = _save(fig, out / "spectrum.png")
 
     fig, axes = subplots(1, 2, figsize=(9, 3.6))
@@ -208,7 +218,7 @@ def _psi_bars(ax, x, fits, fmt, color, label, shift=1.0):
 def _log_ticks(ax, values):
     ax.set_xscale("log")
     ax.set_xticks(values)
-    ax.set_xticklabels([str(v) for v in values])
+    ax.set_xticklabels([f"{v:g}" for v in values])
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 

@@ -29,6 +29,9 @@ __all__ = [
     "trajectory_pca",
 ]
 
+#: First and last component (1-based, inclusive) of the spectrum's tail fit σ_i² ∝ i^−γ (Feng & Tu: from i = 20).
+TAIL_RANGE = (20, 200)
+
 
 @dataclass(frozen=True)
 class PCAResult:
@@ -144,7 +147,7 @@ def _as_source(snapshots):
 
 def trajectory_pca(snapshots, n_components: int | None = None, *, method: str = "auto",
                    max_dense: int = 150_000_000, oversample: int = 20, power_iters: int = 4, seed: int = 0,
-                   tail_range: tuple[int, int] = (20, 200)) -> PCAResult:
+                   tail_range: tuple[int, int] = TAIL_RANGE) -> PCAResult:
     """PCA of a weight trajectory centred on its window mean ω0.
 
     Parameters
