@@ -37,7 +37,7 @@ def _loglog(ax, x, y, label, used=None, marker="o", **kw):
     used = np.ones_like(ok) if used is None else np.asarray(used, bool)
     line = ax.loglog(x[ok & used], y[ok & used], marker, ms=3, label=label, ls="none", **kw)
     if (ok & ~used).any():
-        once = "left out of the fits (drift/censored): hollow"
+        once = "left out of the fits (drift/censored): hollow; axes zoom to the fitted points"
         seen = once in [ln.get_label() for ln in ax.get_lines()]
         ax.loglog(x[ok & ~used], y[ok & ~used], marker, ms=4, mfc="none", ls="none", color=line[0].get_color(),
                   label="_nolegend_" if seen else once)
