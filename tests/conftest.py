@@ -57,6 +57,7 @@ def quick_sweep(tmp_path_factory):  # read-only
     """A local 3 × 3 × 2 sweep of the quick preset over lr, batch size and seed: 18 runs, results.csv, sweep.html."""
     from typer.testing import CliRunner
 
+    from quick import QUICK_GRID
     from sgdpotential.cli import app
 
     out = tmp_path_factory.mktemp("sweeps") / "local"
@@ -64,6 +65,3 @@ def quick_sweep(tmp_path_factory):  # read-only
                                       "--backend", "local"])
     assert result.exit_code == 0, result.output
     return out, result
-
-
-QUICK_GRID = ["--grid", "lr=0.05,0.1,0.2", "--grid", "batch_size=16,32,64", "--grid", "seed=0,1"]

@@ -22,17 +22,19 @@ def _linear(seed=1):
     return sp.build_mlp([64, 10], seed=seed)  # linear regression on the 8×8 digits (weights and biases)
 
 
-@pytest.mark.parametrize("sampling,stride", [("shuffle", 1), ("replacement", 3)])
-def test_batch_replay_of_a_quadratic_loss_is_sgd_step_for_step(digits, tmp_path, sampling, stride):
+@pytest.mark.parametrize("sampling,stride,momentum", [("shuffle", 1, 0.0), ("replacement", 3, 0.0),
+                                                       ("shuffle", 1, 0.9), ("replacement", 2, 0.5)])
+def test_batch_replay_of_a_quadratic_loss_is_sgd_step_for_step(digits, tmp_path, sampling, stride, momentum):
+    """Heavy-ball momentum included: the replay's buffer is torch.optim.SGD's."""
     net = _linear()
     w_init = sp.flat_parameters(net).clone()
     cfg = TrainConfig(lr=0.01, batch_size=32, burn_in_epochs=0, window_steps=150, loss="mse", seed=3,
-                      sampling=sampling, stride=stride)
+                      sampling=sampling, stride=stride, momentum=momentum)
     real = train(net, digits, cfg, tmp_path / "sgd.zarr", params="all").trajectory
     obj = sp.Objective(_linear(), digits, "all", loss="mse")
     w0 = w_init + 0.05 * torch.randn(w_init.shape, generator=torch.Generator().manual_seed(0))  # any ω0 will do
     rep = linearized_replay(obj, w0, 0.01, 32, 150, store=tmp_path / "rep.zarr", seed=3, start=w_init,
-                            sampling=sampling, stride=stride).trajectory
+                            sampling=sampling, stride=stride, momentum=momentum).trajectory
     assert rep.shape == real.shape == (150 // stride, 650)
     np.testing.assert_array_equal(rep.steps, real.steps)
     moved = np.abs(real.read() - w_init.numpy()).max()
@@ -101,6 +103,7 @@ def test_bad_input_and_divergence_leave_nothing(digits, tmp_path):
         ({"stride": 20}, "gives 1 snapshot"),
         ({"record": ["fc9.weight"]}, "record names 'fc9.weight'"),
         ({"start": torch.zeros(3)}, "start has shape"),
+        ({"momentum": 1.0}, r"momentum = 1.0 must be a finite number in \[0, 1\); heavy-ball μ"),
     ]
     for kwargs, message in cases:
         with pytest.raises(ConfigError, match=message):
@@ -116,4 +119,6 @@ def test_bad_input_and_divergence_leave_nothing(digits, tmp_path):
         linearized_replay(obj, w0, 0.1, 32, 20, store=tmp_path / "taken.zarr")
     with pytest.raises(TrainingDiverged, match="replay diverged"):
         linearized_replay(obj, w0, 50.0, 32, 400, store=tmp_path / "boom.zarr")
+    with pytest.raises(TrainingDiverged, match=r"lr·λ_max\(H\) ≥ 2\(1 \+ momentum\)"):
+        linearized_replay(obj, w0, 50.0, 32, 400, store=tmp_path / "boom.zarr", momentum=0.5)
     assert not (tmp_path / "boom.zarr").exists()

@@ -12,7 +12,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from conftest import QUICK_GRID
+from quick import QUICK_GRID
 from sgdpotential.cli import app
 from sgdpotential.errors import ConfigError
 from sgdpotential.pipeline.config import preset

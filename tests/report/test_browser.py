@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+
 from browser import chromium, render
 
 pytestmark = pytest.mark.e2e

@@ -84,12 +84,14 @@ def _record_index(obj: Objective, record) -> tuple[slice | torch.Tensor, int, li
     return obj.selection.positions(chosen, obj.device), size, chosen
 
 
-def _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup):
+def _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup, momentum):
     for name, value, allowed in (("hessian", hessian, HESSIANS), ("noise", noise, NOISES),
                                  ("sampling", sampling, SAMPLING)):
         if value not in allowed:
             raise ConfigError(f"{name} = {value!r} is not one of {', '.join(allowed)}.")
     check_scalar(lr, "lr", float, min_val=0, include_boundaries="neither", fix="e.g. 0.1")
+    check_scalar(momentum, "momentum", float, min_val=0, max_val=1, include_boundaries="left",
+                 fix="heavy-ball μ in [0, 1), as in the real run")
     check_scalar(batch_size, "batch_size", int, min_val=1, max_val=obj.n_train,
                  fix=f"a minibatch cannot exceed the {obj.n_train} training samples")
     for name, value, low in (("steps", steps, 2), ("stride", stride, 1), ("warmup", warmup, 0)):
@@ -150,6 +152,7 @@ def linearized_replay(
     noise: str = "sgd",
     sampling: str = "shuffle",
     seed: int = 0,
+    momentum: float = 0.0,
     start=None,
     stride: int = 1,
     warmup: int = 0,
@@ -160,6 +163,9 @@ def linearized_replay(
     r"""SGD on the quadratic expansion of the loss around ω0 (paper Eqs. 4, 17, 20), recorded like real SGD.
 
     .. math:: w_{t+1} = w_t - \alpha\,\big(g^\bullet(\omega_0) + H^\bullet (w_t - \omega_0)\big)
+
+    — with heavy-ball momentum μ > 0 exactly as ``torch.optim.SGD(momentum=μ)`` steps: b ← μb + f, w ← w − αb,
+    f the force above and b = 0 at the start (:mod:`~sgdpotential.theory.momentum`).
 
     Parameters
     ----------
@@ -182,6 +188,8 @@ def linearized_replay(
     sampling, seed : str, int
         Minibatches exactly as :func:`~sgdpotential.train` draws them (same sampler, same seed → same
         minibatches); the isotropic noise has its own generator derived from ``seed``.
+    momentum : float
+        Heavy-ball μ ∈ [0, 1), as in the real run (0: plain SGD).
     start : (N,) tensor, optional
         Initial weights (default ω0).
     stride, warmup : int
@@ -224,7 +232,7 @@ def linearized_replay(
     >>> r.trajectory.shape
     (20, 650)
     """
-    _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup)
+    _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup, momentum)
     w0 = obj.check_w(w0, "w0")
     w = w0.clone() if start is None else obj.check_w(start, "start").clone()
     rec_at, n_rec, rec_names = _record_index(obj, record)
@@ -238,24 +246,34 @@ def linearized_replay(
     force, noise_std = _force(obj, w0, lr, batch_size, hessian, noise, sampler, seed)
     n_snap = steps // stride
     meta = {"replay": {"hessian": hessian, "noise": noise, "lr": lr, "batch_size": batch_size, "sampling": sampling,
-                       "seed": seed, "steps": steps, "stride": stride, "warmup": warmup,
+                       "seed": seed, "momentum": momentum, "steps": steps, "stride": stride, "warmup": warmup,
                        "start": "w0" if start is None else "given", "noise_std": noise_std},
             "parameters": rec_names, **(metadata or {})}
     rec = WindowRecorder(Trajectory.create(store, n_rec, metadata=meta, capacity=n_snap), n_snap, stride,
                          obj.n_params, obj.device)
+    buf = torch.zeros_like(w) if momentum else None
+
+    def sgd_step(w):
+        nonlocal buf
+        f = force(w - w0)
+        if buf is None:
+            return w - lr * f
+        buf = momentum * buf + f  # torch.optim.SGD's heavy ball (dampening 0)
+        return w - lr * buf
+
     try:
         for _ in range(warmup):
-            w = w - lr * force(w - w0)
+            w = sgd_step(w)
         t0 = time.perf_counter()
         step = warmup
         while not rec.done:
-            w = w - lr * force(w - w0)
+            w = sgd_step(w)
             step += 1
             if rec.advance() and rec.add(step, w[rec_at], w):
                 if not bool(torch.isfinite(w).all()):  # non-finite weights stay non-finite: a commit sees them
                     raise diverged(f"the {hessian}-Hessian replay", f"by step {step}", "the weights became non-finite",
-                                   lr, why="the quadratic model is unstable (lr·λ_max(H) ≥ 2, or negative curvature "
-                                   "grew without bound)")
+                                   lr, why="the quadratic model is unstable (lr·λ_max(H) ≥ 2(1 + momentum), or "
+                                   "negative curvature grew without bound)")
                 if progress:
                     progress("replay", rec.committed, n_snap)
         seconds = time.perf_counter() - t0

@@ -193,7 +193,8 @@ def _ratio_stats(pred: np.ndarray, measured: np.ndarray, use: np.ndarray) -> dic
 
 def relaxation_index(hessian, lr: float, steps: int) -> np.ndarray:
     """r_i = α H_ii × steps: how many relaxation times 1/(αH_ii) of direction i a window of ``steps`` SGD steps
-    spans (≤ 0 for flat or negative-curvature directions)."""
+    spans (≤ 0 for flat or negative-curvature directions). With heavy-ball momentum pass the effective learning
+    rate α/(1 − μ) (:attr:`~sgdpotential.theory.LinearSGD.effective_lr`): the overdamped relaxation rate."""
     return lr * np.diag(np.asarray(hessian, dtype=float)) * steps
 
 
@@ -282,7 +283,7 @@ def _sample_spectrum(var, H, pr, model, T: int, stride: int) -> dict:
                  "clipped": float(pr["noise_path_clipped"]) if "noise_path_clipped" in pr else None,
                  "axes_share": float(np.sum(inc) / total) if total else None}
     sims = model.sample_spectra(H, C, T * stride, var.size, paths=SPECTRUM_PATHS, stride=stride)
-    r = relaxation_index(H, model.lr, T * stride)
+    r = relaxation_index(H, model.effective_lr, T * stride)
     return {"paths": SPECTRUM_PATHS, "noise": noise, "relaxation_index": [float(x) for x in r],
             **compare_sample_spectrum(var, sims, r)}
 
@@ -508,7 +509,7 @@ def analyze(run_dir) -> dict:
         lyap[name] = {"error": str(law)} if isinstance(law, DecompositionError) else _ratio_stats(law, var, use)
     hd = np.diag(H)
     with np.errstate(divide="ignore"):
-        tau = np.where(hd > 0, 1.0 / (lr * hd), np.inf)
+        tau = np.where(hd > 0, 1.0 / (model.effective_lr * hd), np.inf)  # α/(1 − μ) with momentum
     lyap["relaxation_steps"] = [float(t) if np.isfinite(t) else None for t in tau]
     lyap["n_slower_than_window"] = int(np.sum(tau > window))
 
@@ -559,7 +560,7 @@ def analyze(run_dir) -> dict:
         "potential": pot,
         "exponents": exps,
         "loss0": float(pr["loss0"]),
-        "heldout": _heldout(pca, pr, model, lr, int(tcfg.stride)),
+        "heldout": _heldout(pca, pr, model, model.effective_lr, int(tcfg.stride)),
         "k_scan": _k_scan(pca, pr),
         "sample_spectrum": _sample_spectrum(var, H, pr, model, T, int(tcfg.stride)),
         "warnings": [],

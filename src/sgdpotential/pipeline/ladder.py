@@ -131,7 +131,8 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
         t0 = time.perf_counter()
         if not done:
             linearized_replay(obj_all, w0_all, lr, B, T * stride, store=store, hessian=hessian, noise=noise,
-                              sampling=tcfg.sampling, seed=tcfg.seed, stride=stride, record=recorded.names,
+                              sampling=tcfg.sampling, seed=tcfg.seed, momentum=tcfg.momentum, stride=stride,
+                              record=recorded.names,
                               progress=None if progress is None else (lambda _p, d, t, n=name: progress(n, d, t)))
         traj = Trajectory.open(store)
         rp = trajectory_pca(traj, K)
@@ -186,7 +187,8 @@ def _closure(c) -> dict:
 
 
 def _fitted_sde(theta: np.ndarray, keep: np.ndarray, H, C, model: LinearSGD, stride, *, null_paths: int = 20) -> dict:
-    """VAR(1) fit of θ(t) in the non-drift principal directions against the probes' (αH_P, C_P).
+    """VAR(1) fit of θ(t) in the non-drift principal directions against the probes' (αH_P, C_P); skipped, with the
+    reason, for heavy-ball momentum (θ alone is not Markov there: its state is (θ, velocity)).
 
     A least-squares VAR(1) with K coordinates and T points is biased (its force is inflated by ~K/T per step,
     large against the small αH_ii of flat directions), so every difference is reported beside its *closed-
@@ -197,6 +199,9 @@ def _fitted_sde(theta: np.ndarray, keep: np.ndarray, H, C, model: LinearSGD, str
     eps = model.eps
     idx = np.flatnonzero(keep)
     out: dict = {"directions": [int(i) for i in idx], "model": "discrete", "dt": stride}
+    if getattr(model, "momentum", 0):
+        return {**out, "skipped": "a first-order linear SDE (VAR(1) in θ) does not model heavy-ball momentum, whose "
+                                  "state is (θ, velocity); the fit is not made for momentum runs."}
     F_hc, D_hc = model.force(H)[np.ix_(idx, idx)], model.diffusion(C)[np.ix_(idx, idx)]
     x = theta[:, idx] - theta[:, idx].mean(axis=0)
     try:

@@ -64,6 +64,8 @@ def ladder_sentences(ladder: dict) -> list[str]:
                    f"(and {cl['median_noise_outside']:.0%} of C p_i) lies outside span(P)"
                    + ("." if other is None else f"; {other:.0%} of H p_i lies in the layers that were not recorded."))
     fit = ladder.get("fitted_sde", {})
+    if "skipped" in fit:
+        out.append(f"No linear SDE fitted to θ(t): {fit['skipped']}")
     if "force_rel_diff" in fit:
         null = fit.get("null", {})
 

@@ -2,7 +2,8 @@
 
 Modules: :mod:`.decomposition` (Ao's U, Q, S, A), :mod:`.lyapunov` (continuous, discrete-SGD and
 finite-window covariances), :mod:`.sgd` (the linear model of the optimizer: ε, the sampling factor, F, D and
-the laws, in one object), :mod:`.thermo` (entropy production, current, rotation planes, area rate),
+the laws, in one object), :mod:`.momentum` (the exact laws of heavy-ball momentum), :mod:`.thermo` (entropy
+production, current, rotation planes, area rate),
 :mod:`.ou` (exact simulation of the linear SDE), :mod:`.fit` (a linear SDE fitted to a sampled path),
 :mod:`.scaling` (power-law fits with bootstrap intervals).
 """
@@ -11,9 +12,10 @@ from ..errors import DecompositionError
 from .decomposition import Decomposition, decompose
 from .fit import LinearSDEFit, fit_linear_sde
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
+from .momentum import momentum_stationary_covariance, momentum_window_covariance
 from .ou import ou_transition, simulate_ou
 from .scaling import PowerLawFit, fit_power_law, flatness_of_quadratic
-from .sgd import LinearSGD, linear_model
+from .sgd import LinearMomentumSGD, LinearSGD, linear_model
 from .thermo import (
     RotationPlanes,
     area_rate,
@@ -26,6 +28,7 @@ from .thermo import (
 __all__ = [
     "Decomposition",
     "DecompositionError",
+    "LinearMomentumSGD",
     "LinearSDEFit",
     "LinearSGD",
     "PowerLawFit",
@@ -38,6 +41,8 @@ __all__ = [
     "fit_power_law",
     "flatness_of_quadratic",
     "linear_model",
+    "momentum_stationary_covariance",
+    "momentum_window_covariance",
     "ou_transition",
     "probability_current",
     "rotation_planes",

@@ -29,7 +29,7 @@ from ._checks import SINGULARITY_RTOL
 from .decomposition import Decomposition, decompose
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 
-__all__ = ["LAWS", "LinearSGD", "linear_model"]
+__all__ = ["LAWS", "LinearMomentumSGD", "LinearSGD", "linear_model"]
 
 #: The covariance laws every linear model provides, in the order they are reported.
 LAWS = ("continuous", "discrete", "window_stationary", "window_from_w0")
@@ -83,9 +83,14 @@ class LinearSGD:
         sampling_factor(self.n_train, self.batch_size)  # validates n_train against B
 
     @property
+    def effective_lr(self) -> float:
+        """The learning rate of the small-step (overdamped) limit: α for plain SGD."""
+        return self.lr
+
+    @property
     def eps(self) -> float:
-        """ε = α²/(2B)."""
-        return self.lr**2 / (2 * self.batch_size)
+        """ε = α_eff²/(2B) (α²/(2B) for plain SGD)."""
+        return self.effective_lr**2 / (2 * self.batch_size)
 
     @property
     def sampling_factor(self) -> float:
@@ -93,15 +98,15 @@ class LinearSGD:
         return sampling_factor(self.n_train, self.batch_size)
 
     def force(self, H) -> np.ndarray:
-        """F = αH."""
-        return self.lr * np.asarray(H, dtype=float)
+        """F = α_eff H (αH for plain SGD)."""
+        return self.effective_lr * np.asarray(H, dtype=float)
 
     def diffusion(self, C) -> np.ndarray:
         """D = κC (the covariance of the minibatch-mean gradient noise, times B)."""
         return self.sampling_factor * np.asarray(C, dtype=float)
 
     def continuous(self, H, C) -> np.ndarray:
-        """Σ of the SDE: FΣ + ΣFᵀ = 2εD (paper Eq. 14), i.e. HΣ + ΣH = (ακ/B)C."""
+        """Σ of the SDE: FΣ + ΣFᵀ = 2εD (paper Eq. 14), i.e. HΣ + ΣH = (α_eff κ/B)C."""
         return stationary_covariance(self.force(H), self.diffusion(C), self.eps)
 
     def discrete(self, H, C) -> np.ndarray:
@@ -260,27 +265,148 @@ def _one_minus_power(x, one_minus_x, m: int):
     return np.where(x > 0, near, 1.0 - x**m)
 
 
+@dataclass(frozen=True)
+class LinearMomentumSGD(LinearSGD):
+    r"""Heavy-ball SGD (``torch.optim.SGD(momentum=μ)``, dampening 0) linearised at ω0: the recursion in
+    (x, u) of :mod:`~sgdpotential.theory.momentum`, z_{t+1} = Az_t − α(1, 1)ᵀξ_t, Cov ξ = κC/B.
+
+    Parameters
+    ----------
+    lr, batch_size, n_train
+        As in :class:`LinearSGD`.
+    momentum : float
+        μ ∈ [0, 1); μ = 0 gives exactly :class:`LinearSGD`'s laws.
+
+    Attributes
+    ----------
+    effective_lr : float
+        α/(1 − μ), the learning rate of the overdamped (small αh) limit, in which heavy-ball SGD is plain SGD.
+    eps : float
+        ε = α²/(2B(1 − μ)²); F = αH/(1 − μ), D = κC: the continuous law (paper Eq. 14) and Ao's decomposition
+        of the overdamped limit. The exact discrete and finite-window laws hold at any α in the stable range
+        0 < αλ < 2(1 + μ) (Liu, Ziyin & Ueda 2021).
+
+    Examples
+    --------
+    >>> m = LinearMomentumSGD(0.1, 1, momentum=0.9)
+    >>> round(float(m.discrete([[2.0]], [[1.0]])[0, 0]), 6)  # α(1+μ)C/(B(1−μ)h(2(1+μ) − αh))
+    0.263889
+    >>> round(float(m.continuous([[2.0]], [[1.0]])[0, 0]), 6)  # the overdamped limit α_eff C/(2Bh)
+    0.25
+    """
+
+    momentum: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        from .momentum import check_momentum
+
+        object.__setattr__(self, "momentum", check_momentum(self.momentum))
+
+    @property
+    def effective_lr(self) -> float:
+        """α/(1 − μ)."""
+        return self.lr / (1 - self.momentum)
+
+    def discrete(self, H, C) -> np.ndarray:
+        """The exact stationary law of the heavy-ball recursion (:func:`~.momentum.momentum_stationary_covariance`)."""
+        from .momentum import momentum_stationary_covariance
+
+        return momentum_stationary_covariance(H, C, self.lr, self.batch_size, self.momentum, n_train=self.n_train)
+
+    def window(self, H, C, steps: int, start: str | int = "stationary") -> np.ndarray:
+        """The expected sample covariance of ``steps`` consecutive iterates
+        (:func:`~.momentum.momentum_window_covariance`; an integer ``start`` begins at ω0 with zero velocity)."""
+        from .momentum import momentum_window_covariance
+
+        return momentum_window_covariance(H, C, self.lr, self.batch_size, self.momentum, steps, start=start,
+                                          n_train=self.n_train)
+
+    def start_covariance(self, H, C) -> np.ndarray:
+        """The weight block of the law the simulated windows start from (see :meth:`_windows`)."""
+        V, Z, stable = self._momentum_start(H, C)
+        n = V.shape[0]
+        x = np.zeros((n, n))
+        x[np.ix_(stable, stable)] = Z[: stable.size, : stable.size]
+        return V @ x @ V.T
+
+    def _momentum_start(self, H, C):
+        """H's eigenvectors, the stationary covariance of (x, u) over the stable modes in that basis (blocks
+        [[xx, xu], [ux, uu]]), and the stable modes' indices."""
+        from .momentum import _pair_blocks, stable_modes
+
+        nm = self._noise_model(H, C)
+        stable = np.flatnonzero(stable_modes(nm.a, self.momentum))
+        s = stable.size
+        i, j = np.triu_indices(s)
+        S = _pair_blocks(nm.a[stable][i], nm.a[stable][j], self.momentum)
+        blocks = np.empty((s, s, 2, 2))
+        blocks[i, j], blocks[j, i] = S, np.swapaxes(S, 1, 2)
+        q = self.sampling_factor / self.batch_size * nm.base[np.ix_(stable, stable)]  # κα²C̃/B
+        Z = (q[:, :, None, None] * blocks).transpose(2, 0, 3, 1).reshape(2 * s, 2 * s)
+        return nm.V, (Z + Z.T) / 2, stable
+
+    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
+        """``paths`` simulated windows of the heavy-ball recursion in H's eigenbasis: per mode
+        x' = (1 − αh)x + μu + η, u' = −αhx + μu + η, the noise η exactly as :meth:`LinearSGD.sample_spectra`
+        draws it. Each path starts from the stationary law of (x, u) along the stable modes (0 < αh < 2(1 + μ))
+        and at 0 along the others — with reshuffled epochs the stationary law of κ-scaled white noise, not the
+        epoch-boundary law (exact with replacement)."""
+        nm = self._noise_model(H, C)
+        _, Z, stable = self._momentum_start(H, C)
+        n, m, mu, a = nm.a.size, nm.m, self.momentum, nm.a
+        w, U = np.linalg.eigh(nm.scale * nm.base)
+        L = U * np.sqrt(np.clip(w, 0.0, None))
+        w0, U0 = np.linalg.eigh(Z)
+        L0 = U0 * np.sqrt(np.clip(w0, 0.0, None))
+        T = steps // stride
+        epochs = -(-steps // m)
+        rng = np.random.default_rng(seed)
+        for _ in range(paths):
+            x, u = np.zeros(n), np.zeros(n)
+            z0 = L0 @ rng.standard_normal(2 * stable.size)
+            x[stable], u[stable] = z0[: stable.size], z0[stable.size :]
+            eta = (rng.standard_normal((epochs * m, n)) @ L.T).reshape(epochs, m, n)
+            if nm.lam:
+                eta -= nm.lam * eta.mean(axis=1, keepdims=True)
+            eta = eta.reshape(-1, n)
+            snaps = np.empty((T, n))
+            for t in range(steps):
+                x, u = (1.0 - a) * x + mu * u + eta[t], -a * x + mu * u + eta[t]
+                if (t + 1) % stride == 0:
+                    snaps[(t + 1) // stride - 1] = x
+            yield snaps
+
+    def describe(self) -> dict:
+        """JSON-ready: as :meth:`LinearSGD.describe`, plus μ and the effective learning rate α/(1 − μ)."""
+        return {**super().describe(), "optimizer": "sgd_momentum", "momentum": self.momentum,
+                "effective_lr": self.effective_lr}
+
+
 def linear_model(lr: float, batch_size: int, n_train: int | None = None, *, momentum: float = 0.0,
                  weight_decay: float = 0.0) -> LinearSGD:
     """The linear model of an optimizer configuration, or a one-sentence refusal for one it does not model.
 
-    Only plain SGD is modelled (momentum = 0, weight_decay = 0): heavy-ball momentum changes the recursion to
-    one in (w, velocity) and weight decay shifts both the force and the expansion point, so the laws of
-    :class:`LinearSGD` would be silently wrong for them.
+    Plain SGD (:class:`LinearSGD`) and heavy-ball momentum (:class:`LinearMomentumSGD`, μ ∈ (0, 1)) are
+    modelled exactly. Weight decay is refused: it shifts both the force (H + λI) and the expansion point, so the
+    laws would be silently wrong for it.
 
     Examples
     --------
-    >>> linear_model(0.1, 50, momentum=0.9)
+    >>> linear_model(0.1, 50, momentum=0.9).effective_lr
+    1.0000000000000002
+    >>> linear_model(0.1, 50, weight_decay=5e-4)
     Traceback (most recent call last):
     ...
-    sgdpotential.errors.DecompositionError: momentum = 0.9: sgdpotential's linear theory models plain SGD only \
-(momentum = 0, weight_decay = 0), so it refuses to analyse this run; train with momentum = 0, or record it \
-without analysis (sgdpotential record).
+    sgdpotential.errors.DecompositionError: weight_decay = 0.0005: sgdpotential's linear theory models SGD with \
+and without momentum but not weight decay, so it refuses to analyse this run; train with weight_decay = 0, or \
+record it without analysis (sgdpotential record).
     """
-    for name, value in (("momentum", momentum), ("weight_decay", weight_decay)):
-        if value != 0:
-            raise DecompositionError(
-                f"{name} = {value!r}: sgdpotential's linear theory models plain SGD only (momentum = 0, "
-                f"weight_decay = 0), so it refuses to analyse this run; train with {name} = 0, or record it without "
-                f"analysis (sgdpotential record).")
+    if weight_decay != 0:
+        raise DecompositionError(
+            f"weight_decay = {weight_decay!r}: sgdpotential's linear theory models SGD with and without momentum but "
+            f"not weight decay, so it refuses to analyse this run; train with weight_decay = 0, or record it without "
+            f"analysis (sgdpotential record).")
+    if momentum != 0:
+        return LinearMomentumSGD(lr, batch_size, n_train, momentum=momentum)
     return LinearSGD(lr, batch_size, n_train)
