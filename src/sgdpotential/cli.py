@@ -159,7 +159,8 @@ def _int_list(name: str, text: str | None) -> list[int] | None:
 
 
 def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
-                    hidden=None, activation=None, target_accuracy=None, ages=None, sampling=None, base=None):
+                    hidden=None, activation=None, target_accuracy=None, ages=None, sampling=None, base=None,
+                    model=None, momentum=None):
     """The run configuration: ``base`` (a loaded config file) or the preset, with the options given here."""
     from .pipeline.config import preset as make_preset
     from .pipeline.config import with_overrides
@@ -167,7 +168,7 @@ def _record_options(preset, dataset, params, components, lr, batch_size, seed, w
     over = dict(dataset=dataset, params=params, components=components, lr=lr, batch_size=batch_size, seed=seed,
                 window_epochs=window_epochs, stride=stride, device=device, hidden=_int_list("hidden", hidden),
                 activation=activation, target_accuracy=target_accuracy, ages=_int_list("ages", ages),
-                sampling=sampling)
+                sampling=sampling, model=model, momentum=momentum)
     try:
         return with_overrides(base, **over) if base is not None else make_preset(preset, **over)
     except ConfigError as exc:
@@ -245,7 +246,7 @@ DatasetOpt = Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, 
 LrOpt = Annotated[float | None, typer.Option(help="Learning rate α.")]
 BatchOpt = Annotated[int | None, typer.Option(help="Minibatch size B.")]
 SeedOpt = Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")]
-ParamsOpt = Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, or parameter names.")]
+ParamsOpt = Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, type:Conv2d, or parameter names.")]
 ComponentsOpt = Annotated[int | None, typer.Option(help="K, principal directions kept.")]
 WindowOpt = Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")]
 StrideOpt = Annotated[int | None, typer.Option(help="A snapshot every this many steps.")]
@@ -255,6 +256,9 @@ ActivationOpt = Annotated[str | None, typer.Option(help="relu, tanh, …")]
 TargetOpt = Annotated[float | None, typer.Option(help="Training accuracy that ends burn-in (e.g. 1.0).")]
 AgesOpt = Annotated[str | None, typer.Option(help="Later ages, epochs after burn-in, e.g. 20,80 ('' for none).")]
 SamplingOpt = Annotated[str | None, typer.Option(help="shuffle (one permutation per epoch) or replacement.")]
+ModelOpt = Annotated[str | None, typer.Option(help="mlp, lenet, lenet-bn, resnet-bn, resnet-gn, or "
+                                              "package.module:factory.")]
+MomentumOpt = Annotated[float | None, typer.Option(help="Heavy-ball momentum μ in [0, 1) (0: plain SGD).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
 
 
@@ -276,6 +280,8 @@ def record(
     target_accuracy: TargetOpt = None,
     ages: AgesOpt = None,
     sampling: SamplingOpt = None,
+    model: ModelOpt = None,
+    momentum: MomentumOpt = None,
     resume: ResumeOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
 ):
@@ -284,7 +290,7 @@ def record(
 
     preset = preset or "feng-tu"
     cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
-                          hidden, activation, target_accuracy, ages, sampling)
+                          hidden, activation, target_accuracy, ages, sampling, model=model, momentum=momentum)
     _replace(out, force, resume, cfg)
     _print_record(_stages(_default_out(out, preset, resume), plan(last="ages"), config=cfg, resume=resume))
 
@@ -307,6 +313,8 @@ def run(
     target_accuracy: TargetOpt = None,
     ages: AgesOpt = None,
     sampling: SamplingOpt = None,
+    model: ModelOpt = None,
+    momentum: MomentumOpt = None,
     resume: ResumeOpt = False,
     config: Annotated[Path | None, typer.Option(help="TOML file of settings (options given here override it).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
@@ -331,10 +339,12 @@ def run(
         except ConfigError as exc:
             raise _fail(str(exc)) from exc
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
-                              device, hidden, activation, target_accuracy, ages, sampling, base=base)
+                              device, hidden, activation, target_accuracy, ages, sampling, base=base, model=model,
+                              momentum=momentum)
     else:
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
-                              device, hidden, activation, target_accuracy, ages, sampling)
+                              device, hidden, activation, target_accuracy, ages, sampling, model=model,
+                              momentum=momentum)
     if replicas > 1:
         from .pipeline.ensemble import replica_configs
 

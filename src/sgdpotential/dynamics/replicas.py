@@ -45,6 +45,10 @@ def _check(configs: Sequence[TrainConfig], stores, n_train: int, models: Sequenc
     if len(models) != len(configs):
         raise ConfigError(f"give one model (or one shared model) per replica: {len(models)} models and "
                           f"{len(configs)} configurations.")
+    if any(isinstance(x, nn.modules.batchnorm._BatchNorm) for x in models[0].modules()):
+        raise ConfigError("replicas cannot train a model with BatchNorm together (its running statistics would be "
+                          "updated inside vmap); train the seeds one after the other, or use GroupNorm "
+                          "(model = 'resnet-gn').")
     shapes = [[(k, tuple(v.shape)) for k, v in m.named_parameters()] for m in models]
     for i, s in enumerate(shapes):
         if s != shapes[0] or type(models[i]) is not type(models[0]):

@@ -179,12 +179,19 @@ class TrainResult:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Dataset, chunk: int = 8192, loss: str = "cross_entropy") -> tuple[float, float]:
-    """Full-batch mean loss and accuracy."""
+    """Full-batch mean loss and accuracy, in eval mode (BatchNorm's running statistics; the model's mode and
+    buffers are restored and left untouched)."""
     total, correct = 0.0, 0
-    for s in range(0, data.n_train, chunk):
-        out = model(data.X[s : s + chunk])
-        total += float(per_sample_loss(out, data.y[s : s + chunk], loss).sum())
-        correct += int((out.argmax(1) == data.y[s : s + chunk]).sum())
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for s in range(0, data.n_train, chunk):
+                out = model(data.X[s : s + chunk])
+                total += float(per_sample_loss(out, data.y[s : s + chunk], loss).sum())
+                correct += int((out.argmax(1) == data.y[s : s + chunk]).sum())
+    finally:
+        model.train(was)
     return total / data.n_train, correct / data.n_train
 
 

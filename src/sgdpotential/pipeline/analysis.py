@@ -48,6 +48,7 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     """
     import torch
 
+    from ..nn.objective import batch_dependence
     from ..nn.probes import (
         flatness,
         hessian_top_eigenvalues,
@@ -63,6 +64,9 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     net = rd.network()
     tcfg = net.train
     obj = net.objective(base=pca["mean_all"])  # the run's loss, device and recorded subset, in eval mode
+    # how much a sample's training-mode output depends on the rest of its minibatch (BatchNorm): SGD then
+    # descended a batch-coupled loss, while every probe is defined in eval mode (a named warning in the summary)
+    coupling = batch_dependence(net.model, net.data.X[:64].to(obj.device), train=True)
     w0 = torch.as_tensor(pca["mean"], dtype=obj.dtype, device=obj.device)
     P = torch.as_tensor(pca["components"], dtype=obj.dtype, device=obj.device)
     flat = flatness(obj, w0, P)
@@ -84,6 +88,7 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
         "theta_mean": mb.theta_mean, "theta_std": mb.theta_std, "M_mean": mb.M_mean, "M_std": mb.M_std,
         "nonconvex_fraction": mb.nonconvex_fraction, "hessian_top": top,
         "profile_directions": shown, "profile_offsets": offsets, "profile_losses": profiles,
+        "train_mode_coupling": np.array(coupling),
     }
     if "scan_components" in pca and pca["scan_components"].shape[0] > P.shape[0]:  # the K-scan's deeper directions
         extra = flatness(obj, w0, torch.as_tensor(pca["scan_components"][P.shape[0]:], dtype=obj.dtype,
@@ -411,13 +416,21 @@ MAX_K_SHARE_OF_T = 0.25
 MIN_T_SHARE_OF_N = 0.1
 
 
-def _warnings(tcfg, summary: dict, K: int, T: int, N: int) -> list[dict]:
+def _warnings(tcfg, summary: dict, K: int, T: int, N: int, coupling: float = 0.0) -> list[dict]:
     """Named warnings: what the laws do not model in this run, and what makes its numbers fragile."""
+    from ..nn.objective import DETERMINISM_RTOL
+
     out = []
 
     def warn(name, message):
         out.append({"name": name, "message": message})
 
+    if coupling > DETERMINISM_RTOL:
+        warn("model_not_deterministic", (
+            f"in training mode a sample's output depends on the rest of its minibatch (relative change "
+            f"{coupling:.2g}; BatchNorm's batch statistics): SGD descended a batch-coupled loss, while the probes, "
+            f"laws and replays use eval mode (the running statistics at the window's end) — the stated rule, which "
+            f"describes a nearby process, not the one trained; compare with GroupNorm (model = 'resnet-gn')."))
     if tcfg.sampling == "shuffle":
         warn("reshuffled_minibatches", (
             "sampling = 'shuffle': reshuffled minibatches are anticorrelated within an epoch (they sum to nearly the "
@@ -569,7 +582,8 @@ def analyze(run_dir) -> dict:
         "provenance": {"record": rec.get("provenance"),
                        "analysis": {"sgdpotential": __version__, "numpy": np.__version__, "scipy": scipy.__version__}},
     }
-    summary["warnings"] = _warnings(tcfg, summary, int(pca["components"].shape[0]), T, int(rec["n_params"]))
+    summary["warnings"] = _warnings(tcfg, summary, int(pca["components"].shape[0]), T, int(rec["n_params"]),
+                                    float(pr["train_mode_coupling"]) if "train_mode_coupling" in pr else 0.0)
     summary["ages"] = _ages(rd, cfg, summary)
     summary["views"] = _views(summary)
     rd.save(RunDir.SUMMARY, summary)

@@ -22,13 +22,17 @@ class RunConfig:
     ----------
     dataset : str
         A :func:`~sgdpotential.load_dataset` name.
+    model : str
+        ``"mlp"``, ``"lenet"``, ``"lenet-bn"``, ``"resnet-bn"``, ``"resnet-gn"`` or a user's
+        ``"package.module:factory"`` (:func:`~sgdpotential.nn.models.build_model`).
     hidden : list[int]
-        Hidden-layer widths; input and output widths come from the dataset.
+        Hidden-layer widths of the MLP; input and output widths come from the dataset.
     activation : str
     model_seed : int
         Seed of the initialisation.
     params : str
-        Recorded subset: ``"hidden"``, ``"all"`` or comma-separated parameter names.
+        Recorded subset: ``"hidden"``, ``"all"``, ``"type:Conv2d"`` (by layer type) or comma-separated parameter
+        names.
     components : int
         K, principal directions kept for analysis.
     noise_axes : int
@@ -45,6 +49,7 @@ class RunConfig:
     """
 
     dataset: str = "mnist5k"
+    model: str = "mlp"
     hidden: list = field(default_factory=lambda: [50, 50])
     activation: str = "relu"
     model_seed: int = 0

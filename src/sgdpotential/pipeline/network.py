@@ -30,8 +30,8 @@ class Network:
     data : Dataset
     model : nn.Module
         Freshly initialised (``model_seed``), on the run's device.
-    widths : list[int]
-        Layer widths, input and output included.
+    widths : list[int] or None
+        The MLP's layer widths, input and output included (``None`` for other models).
     seconds : float
         Wall time of loading and building.
     """
@@ -96,7 +96,8 @@ def build_network(config: RunConfig, *, data=None) -> Network:
     import torch
 
     from ..nn.data import load_dataset
-    from ..nn.models import build_mlp, select_parameters
+    from ..nn.models import build_model, select_parameters
+    from ..nn.objective import check_deterministic
 
     t0 = time.perf_counter()
     tcfg = config.train_config()
@@ -108,7 +109,9 @@ def build_network(config: RunConfig, *, data=None) -> Network:
     data = load_dataset(config.dataset) if data is None else data
     tcfg.validate(data.n_train)
     _check_ages(config.ages, tcfg, data.n_train)
-    widths = [data.n_features, *config.hidden, data.n_classes]
-    model = build_mlp(widths, config.activation, seed=config.model_seed).to(torch.device(tcfg.device))
+    widths = [data.n_features, *config.hidden, data.n_classes] if config.model == "mlp" else None
+    model = build_model(config.model, data.sample_shape, data.n_classes, hidden=config.hidden,
+                        activation=config.activation, seed=config.model_seed).to(torch.device(tcfg.device))
     select_parameters(model, config.params)  # a bad name fails here
+    check_deterministic(model, data.X[:64].to(torch.device(tcfg.device)))  # eval mode: per-sample, deterministic
     return Network(config, tcfg, data, model, widths, time.perf_counter() - t0)

@@ -39,7 +39,7 @@ class RecordResult:
 
 def _store_metadata(net: Network) -> dict:
     c = net.config
-    return {"widths": net.widths, "activation": c.activation, "model_seed": c.model_seed}
+    return {"model": c.model, "widths": net.widths, "activation": c.activation, "model_seed": c.model_seed}
 
 
 def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None, network: Network | None = None
@@ -179,6 +179,9 @@ def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
     from ..trajectory.pca import heldout_pca, scan_limit, stationarity
 
     seconds["burn_in"], seconds["window"] = tr.burn_in_seconds, tr.window_seconds
+    buffers = {k: v.detach().cpu().numpy() for k, v in net.model.named_buffers()}
+    if buffers:  # BatchNorm's running statistics at the window's end: what the probes' eval mode uses
+        rd.save(RunDir.BUFFERS, **buffers)
     t = time.perf_counter()
     T, N = tr.trajectory.n_snapshots, tr.trajectory.n_params
     K = min(net.config.components, T - 1, N)

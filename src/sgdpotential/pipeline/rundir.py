@@ -50,6 +50,7 @@ class RunDir:
     ENSEMBLE = "ensemble.json"
     AGES = "ages"
     WINDOW_END = "window_end.pt"
+    BUFFERS = "buffers.npz"  # the model's buffers (BatchNorm running statistics) at the end of the window
 
     def age_dirs(self, config: RunConfig) -> list[tuple[int, RunDir]]:
         """(age, run directory) of each later window of ``config.ages``, in order."""
@@ -100,10 +101,20 @@ class RunDir:
                 self.load(self.PROBES) if probes else None)
 
     def network(self, *, data=None):
-        """The run's :class:`~sgdpotential.pipeline.network.Network` (data, model, objective, linear model)."""
+        """The run's :class:`~sgdpotential.pipeline.network.Network` (data, model, objective, linear model), its
+        model holding the buffers the window ended with (``buffers.npz``: BatchNorm's running statistics, which
+        eval mode — the probes' mode — uses)."""
+        import torch
+
         from .network import build_network
 
-        return build_network(self.config(), data=data)
+        net = build_network(self.config(), data=data)
+        if (self.path / self.BUFFERS).exists():
+            named = dict(net.model.named_buffers())
+            with torch.no_grad(), self.load(self.BUFFERS) as stored:
+                for name in stored.files:
+                    named[name].copy_(torch.as_tensor(stored[name]))
+        return net
 
     # ------------------------------------------------------------------ lifecycle
 

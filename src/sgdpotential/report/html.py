@@ -28,16 +28,19 @@ def verdict(s: dict) -> list[str]:
             out.append(f"ψ depends on the window: {nested[0]['psi']:.2f} over the last {nested[0]['window']} "
                        f"snapshots, {nested[-1]['psi']:.2f} over all {nested[-1]['window']}.")
     ly = s["lyapunov"]
+    mu = (s.get("model") or {}).get("momentum")
+    force, rate, sgd = (("αH_P/(1 − μ)", "α h T/(1 − μ)", f"heavy-ball SGD (μ = {mu:g})") if mu else
+                        ("αH_P", "α h T", "SGD"))
     parts, undefined = [], []
     for key, label in (("continuous", "the continuous stationary law, paper Eq. 14"),
-                       ("discrete", "the exact discrete SGD law"), ("window_from_w0", "the finite-window law")):
+                       ("discrete", f"the exact discrete law of {sgd}"), ("window_from_w0", "the finite-window law")):
         r = ly.get(key, {})
         if r.get("median_ratio") is None:
             undefined.append(f"{label} is not defined here: {r.get('error', 'no usable directions')}")
         else:
             parts.append(f"{r['median_ratio']:.3g}× ({label})")
     if parts:
-        out.append("Along the window's own principal directions the laws with F = αH_P, D = κC_P predict median "
+        out.append(f"Along the window's own principal directions the laws with F = {force}, D = κC_P predict median "
                    "variances of " + ", ".join(parts) + " the measured ones — a description, not a test: PCA "
                    "picks those directions from the same data, which biases this comparison (on the exactly "
                    "solvable case it reads ~135× where the law is exact); the verdict rests on the sample-spectrum "
@@ -48,7 +51,7 @@ def verdict(s: dict) -> list[str]:
             lo, hi = b["relaxation"]
             band = f"[{lo:g}, {'∞' if hi is None else f'{hi:g}'})"
             out.append(f"Against windows of the same law simulated and PCA'd like this one (no selection bias), the "
-                       f"{b['n']} components with relaxation index α h T in {band} "
+                       f"{b['n']} components with relaxation index {rate} in {band} "
                        f"have median measured/simulated σ² = {b['median_ratio']:.3g} (sampling alone: "
                        f"{b['null95'][0]:.3g}–{b['null95'][1]:.3g}): {b['verdict']}.")
     st = s.get("stationarity")
@@ -124,7 +127,8 @@ def settings_header(s: dict) -> list[tuple[str, str]]:
     reached = {True: "target reached", False: "target NOT reached", None: "fixed length"}[b.get("reached_target")]
     rows = [
         ("data", c["dataset"]),
-        ("model", f"MLP hidden {c['hidden']}, {c['activation']}, recorded weights: {c['params']}, "
+        ("model", (f"MLP hidden {c['hidden']}" if c.get("model", "mlp") == "mlp" else c["model"])
+                  + f", {c['activation']}, recorded weights: {c['params']}, "
                   f"K = {c['components']}, loss {t.get('loss', 'cross_entropy')}"),
         ("optimizer", f"SGD, α = {t['lr']:g}, B = {t['batch_size']}, sampling {t.get('sampling', 'shuffle')}, "
                       f"momentum {t.get('momentum', 0):g}, weight decay {t.get('weight_decay', 0):g}"),

@@ -1,0 +1,72 @@
+"""Any nn.Module through `sgdpotential run`: a LeNet with BatchNorm on the real digits (probes in eval mode with
+the window's running statistics, a named warning, the ladder), a user's factory, and bad models refused before
+any work with one sentence."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sgdpotential.cli import app
+from sgdpotential.pipeline.rundir import RunDir
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+
+
+def test_a_cnn_with_batchnorm_runs_through_run_and_the_ladder(tmp_path):
+    out = tmp_path / "cnn"
+    result = runner.invoke(app, ["run", "--preset", "quick", "--model", "lenet-bn", "--params", "type:Conv2d",
+                                 "--components", "20", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["config"]["model"] == "lenet-bn" and s["ivf"]["psi"] is not None
+    assert "model_not_deterministic" in [w["name"] for w in s["warnings"]]
+    ladder = json.loads((out / "ladder.json").read_text())
+    assert {r["name"] for r in ladder["rungs"]} >= {"sgd", "batch", "full", "isotropic"}
+    # the probes' eval mode uses BatchNorm's running statistics at the end of the window, not a fresh network's
+    stored = np.load(out / "buffers.npz")
+    assert stored["norm1.running_var"].shape == (6,) and not np.allclose(stored["norm1.running_var"], 1.0)
+    net = RunDir(out).network()
+    assert np.array_equal(net.model.norm1.running_mean.numpy(), stored["norm1.running_mean"])
+    pca = np.load(out / "pca.npz")
+    obj = net.objective(base=pca["mean_all"])
+    loss0 = float(obj.loss(torch.as_tensor(pca["mean"], dtype=obj.dtype)))
+    assert loss0 == pytest.approx(float(np.load(out / "probes.npz")["loss0"]), rel=1e-6)
+    assert "lenet-bn" in (out / "report.html").read_text()
+
+
+def test_a_user_factory_runs_and_groupnorm_raises_no_warning(tmp_path):
+    out = tmp_path / "user"
+    result = runner.invoke(app, ["run", "--preset", "quick", "--model", "factories:tiny_cnn", "--params", "all",
+                                 "--components", "10", "--no-ladder", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    s = json.loads((out / "summary.json").read_text())
+    assert "model_not_deterministic" not in [w["name"] for w in s["warnings"]]
+    assert not (out / "buffers.npz").exists()  # GroupNorm keeps no running statistics
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "factories:missing"], "cannot import 'missing' from module 'factories'"),
+    (["--model", "factories:not_a_module"], "the factory returned str, not a torch.nn.Module"),
+    (["--model", "factories:noisy", "--params", "all"], "eval-mode output for a sample changes"),
+    (["--model", "lenet", "--dataset", "mnist1d"], "model = 'lenet' needs images of shape (C, H, W)"),
+    (["--model", "resnet-bn", "--params", "hidden"], "params = 'hidden' needs at least two hidden layers"),
+    (["--momentum", "1.0"], "momentum = 1.0 must be a finite number in [0, 1)"),
+])
+def test_bad_models_exit_2_before_anything_is_written(tmp_path, args, message):
+    out = tmp_path / "bad"
+    result = runner.invoke(app, ["run", "--preset", "quick", *args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_replicas_refuse_batchnorm_before_training(tmp_path):
+    out = tmp_path / "ens"
+    result = runner.invoke(app, ["run", "--preset", "quick", "--model", "lenet-bn", "--params", "type:Conv2d",
+                                 "--replicas", "2", "--out", str(out)])
+    assert result.exit_code == 2 and "replicas cannot train a model with BatchNorm together" in result.stderr
+    assert not out.exists() or not any(out.iterdir())
