@@ -10,15 +10,19 @@ name               source                                                       
 ``mnist:DIR``      full MNIST from local IDX files (60,000 training digits)          pixels / 255
 ``mnist``          full MNIST, downloaded once and MD5-verified (:mod:`.download`)   pixels / 255
 ``fashion-mnist``  Fashion-MNIST (60,000 images), downloaded once, MD5-verified      pixels / 255
+``cifar10:DIR``    CIFAR-10's python batches (``data_batch_1`` … ``_5``) in a folder  pixels / 255
+``cifar10``        CIFAR-10 (50,000 32×32 colour images), downloaded once, verified  pixels / 255
 =================  ===============================================================  ==================
 
-Only ``mnist`` and ``fashion-mnist`` touch the network (once; then the cache); the embedded default
-``mnist5k`` and everything else work offline.
+Only ``mnist``, ``fashion-mnist`` and ``cifar10`` touch the network (once; then the cache); the embedded default
+``mnist5k`` and everything else work offline. Samples keep their shape beside the flat inputs
+(:attr:`Dataset.sample_shape`: (1, 28, 28), (1, 8, 8), (3, 32, 32), …).
 """
 
 from __future__ import annotations
 
 import gzip
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +33,8 @@ from ..errors import ConfigError
 
 __all__ = ["DATASETS", "Dataset", "load_dataset"]
 
-DATASETS = ("mnist5k", "digits", "mnist1d", "npz:PATH", "mnist:DIR", "mnist", "fashion-mnist")
+DATASETS = ("mnist5k", "digits", "mnist1d", "npz:PATH", "mnist:DIR", "mnist", "fashion-mnist", "cifar10:DIR",
+            "cifar10")
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,12 @@ def load_dataset(name: str = "mnist5k") -> Dataset:
         from .download import fetch
 
         return _load_idx(name, fetch(name))
+    if name == "cifar10":
+        from .download import fetch_cifar10
+
+        return _load_cifar10(name, fetch_cifar10())
+    if name.startswith("cifar10:"):
+        return _load_cifar10(name, Path(name[8:]))
     if name.startswith("npz:"):
         return _load_npz(name, Path(name[4:]))
     if name.startswith("mnist:"):
@@ -211,3 +222,46 @@ def _load_idx(name: str, folder: Path) -> Dataset:
             raise ConfigError(f"dataset {name!r}: no {stem}[.gz] in {str(folder)!r}; point mnist:DIR at the folder "
                               f"holding the MNIST IDX files.")
     return _make(name, _read_idx(found["X"])[:, None] / 255.0, _read_idx(found["y"]), "pixels / 255 → [0, 1]")
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """CIFAR's python batches are pickles: load them allowing only what they hold (dicts, lists, bytes and NumPy
+    arrays), never an arbitrary global — a pickle from an untrusted folder cannot run code."""
+
+    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                         ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")})
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR batch")
+
+
+def _load_cifar10(name: str, folder: Path) -> Dataset:
+    """The five training batches of CIFAR-10's python version: dicts with ``data`` (n × 3072 uint8, the R, G and B
+    planes of 32×32 images) and ``labels`` (n ints in 0 … 9)."""
+    from .download import CIFAR10_BATCHES, CIFAR10_FOLDER
+
+    if (folder / CIFAR10_FOLDER).is_dir():
+        folder = folder / CIFAR10_FOLDER
+    missing = [f for f in CIFAR10_BATCHES if not (folder / f).is_file()]
+    if missing:
+        raise ConfigError(f"dataset {name!r}: no {missing[0]} in {str(folder)!r}; point cifar10:DIR at the folder "
+                          f"holding CIFAR-10's python batches data_batch_1 … data_batch_5 (cifar-10-batches-py).")
+    X, y = [], []
+    for file in CIFAR10_BATCHES:
+        try:
+            with open(folder / file, "rb") as fh:
+                batch = _BatchUnpickler(fh, encoding="latin1").load()
+            batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+            data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
+        except Exception as exc:
+            raise ConfigError(f"dataset {name!r}: {str(folder / file)!r} is not a readable CIFAR-10 batch ({exc}); "
+                              f"the file is corrupt or of another format — replace it with the published one.") from exc
+        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (data.shape[0],):
+            raise ConfigError(f"dataset {name!r}: {str(folder / file)!r} holds data {data.dtype} {data.shape} and "
+                              f"{labels.shape} labels, not n × 3072 uint8 pixels with one label each: the file is "
+                              f"corrupt or of another format.")
+        X.append(data)
+        y.append(labels)
+    return _make(name, np.concatenate(X).reshape(-1, 3, 32, 32) / 255.0, np.concatenate(y), "pixels / 255 → [0, 1]")

@@ -5,6 +5,8 @@ name               files (training split only)                                  
 =================  ==================================================================  =========================
 ``mnist``          ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``      as torchvision lists them
 ``fashion-mnist``  the same two names, Zalando's Fashion-MNIST                          as torchvision lists them
+``cifar10``        ``cifar-10-python.tar.gz``, unpacked once; each training batch       Krizhevsky's, as
+                   checked again after unpacking                                       torchvision lists them
 =================  ==================================================================  =========================
 
 The cache folder is ``$SGDPOTENTIAL_CACHE``, else ``$XDG_CACHE_HOME/sgdpotential``, else
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["REMOTE", "cache_dir", "fetch"]
+__all__ = ["CIFAR10_BATCHES", "REMOTE", "cache_dir", "fetch", "fetch_cifar10"]
 
 #: name → (download base URL, {file name: published MD5}).
 REMOTE = {
@@ -38,7 +40,20 @@ REMOTE = {
         "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
     }),
+    "cifar10": ("https://www.cs.toronto.edu/~kriz/", {
+        "cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a",
+    }),
 }
+
+#: The training batches inside CIFAR-10's archive (folder ``cifar-10-batches-py``) and their published MD5s.
+CIFAR10_BATCHES = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+}
+CIFAR10_FOLDER = "cifar-10-batches-py"
 
 
 def cache_dir() -> Path:
@@ -99,12 +114,49 @@ def _download(url: str, target: Path, md5: str, name: str, timeout: float) -> No
                 reason = getattr(exc, "reason", None) or exc
                 raise ConfigError(
                     f"cannot download {url} ({reason}); this machine may be offline — put the files "
-                    f"{', '.join(REMOTE[name][1])} in a folder yourself and use dataset = 'mnist:DIR'.") from exc
+                    f"{', '.join(REMOTE[name][1])} in a folder yourself and use dataset = "
+                    f"'{_local_form(name)}'.") from exc
         got = _md5(Path(tmp))
         if got != md5:
             raise ConfigError(f"{url} has MD5 {got}, not the published {md5}: the download is corrupt or not the "
-                              f"canonical file, so nothing was cached; retry, or use dataset = 'mnist:DIR' with "
-                              f"files you trust.")
+                              f"canonical file, so nothing was cached; retry, or use dataset = '{_local_form(name)}' "
+                              f"with files you trust.")
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _local_form(name: str) -> str:
+    """The dataset name that reads the same files from a local folder."""
+    return "cifar10:DIR" if name == "cifar10" else "mnist:DIR"
+
+
+def fetch_cifar10(*, timeout: float = 60.0) -> Path:
+    """The folder of CIFAR-10's python batches: the archive downloaded and verified (:func:`fetch`), unpacked
+    once into a temporary folder beside the final one and renamed into place only after every training batch's
+    MD5 matched the published one (a failed unpacking never looks cached)."""
+    import shutil
+    import tarfile
+
+    folder = fetch("cifar10", timeout=timeout)
+    target = folder / CIFAR10_FOLDER
+    if target.is_dir() and all((target / f).is_file() and _md5(target / f) == m for f, m in CIFAR10_BATCHES.items()):
+        return target
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".unpack-"))
+    try:
+        with tarfile.open(folder / "cifar-10-python.tar.gz", "r:gz") as tar:
+            tar.extractall(tmp, filter="data")  # no absolute paths, links out of tmp or device files
+        for file, md5 in CIFAR10_BATCHES.items():
+            path = tmp / CIFAR10_FOLDER / file
+            if not path.is_file() or _md5(path) != md5:
+                raise ConfigError(f"the CIFAR-10 archive's {file} is missing or has the wrong MD5, although the "
+                                  f"archive matched; delete {str(folder)!r} and retry, or use dataset = "
+                                  f"'cifar10:DIR'.")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp / CIFAR10_FOLDER, target)
+    except (OSError, tarfile.TarError) as exc:
+        raise ConfigError(f"cannot unpack the CIFAR-10 archive in {str(folder)!r} ({exc}); delete that folder and "
+                          f"retry, or use dataset = 'cifar10:DIR'.") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
