@@ -135,8 +135,8 @@ def test_a_cnn_runs_on_cifar_format_files_and_bad_ones_exit_2(tmp_path):
     _write_batches(tmp_path / "data", seed=1)
     runner = CliRunner()
     out = tmp_path / "run"
-    args = ["run", "--preset", "quick", "--dataset", f"cifar10:{tmp_path / 'data'}", "--model", "resnet-gn",
-            "--params", "type:Conv2d", "--components", "8", "--batch-size", "16", "--window-epochs", "4",
+    args = ["run", "--preset", "quick", "--dataset", f"cifar10:{tmp_path / 'data'}", "--model", "lenet",
+            "--params", "type:Conv2d", "--components", "8", "--batch-size", "16", "--window-epochs", "2",
             "--no-ladder"]
     result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
