@@ -92,7 +92,7 @@ def test_record_resume_of_a_complete_run_only_redoes_the_pca(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dataset", "cifar10"], "unknown dataset 'cifar10'; choose one of mnist5k, digits"),
+        (["--dataset", "cifar100"], "unknown dataset 'cifar100'; choose one of mnist5k, digits"),
         (["--batch-size", "100000"], "batch_size = 100000 must be an integer in [1, 1797]; a minibatch "
                                        "cannot exceed the 1797 training samples"),
         (["--lr=-1"], "lr = -1.0 must be a finite number > 0"),

@@ -122,3 +122,21 @@ def test_bad_input_and_divergence_leave_nothing(digits, tmp_path):
     with pytest.raises(TrainingDiverged, match=r"lr·λ_max\(H\) ≥ 2\(1 \+ momentum\)"):
         linearized_replay(obj, w0, 50.0, 32, 400, store=tmp_path / "boom.zarr", momentum=0.5)
     assert not (tmp_path / "boom.zarr").exists()
+
+
+def test_a_frozen_adam_replay_is_heavy_ball_sgd_with_the_scaled_rate(digits, tmp_path):
+    """With a constant preconditioner c, the frozen-Adam step (b ← β1 b + (1 − β1)f, w ← w − αc b) is heavy-ball SGD
+    with learning rate α(1 − β1)c and momentum β1: on a quadratic loss, real SGD step for step."""
+    net = _linear()
+    w_init = sp.flat_parameters(net).clone()
+    alpha, beta1, c = 0.05, 0.9, 2.0
+    cfg = TrainConfig(lr=alpha * (1 - beta1) * c, batch_size=32, burn_in_epochs=0, window_steps=120, loss="mse",
+                      seed=5, momentum=beta1)
+    real = train(net, digits, cfg, tmp_path / "sgd.zarr", params="all").trajectory
+    obj = sp.Objective(_linear(), digits, "all", loss="mse")
+    rep = linearized_replay(obj, w_init, alpha, 32, 120, store=tmp_path / "rep.zarr", seed=5, momentum=beta1,
+                            dampening=beta1, preconditioner=torch.full((obj.n_params,), c)).trajectory
+    assert np.abs(real.read() - w_init.numpy()).max() > 0.05
+    assert np.abs(rep.read() - real.read()).max() < 1e-6
+    with pytest.raises(ConfigError, match="preconditioner has 3 entries"):
+        linearized_replay(obj, w_init, alpha, 32, 20, store=tmp_path / "bad.zarr", preconditioner=torch.ones(3))

@@ -67,7 +67,8 @@ def test_bad_datasets(tmp_path):
     np.savez(tmp_path / "frac.npz", X=np.zeros((4, 2)), y=np.array([0.5, 1, 0, 1]))
     cases.append(("npz:" + str(tmp_path / "frac.npz"), r"y has dtype float64; labels must be integers"))
     cases.append(("npz:" + str(tmp_path / "missing.npz"), r"file .*missing.npz' does not exist"))
-    cases.append(("cifar10", r"unknown dataset 'cifar10'; choose one of mnist5k, digits, mnist1d, npz:PATH, mnist:DIR"))
+    cases.append(("cifar100", r"unknown dataset 'cifar100'; choose one of mnist5k, digits, mnist1d, npz:PATH, "
+                              r"mnist:DIR"))
     cases.append((f"mnist:{tmp_path}", r"no train-images-idx3-ubyte\[.gz\] in"))
     for name, message in cases:
         with pytest.raises(ConfigError, match=message):

@@ -19,7 +19,7 @@ runner = CliRunner()
 def test_a_cnn_with_batchnorm_runs_through_run_and_the_ladder(tmp_path):
     out = tmp_path / "cnn"
     result = runner.invoke(app, ["run", "--preset", "quick", "--model", "lenet-bn", "--params", "type:Conv2d",
-                                 "--components", "20", "--out", str(out)])
+                                 "--components", "10", "--window-epochs", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     s = json.loads((out / "summary.json").read_text())
     assert s["config"]["model"] == "lenet-bn" and s["ivf"]["psi"] is not None
