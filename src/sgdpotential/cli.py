@@ -160,7 +160,7 @@ def _int_list(name: str, text: str | None) -> list[int] | None:
 
 def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
                     hidden=None, activation=None, target_accuracy=None, ages=None, sampling=None, base=None,
-                    model=None, momentum=None):
+                    model=None, momentum=None, optimizer=None):
     """The run configuration: ``base`` (a loaded config file) or the preset, with the options given here."""
     from .pipeline.config import preset as make_preset
     from .pipeline.config import with_overrides
@@ -168,7 +168,7 @@ def _record_options(preset, dataset, params, components, lr, batch_size, seed, w
     over = dict(dataset=dataset, params=params, components=components, lr=lr, batch_size=batch_size, seed=seed,
                 window_epochs=window_epochs, stride=stride, device=device, hidden=_int_list("hidden", hidden),
                 activation=activation, target_accuracy=target_accuracy, ages=_int_list("ages", ages),
-                sampling=sampling, model=model, momentum=momentum)
+                sampling=sampling, model=model, momentum=momentum, optimizer=optimizer)
     try:
         return with_overrides(base, **over) if base is not None else make_preset(preset, **over)
     except ConfigError as exc:
@@ -259,6 +259,7 @@ SamplingOpt = Annotated[str | None, typer.Option(help="shuffle (one permutation 
 ModelOpt = Annotated[str | None, typer.Option(help="mlp, lenet, lenet-bn, resnet-bn, resnet-gn, or "
                                               "package.module:factory.")]
 MomentumOpt = Annotated[float | None, typer.Option(help="Heavy-ball momentum μ in [0, 1) (0: plain SGD).")]
+OptimizerOpt = Annotated[str | None, typer.Option(help="sgd, adam or rmsprop (Adam/RMSprop: laws approximate).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
 
 
@@ -282,6 +283,7 @@ def record(
     sampling: SamplingOpt = None,
     model: ModelOpt = None,
     momentum: MomentumOpt = None,
+    optimizer: OptimizerOpt = None,
     resume: ResumeOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
 ):
@@ -290,7 +292,8 @@ def record(
 
     preset = preset or "feng-tu"
     cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
-                          hidden, activation, target_accuracy, ages, sampling, model=model, momentum=momentum)
+                          hidden, activation, target_accuracy, ages, sampling, model=model, momentum=momentum,
+                          optimizer=optimizer)
     _replace(out, force, resume, cfg)
     _print_record(_stages(_default_out(out, preset, resume), plan(last="ages"), config=cfg, resume=resume))
 
@@ -315,6 +318,7 @@ def run(
     sampling: SamplingOpt = None,
     model: ModelOpt = None,
     momentum: MomentumOpt = None,
+    optimizer: OptimizerOpt = None,
     resume: ResumeOpt = False,
     config: Annotated[Path | None, typer.Option(help="TOML file of settings (options given here override it).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
@@ -340,11 +344,11 @@ def run(
             raise _fail(str(exc)) from exc
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
                               device, hidden, activation, target_accuracy, ages, sampling, base=base, model=model,
-                              momentum=momentum)
+                              momentum=momentum, optimizer=optimizer)
     else:
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
                               device, hidden, activation, target_accuracy, ages, sampling, model=model,
-                              momentum=momentum)
+                              momentum=momentum, optimizer=optimizer)
     if replicas > 1:
         from .pipeline.ensemble import replica_configs
 

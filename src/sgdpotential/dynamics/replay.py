@@ -84,7 +84,7 @@ def _record_index(obj: Objective, record) -> tuple[slice | torch.Tensor, int, li
     return obj.selection.positions(chosen, obj.device), size, chosen
 
 
-def _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup, momentum):
+def _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup, momentum, dampening):
     for name, value, allowed in (("hessian", hessian, HESSIANS), ("noise", noise, NOISES),
                                  ("sampling", sampling, SAMPLING)):
         if value not in allowed:
@@ -92,6 +92,8 @@ def _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride
     check_scalar(lr, "lr", float, min_val=0, include_boundaries="neither", fix="e.g. 0.1")
     check_scalar(momentum, "momentum", float, min_val=0, max_val=1, include_boundaries="left",
                  fix="heavy-ball μ in [0, 1), as in the real run")
+    check_scalar(dampening, "dampening", float, min_val=0, max_val=1, include_boundaries="left",
+                 fix="0 for SGD's heavy ball, β1 for Adam's first moment")
     check_scalar(batch_size, "batch_size", int, min_val=1, max_val=obj.n_train,
                  fix=f"a minibatch cannot exceed the {obj.n_train} training samples")
     for name, value, low in (("steps", steps, 2), ("stride", stride, 1), ("warmup", warmup, 0)):
@@ -153,6 +155,8 @@ def linearized_replay(
     sampling: str = "shuffle",
     seed: int = 0,
     momentum: float = 0.0,
+    dampening: float = 0.0,
+    preconditioner=None,
     start=None,
     stride: int = 1,
     warmup: int = 0,
@@ -164,8 +168,10 @@ def linearized_replay(
 
     .. math:: w_{t+1} = w_t - \alpha\,\big(g^\bullet(\omega_0) + H^\bullet (w_t - \omega_0)\big)
 
-    — with heavy-ball momentum μ > 0 exactly as ``torch.optim.SGD(momentum=μ)`` steps: b ← μb + f, w ← w − αb,
-    f the force above and b = 0 at the start (:mod:`~sgdpotential.theory.momentum`).
+    — with heavy-ball momentum μ > 0 exactly as ``torch.optim.SGD(momentum=μ, dampening=d)`` steps:
+    b ← μb + (1 − d)f, w ← w − αp ⊙ b, f the force above, b = 0 at the start (:mod:`~sgdpotential.theory.momentum`)
+    and p a frozen diagonal preconditioner (1 without one). Adam with its second moment frozen is μ = d = β1,
+    p = 1/(√v̂ + ϵ); RMSprop is μ = d = 0 with p (:mod:`~sgdpotential.theory.adaptive`).
 
     Parameters
     ----------
@@ -188,8 +194,10 @@ def linearized_replay(
     sampling, seed : str, int
         Minibatches exactly as :func:`~sgdpotential.train` draws them (same sampler, same seed → same
         minibatches); the isotropic noise has its own generator derived from ``seed``.
-    momentum : float
-        Heavy-ball μ ∈ [0, 1), as in the real run (0: plain SGD).
+    momentum, dampening : float
+        Heavy-ball μ ∈ [0, 1) and dampening d ∈ [0, 1), as above (0, 0: plain SGD).
+    preconditioner : (N,) tensor or array, optional
+        The frozen diagonal preconditioner p over the objective's weights (Adam/RMSprop runs).
     start : (N,) tensor, optional
         Initial weights (default ω0).
     stride, warmup : int
@@ -232,7 +240,12 @@ def linearized_replay(
     >>> r.trajectory.shape
     (20, 650)
     """
-    _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup, momentum)
+    _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup, momentum, dampening)
+    if preconditioner is not None:
+        preconditioner = torch.as_tensor(preconditioner, dtype=obj.dtype, device=obj.device).reshape(-1)
+        if preconditioner.numel() != obj.n_params or not bool((preconditioner > 0).all()):
+            raise ConfigError(f"preconditioner has {preconditioner.numel()} entries; pass one positive value per "
+                              f"weight of the objective ({obj.n_params}).")
     w0 = obj.check_w(w0, "w0")
     w = w0.clone() if start is None else obj.check_w(start, "start").clone()
     rec_at, n_rec, rec_names = _record_index(obj, record)
@@ -246,20 +259,22 @@ def linearized_replay(
     force, noise_std = _force(obj, w0, lr, batch_size, hessian, noise, sampler, seed)
     n_snap = steps // stride
     meta = {"replay": {"hessian": hessian, "noise": noise, "lr": lr, "batch_size": batch_size, "sampling": sampling,
-                       "seed": seed, "momentum": momentum, "steps": steps, "stride": stride, "warmup": warmup,
+                       "seed": seed, "momentum": momentum, "dampening": dampening,
+                       "preconditioned": preconditioner is not None, "steps": steps, "stride": stride, "warmup": warmup,
                        "start": "w0" if start is None else "given", "noise_std": noise_std},
             "parameters": rec_names, **(metadata or {})}
     rec = WindowRecorder(Trajectory.create(store, n_rec, metadata=meta, capacity=n_snap), n_snap, stride,
                          obj.n_params, obj.device)
     buf = torch.zeros_like(w) if momentum else None
+    scale = lr if preconditioner is None else lr * preconditioner
 
     def sgd_step(w):
         nonlocal buf
         f = force(w - w0)
         if buf is None:
-            return w - lr * f
-        buf = momentum * buf + f  # torch.optim.SGD's heavy ball (dampening 0)
-        return w - lr * buf
+            return w - scale * ((1 - dampening) * f if dampening else f)
+        buf = momentum * buf + (1 - dampening) * f  # torch.optim.SGD's heavy ball; Adam's m with d = β1
+        return w - scale * buf
 
     try:
         for _ in range(warmup):

@@ -62,8 +62,9 @@ def _check(configs: Sequence[TrainConfig], stores, n_train: int, models: Sequenc
         if diff:
             raise ConfigError(f"replica {i} differs from replica 0 in {diff[0]!r} ({other[diff[0]]!r} vs "
                               f"{first[diff[0]]!r}); replicas may differ only in {' and '.join(VARYING)}.")
-        if c.momentum or c.weight_decay:
-            raise ConfigError("replicas train plain SGD: set momentum = 0 and weight_decay = 0, or train sequentially.")
+        if c.momentum or c.weight_decay or c.optimizer != "sgd":
+            raise ConfigError("replicas train plain SGD: set optimizer = 'sgd', momentum = 0 and weight_decay = 0, "
+                              "or train the seeds one after the other (run without --replicas).")
     for s in stores:
         s = Path(s)
         if s.exists():

@@ -27,7 +27,7 @@ from ..nn.data import Dataset
 from ..nn.models import ParameterSelection, select_parameters
 from ..nn.objective import LOSSES, per_sample_loss
 from ..trajectory import Trajectory
-from .optimizers import diverged, make_optimizer
+from .optimizers import diverged, make_optimizer, preconditioner
 from .recorder import BurnIn, WindowRecorder
 from .sampler import SAMPLING, MinibatchSampler
 
@@ -46,8 +46,13 @@ class TrainConfig:
         ``shuffle``: a new random permutation each epoch, N_L // B minibatches (an incomplete last batch is
         dropped so that every step uses exactly B samples); ``replacement``: B indices drawn uniformly
         with replacement at every step (an "epoch" is then N_L // B steps).
+    optimizer : {"sgd", "adam", "rmsprop"}
+        ``torch.optim.SGD`` (default), ``Adam`` or ``RMSprop``
+        (:func:`~sgdpotential.dynamics.optimizers.make_optimizer`).
     momentum, weight_decay : float
-        Off (0) by default: plain SGD, the process the theory describes.
+        Off (0) by default: plain SGD, the process the theory describes (momentum: SGD's heavy ball only).
+    beta1, beta2, adam_eps : float
+        Adam's β1, β2 and ϵ (RMSprop: ``alpha = beta2``, ``eps = adam_eps``).
     seed : int
         Seeds the minibatch sampler (the model's initialisation has its own seed).
     burn_in_epochs : int or None
@@ -75,7 +80,11 @@ class TrainConfig:
     lr: float = 0.1
     batch_size: int = 50
     sampling: str = "shuffle"
+    optimizer: str = "sgd"
     momentum: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    adam_eps: float = 1e-8
     weight_decay: float = 0.0
     seed: int = 0
     burn_in_epochs: int | None = None
@@ -100,6 +109,17 @@ class TrainConfig:
             raise ConfigError(f"sampling = {self.sampling!r} is not one of {', '.join(SAMPLING)}.")
         check_scalar(self.momentum, "momentum", float, min_val=0, max_val=1, include_boundaries="left",
                      fix="0 for plain SGD")
+        from .optimizers import OPTIMIZERS
+
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer = {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}.")
+        if self.optimizer != "sgd" and self.momentum:
+            raise ConfigError(f"momentum = {self.momentum:g} is SGD's heavy ball; with optimizer = "
+                              f"{self.optimizer!r} set momentum = 0 (Adam's momentum is beta1).")
+        for name in ("beta1", "beta2"):
+            check_scalar(getattr(self, name), name, float, min_val=0, max_val=1, include_boundaries="left",
+                         fix="Adam's moment decay, e.g. 0.9 and 0.999")
+        check_scalar(self.adam_eps, "adam_eps", float, min_val=0, include_boundaries="neither", fix="e.g. 1e-8")
         check_scalar(self.weight_decay, "weight_decay", float, min_val=0, fix="0 for plain SGD")
         if self.burn_in_epochs is not None:
             check_scalar(self.burn_in_epochs, "burn_in_epochs", int, min_val=0)
@@ -161,6 +181,9 @@ class TrainResult:
     state : dict or None
         The training state at the end of the window (model, optimizer, sampler, step, burn-in outcome): what
         ``train(..., start=state)`` continues from to record a later window of the same run.
+    preconditioner : dict or None
+        Adam / RMSprop: ``{"start": …, "end": …}``, the diagonal preconditioner 1/(√v̂ + ϵ) over all parameters
+        (NumPy, ``named_parameters()`` order) when the window opened and when it closed; ``None`` for SGD.
     """
 
     trajectory: Trajectory
@@ -175,6 +198,7 @@ class TrainResult:
     resumed: bool = False
     eval_log: dict = field(default_factory=dict)
     state: dict | None = None
+    preconditioner: dict | None = None
 
 
 @torch.no_grad()
@@ -417,23 +441,28 @@ def train(
         traj = Trajectory.create(store, selection.size, capacity=n_snap, chunk_rows=chunk_rows, overwrite=True,
                                  metadata=store_metadata(config, data, selection, n_all, params, burn_in, metadata))
         rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device)
+        pre_start = preconditioner(loop.opt, list(loop.model.parameters()))
         if start is None:
-            _save_checkpoint(ckpt, loop.state("window", burn_in=burn_in, **rec.state()))
+            _save_checkpoint(ckpt, loop.state("window", burn_in=burn_in, pre_start=pre_start, **rec.state()))
     else:
         burn_in = state["burn_in"]
         traj = Trajectory.open(store, mode="r+")
         traj.truncate(min(traj.n_snapshots, state["committed"]))  # rows after the checkpoint: recomputed
         rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device, state=state)
+        pre_start = state.get("pre_start")
     t_burn, t0 = time.perf_counter() - t0, time.perf_counter()
     where = select_parameters(model, "all").positions(selection.names, loop.device)
-    _window(loop, rec, where, lambda s: _save_checkpoint(ckpt, {**s, "burn_in": burn_in}), progress,
-            checkpoint_seconds)
+    _window(loop, rec, where, lambda s: _save_checkpoint(ckpt, {**s, "burn_in": burn_in, "pre_start": pre_start}),
+            progress, checkpoint_seconds)
+    pre_end = preconditioner(loop.opt, list(loop.model.parameters()))
     rec.finish()
     ckpt.unlink(missing_ok=True)
     return TrainResult(traj, selection, burn_in["epochs"], burn_in["accuracy"], burn_in["reached_target"],
                        config.n_window_steps(data.n_train), loop.spe, t_burn, time.perf_counter() - t0,
                        resumed=state is not None, eval_log=rec.eval_log,
-                       state=copy.deepcopy(loop.state("end", burn_in=burn_in)))
+                       state=copy.deepcopy(loop.state("end", burn_in=burn_in)),
+                       preconditioner=None if pre_start is None or pre_end is None else
+                       {"start": pre_start.cpu().numpy(), "end": pre_end.cpu().numpy()})
 
 
 def _continue(loop: _SGDLoop, start: dict, config: TrainConfig, progress) -> dict:

@@ -196,11 +196,11 @@ def _ratio_stats(pred: np.ndarray, measured: np.ndarray, use: np.ndarray) -> dic
     }
 
 
-def relaxation_index(hessian, lr: float, steps: int) -> np.ndarray:
-    """r_i = α H_ii × steps: how many relaxation times 1/(αH_ii) of direction i a window of ``steps`` SGD steps
-    spans (≤ 0 for flat or negative-curvature directions). With heavy-ball momentum pass the effective learning
-    rate α/(1 − μ) (:attr:`~sgdpotential.theory.LinearSGD.effective_lr`): the overdamped relaxation rate."""
-    return lr * np.diag(np.asarray(hessian, dtype=float)) * steps
+def relaxation_index(model, hessian, steps: int) -> np.ndarray:
+    """r_i = F_ii × steps, F the overdamped force of the optimizer's linear model (αH for SGD, αH/(1 − μ) with
+    heavy-ball momentum, αPH for Adam/RMSprop): how many relaxation times of direction i a window of ``steps``
+    steps spans (≤ 0 for flat or negative-curvature directions)."""
+    return np.diag(model.force(hessian)) * steps
 
 
 def compare_by_relaxation(predicted, measured, r, use) -> dict:
@@ -288,7 +288,7 @@ def _sample_spectrum(var, H, pr, model, T: int, stride: int) -> dict:
                  "clipped": float(pr["noise_path_clipped"]) if "noise_path_clipped" in pr else None,
                  "axes_share": float(np.sum(inc) / total) if total else None}
     sims = model.sample_spectra(H, C, T * stride, var.size, paths=SPECTRUM_PATHS, stride=stride)
-    r = relaxation_index(H, model.effective_lr, T * stride)
+    r = relaxation_index(model, H, T * stride)
     return {"paths": SPECTRUM_PATHS, "noise": noise, "relaxation_index": [float(x) for x in r],
             **compare_sample_spectrum(var, sims, r)}
 
@@ -335,7 +335,7 @@ def _spread(rows: list[dict], moves: str) -> dict:
     return out
 
 
-def _heldout(pca, pr, model, lr: float, stride: int) -> dict | None:
+def _heldout(pca, pr, model, stride: int) -> dict | None:
     """The comparisons along the held-out basis: directions from the first half of the window, variances from
     the second half, laws projected on those directions (selection bias only where directions stay correlated
     across the halves), driven by C̄ along them where it was probed."""
@@ -348,7 +348,7 @@ def _heldout(pca, pr, model, lr: float, stride: int) -> dict | None:
     n_second = int(pca["projections"].shape[0]) - split
     steps, start = n_second * stride, split * stride  # the second half's SGD steps, and how far into the window
     use, is_drift, censored = usable_directions(width, pr["heldout_censored"][:K], pca["heldout_drift"][:K])
-    r = relaxation_index(H, lr, steps)
+    r = relaxation_index(model, H, steps)
     out = {"split": split, "n_second": n_second, "steps": steps, "start_steps": start,
            **{f"ivf_{k}": v for k, v in ivf_exponent(width, var, use).items()},
            "ivf_selection_psi": ivf_exponent(width, pca["heldout_selection_variances"][:K], use)["psi"],
@@ -416,6 +416,17 @@ MAX_K_SHARE_OF_T = 0.25
 MIN_T_SHARE_OF_N = 0.1
 
 
+def _drift(rd) -> dict:
+    """Adam / RMSprop: how far the preconditioner 1/(√v̂ + ϵ) moved over the window, on the recorded weights — the
+    measure of the frozen-moment approximation (relative Frobenius change and the median per-weight change)."""
+    if not (rd.path / RunDir.PRECONDITIONER).exists():
+        return {}
+    with rd.load(RunDir.PRECONDITIONER) as z:
+        a, b = z["start"][z["recorded"]], z["end"][z["recorded"]]
+    return {"preconditioner_drift": float(np.linalg.norm(b - a) / np.linalg.norm(a)),
+            "preconditioner_drift_median": float(np.median(np.abs(b - a) / a))}
+
+
 def _warnings(tcfg, summary: dict, K: int, T: int, N: int, coupling: float = 0.0) -> list[dict]:
     """Named warnings: what the laws do not model in this run, and what makes its numbers fragile."""
     from ..nn.objective import DETERMINISM_RTOL
@@ -425,6 +436,13 @@ def _warnings(tcfg, summary: dict, K: int, T: int, N: int, coupling: float = 0.0
     def warn(name, message):
         out.append({"name": name, "message": message})
 
+    if summary["model"].get("approximate"):
+        drift = summary["model"].get("preconditioner_drift")
+        warn("frozen_preconditioner", (
+            f"optimizer = {tcfg.optimizer!r}: the laws treat its second-moment estimate as frozen over the window "
+            f"(the preconditioner 1/(√v̂ + ϵ) moved by {drift:.1%} between the window's first and last step, relative "
+            f"Frobenius change on the recorded weights); every law, simulated spectrum and replay is that "
+            f"approximation's."))
     if coupling > DETERMINISM_RTOL:
         warn("model_not_deterministic", (
             f"in training mode a sample's output depends on the rest of its minibatch (relative change "
@@ -489,7 +507,9 @@ def analyze(run_dir) -> dict:
 
     rd = RunDir(run_dir)
     cfg, tcfg, rec, pca, pr = rd.stored()
-    model = analysable(cfg, rec.get("n_train"))
+    model = analysable(cfg, rec.get("n_train"), rd.preconditioner(pca["components"]))
+    held_model = (analysable(cfg, rec.get("n_train"), rd.preconditioner(pca["heldout_components"][
+        : pca["components"].shape[0]])) if "heldout_components" in pca and rd.preconditioner() is not None else model)
     lr = tcfg.lr
     var = pca["variances"]
     T = int(rec["n_snapshots"])
@@ -522,7 +542,8 @@ def analyze(run_dir) -> dict:
         lyap[name] = {"error": str(law)} if isinstance(law, DecompositionError) else _ratio_stats(law, var, use)
     hd = np.diag(H)
     with np.errstate(divide="ignore"):
-        tau = np.where(hd > 0, 1.0 / (model.effective_lr * hd), np.inf)  # α/(1 − μ) with momentum
+        fd = np.diag(model.force(H))  # the overdamped per-step relaxation rate of each direction
+        tau = np.where(fd > 0, 1.0 / fd, np.inf)
     lyap["relaxation_steps"] = [float(t) if np.isfinite(t) else None for t in tau]
     lyap["n_slower_than_window"] = int(np.sum(tau > window))
 
@@ -567,13 +588,13 @@ def analyze(run_dir) -> dict:
         "burn_in": rec["burn_in"],
         "stationarity": rec.get("stationarity"),
         "pca": rec["pca"],
-        "model": model.describe(),
+        "model": {**model.describe(), **_drift(rd)},
         "ivf": ivf_out,
         "lyapunov": lyap,
         "potential": pot,
         "exponents": exps,
         "loss0": float(pr["loss0"]),
-        "heldout": _heldout(pca, pr, model, model.effective_lr, int(tcfg.stride)),
+        "heldout": _heldout(pca, pr, held_model, int(tcfg.stride)),
         "k_scan": _k_scan(pca, pr),
         "sample_spectrum": _sample_spectrum(var, H, pr, model, T, int(tcfg.stride)),
         "warnings": [],

@@ -97,7 +97,7 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
     if unknown:
         raise ConfigError(f"unknown ladder rung {unknown[0]!r}; choose among {', '.join(REPLAYS)}.")
     cfg, tcfg, rec, pca, pr = rd.stored()
-    model = analysable(cfg, rec.get("n_train"))
+    model = analysable(cfg, rec.get("n_train"), rd.preconditioner(pca["components"]))
     lr, B = tcfg.lr, tcfg.batch_size
     T, stride, window = int(rec["n_snapshots"]), int(tcfg.stride), int(rec["window_steps"])
     P, sgd_var = pca["components"], pca["variances"]
@@ -131,8 +131,8 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
         t0 = time.perf_counter()
         if not done:
             linearized_replay(obj_all, w0_all, lr, B, T * stride, store=store, hessian=hessian, noise=noise,
-                              sampling=tcfg.sampling, seed=tcfg.seed, momentum=tcfg.momentum, stride=stride,
-                              record=recorded.names,
+                              sampling=tcfg.sampling, seed=tcfg.seed, stride=stride, record=recorded.names,
+                              **_optimizer_of(tcfg, rd),
                               progress=None if progress is None else (lambda _p, d, t, n=name: progress(n, d, t)))
         traj = Trajectory.open(store)
         rp = trajectory_pca(traj, K)
@@ -164,6 +164,15 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
            "closure": _closure(closure_fractions(obj_all, w0_all, _embed(P, inside, obj_all), inside=inside))}
     rd.save(RunDir.LADDER, out)
     return out
+
+
+def _optimizer_of(tcfg, rd) -> dict:
+    """The replay's step, as the run's optimizer takes it (Adam/RMSprop with the window's frozen preconditioner)."""
+    if tcfg.optimizer == "adam":
+        return {"momentum": tcfg.beta1, "dampening": tcfg.beta1, "preconditioner": rd.preconditioner()}
+    if tcfg.optimizer == "rmsprop":
+        return {"preconditioner": rd.preconditioner()}
+    return {"momentum": tcfg.momentum}
 
 
 def _embed(P: np.ndarray, inside: np.ndarray, obj) -> np.ndarray:
@@ -199,7 +208,7 @@ def _fitted_sde(theta: np.ndarray, keep: np.ndarray, H, C, model: LinearSGD, str
     eps = model.eps
     idx = np.flatnonzero(keep)
     out: dict = {"directions": [int(i) for i in idx], "model": "discrete", "dt": stride}
-    if getattr(model, "momentum", 0):
+    if getattr(model, "momentum", 0) or getattr(model, "beta1", 0):
         return {**out, "skipped": "a first-order linear SDE (VAR(1) in θ) does not model heavy-ball momentum, whose "
                                   "state is (θ, velocity); the fit is not made for momentum runs."}
     F_hc, D_hc = model.force(H)[np.ix_(idx, idx)], model.diffusion(C)[np.ix_(idx, idx)]

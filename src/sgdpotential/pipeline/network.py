@@ -58,7 +58,7 @@ class Network:
                          loss=self.train.loss)
 
 
-def analysable(config: RunConfig, n_train: int | None = None):
+def analysable(config: RunConfig, n_train: int | None = None, preconditioner=None):
     """The linear model of ``config``'s optimizer (with ``n_train`` samples when minibatches are drawn without
     replacement; ``None`` only checks that a model exists); :class:`ConfigError` with the theory's one
     sentence when it models no such optimizer."""
@@ -67,7 +67,8 @@ def analysable(config: RunConfig, n_train: int | None = None):
     t = config.train_config()
     try:
         return linear_model(t.lr, t.batch_size, n_train if t.sampling == "shuffle" else None, momentum=t.momentum,
-                            weight_decay=t.weight_decay)
+                            weight_decay=t.weight_decay, optimizer=t.optimizer, beta1=t.beta1,
+                            preconditioner=preconditioner)
     except DecompositionError as exc:
         raise ConfigError(str(exc)) from exc
 

@@ -179,6 +179,14 @@ def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
     from ..trajectory.pca import heldout_pca, scan_limit, stationarity
 
     seconds["burn_in"], seconds["window"] = tr.burn_in_seconds, tr.window_seconds
+    if tr.preconditioner is not None:  # Adam / RMSprop: the preconditioner as the window opened and closed
+        from ..nn.models import select_parameters
+
+        where = select_parameters(net.model, "all").positions(tr.selection.names)
+        recorded = (np.arange(tr.preconditioner["start"].size)[where] if isinstance(where, slice) else
+                    where.cpu().numpy())
+        rd.save(RunDir.PRECONDITIONER, start=tr.preconditioner["start"], end=tr.preconditioner["end"],
+                recorded=recorded)
     buffers = {k: v.detach().cpu().numpy() for k, v in net.model.named_buffers()}
     if buffers:  # BatchNorm's running statistics at the window's end: what the probes' eval mode uses
         rd.save(RunDir.BUFFERS, **buffers)

@@ -51,6 +51,23 @@ class RunDir:
     AGES = "ages"
     WINDOW_END = "window_end.pt"
     BUFFERS = "buffers.npz"  # the model's buffers (BatchNorm running statistics) at the end of the window
+    PRECONDITIONER = "preconditioner.npz"  # Adam/RMSprop: 1/(√v̂ + ϵ) over all weights as the window opened, closed
+
+    def preconditioner(self, components=None):
+        """Adam / RMSprop runs: the frozen preconditioner of the window's linear model — the mean of its values
+        when the window opened and closed, over all weights (``components=None``) or projected on the rows of
+        ``components`` over the recorded weights (:func:`~sgdpotential.theory.adaptive.projected_preconditioner`);
+        ``None`` for SGD runs."""
+        if not (self.path / self.PRECONDITIONER).exists():
+            return None
+        with self.load(self.PRECONDITIONER) as z:
+            mean_all = (z["start"] + z["end"]) / 2
+            recorded = z["recorded"]
+        if components is None:
+            return mean_all
+        from ..theory.adaptive import projected_preconditioner
+
+        return projected_preconditioner(mean_all[recorded], components)
 
     def age_dirs(self, config: RunConfig) -> list[tuple[int, RunDir]]:
         """(age, run directory) of each later window of ``config.ages``, in order."""

@@ -28,9 +28,15 @@ def verdict(s: dict) -> list[str]:
             out.append(f"ψ depends on the window: {nested[0]['psi']:.2f} over the last {nested[0]['window']} "
                        f"snapshots, {nested[-1]['psi']:.2f} over all {nested[-1]['window']}.")
     ly = s["lyapunov"]
-    mu = (s.get("model") or {}).get("momentum")
+    m = s.get("model") or {}
+    mu = m.get("momentum")
     force, rate, sgd = (("αH_P/(1 − μ)", "α h T/(1 − μ)", f"heavy-ball SGD (μ = {mu:g})") if mu else
                         ("αH_P", "α h T", "SGD"))
+    if m.get("approximate"):
+        force, rate, sgd = "αP_K H_P", "(αPH)_ii T", f"{m['optimizer']} with its second moment frozen"
+        out.append(f"Approximate: {m['optimizer']} is modelled with {m['approximate']} — the preconditioner moved by "
+                   f"{m.get('preconditioner_drift', float('nan')):.1%} over the window; every law below is that "
+                   f"approximation's.")
     parts, undefined = [], []
     for key, label in (("continuous", "the continuous stationary law, paper Eq. 14"),
                        ("discrete", f"the exact discrete law of {sgd}"), ("window_from_w0", "the finite-window law")):
@@ -119,6 +125,9 @@ def _psi_sentence(what: str, table: dict, label, moves: str) -> str:
             + " (stable: every pair of 95% intervals overlaps).")
 
 
+_OPT_NAMES = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
+
+
 def settings_header(s: dict) -> list[tuple[str, str]]:
     """What a reader needs to judge the run before its numbers: data, model, optimizer, seeds, burn-in, window,
     and the provenance of the recording (versions, commit, date, threads, device)."""
@@ -130,8 +139,11 @@ def settings_header(s: dict) -> list[tuple[str, str]]:
         ("model", (f"MLP hidden {c['hidden']}" if c.get("model", "mlp") == "mlp" else c["model"])
                   + f", {c['activation']}, recorded weights: {c['params']}, "
                   f"K = {c['components']}, loss {t.get('loss', 'cross_entropy')}"),
-        ("optimizer", f"SGD, α = {t['lr']:g}, B = {t['batch_size']}, sampling {t.get('sampling', 'shuffle')}, "
-                      f"momentum {t.get('momentum', 0):g}, weight decay {t.get('weight_decay', 0):g}"),
+        ("optimizer", f"{_OPT_NAMES[t.get('optimizer', 'sgd')]}, α = {t['lr']:g}, B = {t['batch_size']}, sampling "
+                      f"{t.get('sampling', 'shuffle')}, "
+                      + (f"momentum {t.get('momentum', 0):g}" if t.get("optimizer", "sgd") == "sgd" else
+                         f"β1 {t.get('beta1', 0.9):g}, β2 {t.get('beta2', 0.999):g}")
+                      + f", weight decay {t.get('weight_decay', 0):g}"),
         ("seeds", f"sampler {t.get('seed', 0)}, initialisation {c['model_seed']}"),
         ("burn-in", f"{b['epochs']} epochs to the window, accuracy {b['accuracy']:.4f} ({reached}); age "
                     f"{b.get('age_epochs', 0)} epochs after the target"

@@ -384,12 +384,15 @@ class LinearMomentumSGD(LinearSGD):
 
 
 def linear_model(lr: float, batch_size: int, n_train: int | None = None, *, momentum: float = 0.0,
-                 weight_decay: float = 0.0) -> LinearSGD:
+                 weight_decay: float = 0.0, optimizer: str = "sgd", beta1: float = 0.9,
+                 preconditioner=None) -> LinearSGD | None:
     """The linear model of an optimizer configuration, or a one-sentence refusal for one it does not model.
 
     Plain SGD (:class:`LinearSGD`) and heavy-ball momentum (:class:`LinearMomentumSGD`, μ ∈ (0, 1)) are
-    modelled exactly. Weight decay is refused: it shifts both the force (H + λI) and the expansion point, so the
-    laws would be silently wrong for it.
+    modelled exactly; Adam and RMSprop with their second moment frozen over the window
+    (:class:`~sgdpotential.theory.adaptive.LinearAdaptive`, approximate), which needs the run's ``preconditioner``
+    in the analysed basis — without it the configuration is only checked and ``None`` returned. Weight decay is
+    refused: it shifts both the force (H + λI) and the expansion point, so the laws would be silently wrong for it.
 
     Examples
     --------
@@ -407,6 +410,16 @@ record it without analysis (sgdpotential record).
             f"weight_decay = {weight_decay!r}: sgdpotential's linear theory models SGD with and without momentum but "
             f"not weight decay, so it refuses to analyse this run; train with weight_decay = 0, or record it without "
             f"analysis (sgdpotential record).")
+    if optimizer in ("adam", "rmsprop"):
+        from .adaptive import LinearAdaptive
+
+        if preconditioner is None:
+            return None
+        return LinearAdaptive(lr, batch_size, n_train, preconditioner=preconditioner,
+                              beta1=beta1 if optimizer == "adam" else 0.0, optimizer=optimizer)
+    if optimizer != "sgd":
+        raise DecompositionError(f"optimizer = {optimizer!r}: sgdpotential's linear theory models sgd, adam and "
+                                 f"rmsprop; train with one of them.")
     if momentum != 0:
         return LinearMomentumSGD(lr, batch_size, n_train, momentum=momentum)
     return LinearSGD(lr, batch_size, n_train)
