@@ -66,7 +66,7 @@ def test_a_momentum_run_goes_through_run_and_the_ladder_with_its_own_laws(tmp_pa
     assert s["model"]["effective_lr"] == pytest.approx(0.2)
     assert s["lyapunov"]["eps"] == pytest.approx(0.2**2 / (2 * s["config"]["train"]["batch_size"]))
     ladder = json.loads((out / "ladder.json").read_text())
-    assert "heavy-ball momentum" in ladder["fitted_sde"]["skipped"]
+    assert "does not model momentum" in ladder["fitted_sde"]["skipped"]
     meta = json.loads((out / "replays" / "full.zarr" / "zarr.json").read_text())["attributes"]["metadata"]
     assert meta["replay"]["momentum"] == 0.9
     pr = np.load(out / "probes.npz")

@@ -197,7 +197,7 @@ def _closure(c) -> dict:
 
 def _fitted_sde(theta: np.ndarray, keep: np.ndarray, H, C, model: LinearSGD, stride, *, null_paths: int = 20) -> dict:
     """VAR(1) fit of θ(t) in the non-drift principal directions against the probes' (αH_P, C_P); skipped, with the
-    reason, for heavy-ball momentum (θ alone is not Markov there: its state is (θ, velocity)).
+    reason, with momentum — heavy ball or Adam's β1 — (θ alone is not Markov there: its state is (θ, velocity)).
 
     A least-squares VAR(1) with K coordinates and T points is biased (its force is inflated by ~K/T per step,
     large against the small αH_ii of flat directions), so every difference is reported beside its *closed-
@@ -209,8 +209,9 @@ def _fitted_sde(theta: np.ndarray, keep: np.ndarray, H, C, model: LinearSGD, str
     idx = np.flatnonzero(keep)
     out: dict = {"directions": [int(i) for i in idx], "model": "discrete", "dt": stride}
     if getattr(model, "momentum", 0) or getattr(model, "beta1", 0):
-        return {**out, "skipped": "a first-order linear SDE (VAR(1) in θ) does not model heavy-ball momentum, whose "
-                                  "state is (θ, velocity); the fit is not made for momentum runs."}
+        return {**out, "skipped": "a first-order linear SDE (VAR(1) in θ) does not model momentum — SGD's heavy ball "
+                                  "or Adam's first moment —, whose state is (θ, velocity); the fit is not made for "
+                                  "such runs."}
     F_hc, D_hc = model.force(H)[np.ix_(idx, idx)], model.diffusion(C)[np.ix_(idx, idx)]
     x = theta[:, idx] - theta[:, idx].mean(axis=0)
     try:

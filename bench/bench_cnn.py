@@ -1,0 +1,123 @@
+"""Benchmark: a CNN run on mnist5k — its stages timed — and its probes against the ways existing tools compute them.
+
+Run by hand, in the BackPACK environment of ``bench_probes.py`` (BackPACK needs torchvision):
+    python -m venv /tmp/vb && /tmp/vb/bin/pip install torch==2.14.1 torchvision==0.29.1 backpack-for-pytorch -e .
+    /tmp/vb/bin/python bench/bench_cnn.py
+
+Set-up: ``model = "lenet"`` (two 5×5 convolutions, 6 and 16 channels, then 120 → 84 → 10; no BatchNorm, which
+BackPACK's per-sample gradients do not support) on the 5,000 mnist5k digits, the feng-tu protocol (α 0.1, B 50,
+100% training accuracy, a 10-epoch window, no later ages), the recorded weights being the convolutions'
+(``params = "type:Conv2d"``, N = 2,572), K = 50. Part 1 times the stages of that run (record, probes, analysis,
+ladder). Part 2 evaluates C_P and H_P at the window mean along the 50 principal directions: ours, a per-sample
+autograd loop, BackPACK's ``BatchGrad`` and PyHessian-style sequential double-backward products, in this one
+process, methods alternating, minimum of ``--rounds``; agreement is reported beside each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from bench_probes import measure, pyhessian_hp  # the same baselines as the MLP benchmark (bench/ is on sys.path)
+from sgdpotential import load_dataset
+from sgdpotential.nn.models import build_model, select_parameters
+from sgdpotential.nn.objective import Objective
+from sgdpotential.nn.probes import projected_hessian, projected_noise_covariance
+from sgdpotential.pipeline.config import preset
+from sgdpotential.pipeline.stages import plan, run_stages
+
+
+def cnn_at(mean_all, data):
+    net = build_model("lenet", data.sample_shape, data.n_classes)
+    with torch.no_grad():
+        off = 0
+        for p in net.parameters():
+            p.copy_(torch.as_tensor(mean_all[off : off + p.numel()]).view_as(p))
+            off += p.numel()
+    return net.eval()
+
+
+def loop_noise(net, data, names, P):
+    """Per-sample autograd gradients through the whole CNN, one sample at a time, then projection."""
+    import torch.nn.functional as nnf
+
+    params = [dict(net.named_parameters())[n] for n in names]
+    D = torch.empty(data.n_train, P.shape[0])
+    for k in range(data.n_train):
+        loss = nnf.cross_entropy(net(data.X[k : k + 1]), data.y[k : k + 1])
+        D[k] = P @ torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
+    D = D.double()
+    Dc = D - D.mean(0)
+    return (Dc.T @ Dc / len(D)).numpy()
+
+
+def backpack_noise(net, data, names, P):
+    """BackPACK's per-sample gradients (BatchGrad) of the CNN, then projection."""
+    from backpack import backpack, extend
+    from backpack.extensions import BatchGrad
+
+    ext = extend(net)
+    lossf = extend(torch.nn.CrossEntropyLoss(reduction="sum"))
+    ext.zero_grad()
+    with backpack(BatchGrad()):
+        lossf(ext(data.X), data.y).backward()
+    named = dict(ext.named_parameters())
+    G = torch.cat([named[n].grad_batch.reshape(data.n_train, -1) for n in names], dim=1)
+    D = (G @ P.T).double()
+    Dc = D - D.mean(0)
+    return (Dc.T @ Dc / len(D)).numpy()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads)")
+    cfg = preset("feng-tu", model="lenet", params="type:Conv2d", ages=[])
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "run")
+        for name, stages in (("record (burn-in + 10-epoch window + PCA)", plan(last="ages")),
+                             ("probes (flatness along K_max, H_P, C_P, C̄_P, landscape)", ("probes",)),
+                             ("analysis (laws, simulated spectra, decomposition)", ("analysis",)),
+                             ("ladder (3 replays in all weights + subspace laws)", ("ladder",))):
+            t = time.perf_counter()
+            run_stages(out, stages, config=cfg if stages[0] == "record" else None)
+            print(f"stage {name:60s} {time.perf_counter() - t:8.1f} s")
+        pca = np.load(os.path.join(out, "pca.npz"))
+        mean_all, mean, comps = pca["mean_all"], pca["mean"], pca["components"][:50]
+    data = load_dataset("mnist5k")
+    net = cnn_at(mean_all, data)
+    names = select_parameters(net, "type:Conv2d").names
+    obj = Objective(net, data, "type:Conv2d", base=mean_all)
+    P = torch.as_tensor(comps, dtype=torch.float32).contiguous()
+    w0 = torch.as_tensor(mean, dtype=torch.float32)
+    print(f"{'probe / method (N = ' + str(obj.n_params) + ', K = 50, N_L = 5,000)':62s} {'time':>10s}")
+    projected_noise_covariance(obj, w0, P[:2])  # warm-up
+    t_ours, _, C = measure(lambda: projected_noise_covariance(obj, w0, P), args.rounds)
+    t_loop, _, C_loop = measure(lambda: loop_noise(net, data, names, P), 1)
+    try:
+        t_bp, _, C_bp = measure(lambda: backpack_noise(cnn_at(mean_all, data), data, names, P), args.rounds)
+    except ImportError:
+        t_bp, C_bp = float("nan"), C_loop
+    scale = np.abs(C_loop).max()
+    print(f"{'C_P ours (forward-mode directional derivatives)':62s} {t_ours:9.3f} s  max rel diff vs loop "
+          f"{np.abs(C - C_loop).max() / scale:.1e}, vs BackPACK {np.abs(C - C_bp).max() / scale:.1e}")
+    print(f"{'C_P per-sample autograd loop + projection':62s} {t_loop:9.3f} s  ours {t_loop / t_ours:.1f}x faster")
+    print(f"{'C_P BackPACK BatchGrad + projection':62s} {t_bp:9.3f} s  ours {t_bp / t_ours:.2f}x faster")
+    t_h, _, H = measure(lambda: projected_hessian(obj, w0, P), args.rounds)
+    t_ph, _, H_ph = measure(lambda: pyhessian_hp(net, data, names, P), args.rounds)
+    print(f"{'H_P ours (vmap forward-over-reverse)':62s} {t_h:9.3f} s  max rel diff vs PyHessian-style "
+          f"{np.abs(H - H_ph).max() / np.abs(H_ph).max():.1e}")
+    print(f"{'H_P K sequential double-backward HVPs (PyHessian)':62s} {t_ph:9.3f} s  ours {t_ph / t_h:.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()
