@@ -64,9 +64,12 @@ def test_bad_models_exit_2_before_anything_is_written(tmp_path, args, message):
     assert not out.exists()
 
 
-def test_replicas_refuse_batchnorm_before_training(tmp_path):
+def test_replicas_refuse_batchnorm_and_adaptive_optimizers_before_any_work(tmp_path):
     out = tmp_path / "ens"
     result = runner.invoke(app, ["run", "--preset", "quick", "--model", "lenet-bn", "--params", "type:Conv2d",
                                  "--replicas", "2", "--out", str(out)])
     assert result.exit_code == 2 and "replicas cannot train a model with BatchNorm together" in result.stderr
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists()  # refused before the ensemble folder was made, let alone training
+    adam = runner.invoke(app, ["run", "--preset", "quick", "--optimizer", "adam", "--replicas", "2", "--out",
+                               str(out)])
+    assert adam.exit_code == 2 and "replicas train plain SGD" in adam.stderr and not out.exists()

@@ -33,10 +33,22 @@ from .recorder import BurnIn, WindowRecorder
 from .sampler import MinibatchSampler
 from .training import TrainConfig, TrainResult, store_metadata
 
-__all__ = ["train_replicas"]
+__all__ = ["check_replicable", "train_replicas"]
 
 #: The settings replicas may differ in; all others must agree.
 VARYING = ("seed", "lr")
+
+
+def check_replicable(model: nn.Module, config: TrainConfig) -> None:
+    """What replicas can train together: plain SGD (no momentum, Adam or weight decay) of a model without
+    BatchNorm; :class:`ConfigError` in one sentence otherwise (called before anything is written)."""
+    if any(isinstance(x, nn.modules.batchnorm._BatchNorm) for x in model.modules()):
+        raise ConfigError("replicas cannot train a model with BatchNorm together (its running statistics would be "
+                          "updated inside vmap); train the seeds one after the other, or use GroupNorm "
+                          "(model = 'resnet-gn').")
+    if config.momentum or config.weight_decay or config.optimizer != "sgd":
+        raise ConfigError("replicas train plain SGD: set optimizer = 'sgd', momentum = 0 and weight_decay = 0, "
+                          "or train the seeds one after the other (run without --replicas).")
 
 
 def _check(configs: Sequence[TrainConfig], stores, n_train: int, models: Sequence[nn.Module]) -> None:
@@ -45,10 +57,6 @@ def _check(configs: Sequence[TrainConfig], stores, n_train: int, models: Sequenc
     if len(models) != len(configs):
         raise ConfigError(f"give one model (or one shared model) per replica: {len(models)} models and "
                           f"{len(configs)} configurations.")
-    if any(isinstance(x, nn.modules.batchnorm._BatchNorm) for x in models[0].modules()):
-        raise ConfigError("replicas cannot train a model with BatchNorm together (its running statistics would be "
-                          "updated inside vmap); train the seeds one after the other, or use GroupNorm "
-                          "(model = 'resnet-gn').")
     shapes = [[(k, tuple(v.shape)) for k, v in m.named_parameters()] for m in models]
     for i, s in enumerate(shapes):
         if s != shapes[0] or type(models[i]) is not type(models[0]):
@@ -62,9 +70,7 @@ def _check(configs: Sequence[TrainConfig], stores, n_train: int, models: Sequenc
         if diff:
             raise ConfigError(f"replica {i} differs from replica 0 in {diff[0]!r} ({other[diff[0]]!r} vs "
                               f"{first[diff[0]]!r}); replicas may differ only in {' and '.join(VARYING)}.")
-        if c.momentum or c.weight_decay or c.optimizer != "sgd":
-            raise ConfigError("replicas train plain SGD: set optimizer = 'sgd', momentum = 0 and weight_decay = 0, "
-                              "or train the seeds one after the other (run without --replicas).")
+        check_replicable(models[i], c)
     for s in stores:
         s = Path(s)
         if s.exists():

@@ -145,7 +145,10 @@ def run_replicas(config, out, replicas: int, *, vary: str = "sampler", resume: b
     if not out.parent.is_dir():
         raise ConfigError(f"the parent folder of {str(out)!r} does not exist; create it first.")
     dirs = [out / n for n in names]
-    build_network(configs[0])  # the replicas differ only in their seeds: one check validates them all
+    from ..dynamics.replicas import check_replicable
+
+    net = build_network(configs[0])  # the replicas differ only in their seeds: one check validates them all
+    check_replicable(net.model, net.train)
     analysable(configs[0])
     created = not out.exists()
     try:
