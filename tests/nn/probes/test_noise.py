@@ -115,6 +115,27 @@ def test_structured_path_equals_the_generic_jvp_path(activation):
         directional_derivatives(tanh, tanh.w_base, np.eye(25)[:2], method="structured")
 
 
+@pytest.mark.parametrize("model", ["lenet-bn", "resnet-gn"])
+def test_per_sample_gradient_path_equals_the_jvp_path_on_cnns(model):
+    """The generic paths agree on CNNs (BatchNorm in eval mode included): vmap(grad) projected, and K jvps; and
+    'auto' takes the gradient path there."""
+    import sgdpotential as sp
+    from sgdpotential.nn.models import build_model
+    from sgdpotential.nn.objective import Objective
+
+    data = sp.load_dataset("digits")
+    data = type(data)(data.X[:90].double(), data.y[:90], "digits", 10, data.scaling, data.sample_shape)
+    net = build_model(model, data.sample_shape, 10, seed=1).double()
+    obj = Objective(net, data, "type:Conv2d", chunk=40)
+    P = orthonormal_directions(obj.n_params, 6, seed=2)
+    a = directional_derivatives(obj, obj.w_base, P, method="grad")
+    b = directional_derivatives(obj, obj.w_base, P, method="jvp")
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+    np.testing.assert_array_equal(directional_derivatives(obj, obj.w_base, P), a)
+    with pytest.raises(ConfigError, match="method = 'grad' gives first derivatives only"):
+        directional_derivatives(obj, obj.w_base, P, second=True, method="grad")
+
+
 def test_gradient_noise_trace_closed_form(linear_ls, small_mlp):
     from sgdpotential.nn.probes.noise import gradient_noise_trace
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 from torch.func import grad, jvp, vmap
 
 from ..._validation import check_scalar
@@ -31,20 +32,28 @@ def directional_derivatives(obj: Objective, w0, directions, *, second: bool = Fa
 
     ``"jvp"``: one ``jvp`` of the vector of per-sample losses per direction (forward-over-forward for C2),
     ``vmap``-ed over directions and chunked over samples — any model; cost ≈ K forward passes, memory
-    O(batch · chunk · width). ``"structured"``: when w belongs to one linear layer followed by piecewise-linear
-    layers (the Feng–Tu hidden weights), D from the per-layer per-sample gradients δ_k x_kᵀ and one GEMM
-    with the directions; with C2, the logit tangents J of all directions by one GEMM (:mod:`._tangents`),
-    D_ki = rᵀJ_ki and C2_ki = J_kiᵀ ∇²_out ℓ_k J_ki in closed form. ``"auto"`` picks
-    ``structured`` when it applies.
+    O(batch · chunk · width). ``"grad"`` (D only): per-sample gradients ``vmap(grad(ℓ_k))`` over chunks of
+    samples, each chunk projected on the directions at once — any model; cost ≈ one batched backward pass,
+    memory O(chunk · N) (chunks sized to ~2²⁴ floats). ``"structured"``: when w belongs to one linear layer
+    followed by piecewise-linear layers (the Feng–Tu hidden weights), D from the per-layer per-sample gradients
+    δ_k x_kᵀ and one GEMM with the directions; with C2, the logit tangents J of all directions by one GEMM
+    (:mod:`._tangents`), D_ki = rᵀJ_ki and C2_ki = J_kiᵀ ∇²_out ℓ_k J_ki in closed form. ``"auto"`` picks
+    ``structured`` when it applies; for D alone along K ≥ 4 directions ``jvp`` on dense networks (Linear and
+    element-wise layers: batched GEMMs) and ``grad`` on any other (convolutions, normalisation, pooling: see
+    ``bench/bench_cnn.py``); ``jvp`` with C2.
     """
     w0, P = point_and_directions(obj, w0, directions)
-    if method not in ("auto", "jvp", "structured"):
-        raise ConfigError(f"method = {method!r} is not one of 'auto', 'jvp', 'structured'.")
+    if method not in ("auto", "jvp", "grad", "structured"):
+        raise ConfigError(f"method = {method!r} is not one of 'auto', 'jvp', 'grad', 'structured'.")
     if method == "structured" and not structured(obj):
         raise ConfigError("method = 'structured' needs the weights of one linear layer followed by Linear/ReLU "
                           "layers; use method='jvp' (or 'auto').")
+    if method == "grad" and second:
+        raise ConfigError("method = 'grad' gives first derivatives only; use method='jvp' (or 'auto') with second.")
     if method == "structured" or (method == "auto" and structured(obj)):
         return _structured_derivatives(obj, w0, P, second)
+    if method == "grad" or (method == "auto" and not second and P.shape[0] >= 4 and not _dense_only(obj)):
+        return _gradient_derivatives(obj, w0, P)
 
     def first(p, a, b):
         return jvp(lambda w: obj.sample_losses(w, a, b), (w0,), (p,))[1]
@@ -94,6 +103,31 @@ def _structured_derivatives(obj: Objective, w0: torch.Tensor, P: torch.Tensor, s
             else:
                 C2[a:b] = (J**2 * s[:, None, :]).sum(-1) - torch.einsum("nko,no->nk", J, s) ** 2
     return D.cpu().numpy(), C2.cpu().numpy()
+
+
+#: Layers of a dense network, on which batched forward-mode products beat per-sample gradients (``jvp`` 0.26 s
+#: against ``vmap(grad)`` 3.2 s for C_P of all 42,310 weights of the feng-tu MLP, ``bench/bench_probes.py``).
+_DENSE = (nn.Sequential, nn.Linear, nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.LeakyReLU, nn.Identity, nn.Flatten,
+          nn.Unflatten)
+
+
+def _dense_only(obj: Objective) -> bool:
+    return all(isinstance(m, _DENSE) for m in obj._net.modules())
+
+
+def _gradient_derivatives(obj: Objective, w0: torch.Tensor, P: torch.Tensor) -> np.ndarray:
+    """D = G Pᵀ from per-sample gradients G (``vmap(grad)``), chunk by chunk: G is never held for all samples."""
+
+    def loss_one(w, x, y):
+        return obj.sample_losses_of(w, x[None], y[None])[0]
+
+    per_sample = vmap(grad(loss_one), in_dims=(None, 0, 0))
+    chunk = max(1, min(obj.chunk, (1 << 24) // max(1, obj.n_params)))
+    D = torch.empty((obj.n_train, P.shape[0]), dtype=obj.dtype, device=obj.device)
+    for a in range(0, obj.n_train, chunk):
+        b = min(a + chunk, obj.n_train)
+        D[a:b] = per_sample(w0, obj.features[a:b], obj.y[a:b]) @ P.T
+    return D.cpu().double().numpy()
 
 
 def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = "auto") -> np.ndarray:
