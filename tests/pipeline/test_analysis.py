@@ -156,7 +156,8 @@ def _health(**over):
     s = {"burn_in": {"reached_target": True, "target_epochs": 30, "accuracy": 1.0},
          "ivf": {"n_used": 45, "n_drift": 1},
          "exponents": {"hessian_diag_vs_flatness": {"n": 45}, "noise_vs_hessian_diag": None},
-         "pca": {"pc1_ratio": 0.9, "null_pc1_ratio": 0.6}}
+         "pca": {"pc1_ratio": 0.9, "null_pc1_ratio": 0.6},
+         "model": {"optimizer": "sgd"}}
     for key, value in over.items():
         s[key] = {**s[key], **value}
     return s
@@ -171,12 +172,20 @@ def _health(**over):
     ({"ivf": {"n_used": 7}, "exponents": {"hessian_diag_vs_flatness": {"n": 7}}}, (50, 1000, 2500), "few_fit_points",
      "ivf (7), hessian_diag_vs_flatness (7)"),
     ({"ivf": {"n_drift": 0}}, (50, 1000, 2500), "drift_not_separated", "PC1 holds 0.90 of the variance"),
+    ({"model": {"optimizer": "adam", "approximate": "frozen", "preconditioner_drift": 0.125}}, (50, 1000, 2500),
+     "frozen_preconditioner", "optimizer = 'adam': the laws treat its second-moment estimate as frozen over the "
+                              "window (the preconditioner 1/(√v̂ + ϵ) moved by 12.5%"),
+    ({"coupling": 0.015}, (50, 1000, 2500), "model_not_deterministic",
+     "in training mode a sample's output depends on the rest of its minibatch (relative change 0.015"),
 ])
 def test_each_health_check_names_its_warning(over, shape, name, words):
     from sgdpotential.dynamics.training import TrainConfig
     from sgdpotential.pipeline.analysis import _warnings
 
-    got = _warnings(TrainConfig(sampling="replacement"), _health(**over), *shape)
+    over = dict(over)
+    coupling = over.pop("coupling", 0.0)
+    tcfg = TrainConfig(sampling="replacement", optimizer=(over.get("model") or {}).get("optimizer", "sgd"))
+    got = _warnings(tcfg, _health(**over), *shape, coupling)
     assert [w["name"] for w in got] == ([name] if name else [])
     if words:
         assert words in got[0]["message"]
