@@ -26,7 +26,12 @@ import time
 import numpy as np
 import torch
 
-from bench_probes import measure, pyhessian_hp  # the same baselines as the MLP benchmark (bench/ is on sys.path)
+from bench_probes import (  # the same baselines as the MLP benchmark (bench/ is on sys.path)
+    backpack_noise,
+    loop_noise,
+    measure,
+    pyhessian_hp,
+)
 from sgdpotential import load_dataset
 from sgdpotential.nn.models import build_model, select_parameters
 from sgdpotential.nn.objective import Objective
@@ -44,37 +49,6 @@ def cnn_at(mean_all, data):
             p.copy_(torch.as_tensor(mean_all[off : off + p.numel()]).view_as(p))
             off += p.numel()
     return net.eval()
-
-
-def loop_noise(net, data, names, P):
-    """Per-sample autograd gradients through the whole CNN, one sample at a time, then projection."""
-    import torch.nn.functional as nnf
-
-    params = [dict(net.named_parameters())[n] for n in names]
-    D = torch.empty(data.n_train, P.shape[0])
-    for k in range(data.n_train):
-        loss = nnf.cross_entropy(net(data.X[k : k + 1]), data.y[k : k + 1])
-        D[k] = P @ torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
-    D = D.double()
-    Dc = D - D.mean(0)
-    return (Dc.T @ Dc / len(D)).numpy()
-
-
-def backpack_noise(net, data, names, P):
-    """BackPACK's per-sample gradients (BatchGrad) of the CNN, then projection."""
-    from backpack import backpack, extend
-    from backpack.extensions import BatchGrad
-
-    ext = extend(net)
-    lossf = extend(torch.nn.CrossEntropyLoss(reduction="sum"))
-    ext.zero_grad()
-    with backpack(BatchGrad()):
-        lossf(ext(data.X), data.y).backward()
-    named = dict(ext.named_parameters())
-    G = torch.cat([named[n].grad_batch.reshape(data.n_train, -1) for n in names], dim=1)
-    D = (G @ P.T).double()
-    Dc = D - D.mean(0)
-    return (Dc.T @ Dc / len(D)).numpy()
 
 
 def main():
