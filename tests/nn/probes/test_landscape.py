@@ -26,16 +26,35 @@ def test_quadratic_closed_form(linear_ls):
     assert 0 < res.tolerance <= 1e-10  # the bracket actually reached the requested tolerance
 
 
-@pytest.mark.parametrize("structure", ["tanh MLP, all parameters (vmap path)", "ReLU MLP, hidden weights (GEMM path)"])
+def _small_cnn():
+    """LeNet-BN (eval mode) on 60 digits, its convolutions: the non-dense path (loop of losses, HVP start)."""
+    import sgdpotential as sp
+    from sgdpotential.nn.models import build_model
+
+    data = sp.load_dataset("digits")
+    data = type(data)(data.X[:60].double(), data.y[:60], "digits", 10, data.scaling, data.sample_shape)
+    from sgdpotential.errors import ModelModeWarning
+
+    with pytest.warns(ModelModeWarning, match="BatchNorm2d"):
+        return Objective(build_model("lenet-bn", data.sample_shape, 10, seed=1).double(), data, "type:Conv2d",
+                         chunk=25)
+
+
+@pytest.mark.parametrize("structure", ["tanh MLP, all parameters (vmap path)", "ReLU MLP, hidden weights (GEMM path)",
+                                       "LeNet-BN, convolutions (loop path)"])
 def test_small_mlp_against_brent(small_mlp, structure):
     import conftest
-    from sgdpotential.nn.probes._tangents import structured
+    from sgdpotential.nn.probes._tangents import dense_only, structured
 
     obj, w0 = small_mlp
     if structure.startswith("ReLU"):
         obj = Objective(build_mlp([5, 6, 6, 3], seed=4).double(), conftest.make_data(n=30, seed=1), "hidden", chunk=8)
         w0 = obj.w_base
+    if structure.startswith("LeNet"):
+        obj = _small_cnn()
+        w0 = obj.w_base
     assert structured(obj) == structure.startswith("ReLU")
+    assert dense_only(obj) == structure.startswith(("tanh", "ReLU"))
     P = orthonormal_directions(obj.n_params, 6, seed=9)
     res = flatness(obj, w0, P, rtol=1e-10, start=1e-2)
     level = math.e * res.loss0
@@ -46,6 +65,22 @@ def test_small_mlp_against_brent(small_mlp, structure):
             j = next(j for j, t in enumerate(grid) if f(t) >= 0)
             ref = brentq(f, grid[j - 1] if j else 0.0, grid[j], xtol=1e-14, rtol=1e-13)
             assert sign * got == pytest.approx(ref, rel=1e-9)
+
+
+def test_line_model_routes_agree_on_a_cnn():
+    """The flatness search's quadratic start on a non-dense model (one gradient and Hessian-vector products)
+    equals the means of the per-sample forward-mode derivatives; its batched losses equal direct ones."""
+    from sgdpotential.nn.probes.landscape import _batched_losses, _slopes_and_curvatures
+    from sgdpotential.nn.probes.noise import directional_derivatives
+
+    obj = _small_cnn()
+    P = orthonormal_directions(obj.n_params, 5, seed=3)
+    g, h = _slopes_and_curvatures(obj, obj.w_base, P)
+    D, C2 = directional_derivatives(obj, obj.w_base, P, second=True, method="jvp")
+    np.testing.assert_allclose(g, D.mean(0), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(h, C2.mean(0), rtol=1e-10, atol=1e-14)
+    W = obj.w_base + 0.3 * P[:3]
+    np.testing.assert_allclose(_batched_losses(obj, W).numpy(), [float(obj.loss(w)) for w in W], rtol=1e-13)
 
 
 def test_profiles_match_direct_evaluation(small_mlp):

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 from torch.func import grad, jvp, vmap
 
 from ..._validation import check_scalar
@@ -19,7 +18,7 @@ from ...errors import ConfigError
 from ...theory.lyapunov import sampling_factor
 from ..objective import Objective
 from ._directions import point_and_directions
-from ._tangents import layer_gradients, logits_and_tangents, output_residual_and_curvature, structured
+from ._tangents import dense_only, layer_gradients, logits_and_tangents, output_residual_and_curvature, structured
 
 __all__ = ["MinibatchLandscape", "directional_derivatives", "gradient_noise_trace", "minibatch_landscape",
            "noise_temperature", "path_noise_covariance", "projected_noise_covariance"]
@@ -52,7 +51,7 @@ def directional_derivatives(obj: Objective, w0, directions, *, second: bool = Fa
         raise ConfigError("method = 'grad' gives first derivatives only; use method='jvp' (or 'auto') with second.")
     if method == "structured" or (method == "auto" and structured(obj)):
         return _structured_derivatives(obj, w0, P, second)
-    if method == "grad" or (method == "auto" and not second and P.shape[0] >= 4 and not _dense_only(obj)):
+    if method == "grad" or (method == "auto" and not second and P.shape[0] >= 4 and not dense_only(obj)):
         return _gradient_derivatives(obj, w0, P)
 
     def first(p, a, b):
@@ -103,16 +102,6 @@ def _structured_derivatives(obj: Objective, w0: torch.Tensor, P: torch.Tensor, s
             else:
                 C2[a:b] = (J**2 * s[:, None, :]).sum(-1) - torch.einsum("nko,no->nk", J, s) ** 2
     return D.cpu().numpy(), C2.cpu().numpy()
-
-
-#: Layers of a dense network, on which batched forward-mode products beat per-sample gradients (``jvp`` 0.26 s
-#: against ``vmap(grad)`` 3.2 s for C_P of all 42,310 weights of the feng-tu MLP, ``bench/bench_probes.py``).
-_DENSE = (nn.Sequential, nn.Linear, nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.LeakyReLU, nn.Identity, nn.Flatten,
-          nn.Unflatten)
-
-
-def _dense_only(obj: Objective) -> bool:
-    return all(isinstance(m, _DENSE) for m in obj._net.modules())
 
 
 def _gradient_derivatives(obj: Objective, w0: torch.Tensor, P: torch.Tensor) -> np.ndarray:
