@@ -54,6 +54,7 @@ def cnn_at(mean_all, data):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--stages-only", action="store_true", help="time the run's stages, skip the probe comparison")
     args = ap.parse_args()
     print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  torch {torch.__version__} "
           f"({torch.get_num_threads()} threads)")
@@ -66,7 +67,8 @@ def main():
         run_stages(out, plan(last="ages"), config=cfg)
         print(f"stage {'record (burn-in to 100% + 10-epoch window + PCA)':62s} {time.perf_counter() - t:8.1f} s")
         pca = np.load(os.path.join(out, "pca.npz"))
-        compare(pca, args.rounds)
+        if not args.stages_only:
+            compare(pca, args.rounds)
         for name, stages in (("probes (flatness along K_max = 250 + 250 held out, H_P, C_P)", ("probes",)),
                              ("analysis (laws, simulated spectra, decomposition)", ("analysis",)),
                              ("ladder (3 replays in all weights + subspace laws)", ("ladder",))):

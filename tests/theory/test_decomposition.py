@@ -164,6 +164,57 @@ def test_eigh_and_schur_agree_on_symmetric_F():
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-11 * np.abs(x).max())
 
 
+@pytest.mark.parametrize("saddle", [0, 3])
+def test_eigenbasis_residuals_and_inverse_equal_the_reference(saddle):
+    """The symmetric path's fast parts against their references: residuals computed in F's eigenbasis against
+    the same residual formulas in the original basis, and U from the Cholesky inverse (stable: Σ positive
+    definite) or ``eigh`` (saddle: Σ indefinite) against ``np.linalg.inv``."""
+    from sgdpotential.theory.decomposition import _residuals
+
+    rng = rng_of(5 + saddle)
+    F, D = symmetric_force(rng, 40, saddle), spd(rng, 40)
+    dec = decompose(F, D, 0.2)
+    assert dec.method == "eigh" and dec.kind == ("saddle" if saddle else "stable")
+    ref = _residuals(F, D, 0.2, dec.U, dec.Q, dec.S, dec.A, dec.lyapunov_solution)
+    for key, value in dec.residuals.items():
+        assert value < TOL and ref[key] < TOL  # both at round-off: equal up to round-off of round-off
+    # a residual that is not round-off is reproduced: perturb U and compare both bases on the same input
+    from sgdpotential.theory.decomposition import _residuals_eig
+
+    V = np.linalg.eigh(F)[1]
+    lam = np.linalg.eigvalsh(F)
+    U_bad = dec.U + 1e-3 * np.eye(40)
+    SA = dec.S + dec.A
+    got = _residuals_eig(lam, V.T @ D @ V, 0.2, V.T @ U_bad @ V, V.T @ dec.Q @ V, V.T @ SA @ V,
+                         V.T @ dec.lyapunov_solution @ V)
+    want = _residuals(F, D, 0.2, U_bad, dec.Q, dec.S, dec.A, dec.lyapunov_solution)
+    for key in want:
+        assert got[key] == pytest.approx(want[key], rel=1e-6, abs=1e-13)
+    assert want["eq9"] > 1e-5  # the perturbation shows
+    np.testing.assert_allclose(dec.U, 0.2 * np.linalg.inv(dec.lyapunov_solution), rtol=0,
+                               atol=1e-10 * np.abs(dec.U).max())
+
+
+@pytest.mark.parametrize("n", [50, 300])  # below and above the Cholesky route's size
+def test_psd_check_by_cholesky_keeps_the_rule(n):
+    """λ_min ≥ −1e-10·λ_max is accepted, below is refused with the eigenvalue named, on both routes."""
+    from sgdpotential.theory._checks import PSD_CHOLESKY_MIN, require_psd
+
+    assert (n >= PSD_CHOLESKY_MIN) == (n == 300)
+    R = orthogonal(rng_of(n), n)
+    lam = np.linspace(0.0, 2.0, n)
+    for low, ok in ((0.0, True), (-1e-12, True), (-1e-9, False), (-0.5, False)):
+        lam[0] = low
+        M = (R * lam) @ R.T
+        M = (M + M.T) / 2
+        if ok:
+            require_psd("D", M, "a diffusion matrix")
+        else:
+            refused = r"D must be positive semi-definite .* eigenvalue -\S+ \(largest 2\)"
+            with pytest.raises(DecompositionError, match=refused):
+                require_psd("D", M, "a diffusion matrix")
+
+
 def test_saddle_has_potential_but_no_covariance():
     dec = decompose(np.diag([1.0, -2.0, 3.0]), np.eye(3), 0.5)
     assert dec.kind == "saddle"
