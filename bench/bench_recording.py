@@ -25,8 +25,9 @@ import torch.nn.functional as nnf
 from sgdpotential import TrainConfig, build_mlp, load_dataset, train
 
 
-def bare_loop(data, steps, seed=0):
-    model = build_mlp([784, 50, 50, 10], seed=0)
+def bare_loop(data, steps, seed=0, device="cpu"):
+    model = build_mlp([784, 50, 50, 10], seed=0).to(device)
+    data = data.to(torch.device(device))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     gen = torch.Generator().manual_seed(seed)
     n, B = data.n_train, 50
@@ -34,19 +35,22 @@ def bare_loop(data, steps, seed=0):
     pos, perm = n, None
     for _ in range(steps):
         if pos + B > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
+            perm, pos = torch.randperm(n, generator=gen).to(device), 0
         idx = perm[pos : pos + B]
         pos += B
         opt.zero_grad(set_to_none=True)
         loss = nnf.cross_entropy(model(data.X[idx]), data.y[idx])
         loss.backward()
         opt.step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     return time.perf_counter() - t
 
 
-def recorded(data, steps, folder, eval_every):
+def recorded(data, steps, folder, eval_every, device="cpu"):
     model = build_mlp([784, 50, 50, 10], seed=0)
-    cfg = TrainConfig(lr=0.1, batch_size=50, burn_in_epochs=0, window_steps=steps, stride=1, eval_every=eval_every)
+    cfg = TrainConfig(lr=0.1, batch_size=50, burn_in_epochs=0, window_steps=steps, stride=1, eval_every=eval_every,
+                      device=device)
     store = Path(folder) / f"t{time.perf_counter_ns()}.zarr"
     t = time.perf_counter()
     train(model, data, cfg, store, params="hidden")
