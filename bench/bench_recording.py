@@ -6,7 +6,9 @@ Feng–Tu network (784-50-50-10 ReLU) on mnist5k, B = 50, lr = 0.1, epoch-wise s
 PyTorch loop (randperm per epoch, forward, backward, torch.optim.SGD step). Ours: ``train`` with no
 burn-in and a window of the same length, a snapshot of the 2,500 hidden weights after *every* step
 (stride 1), the running mean of all 42,310 parameters, the per-step finite-loss check, and chunked
-writes to the zarr store with a resume checkpoint per chunk. Rounds alternate; minimum per method.
+writes to the zarr store with a resume checkpoint per chunk — with the fused analytic MLP step
+(:class:`~sgdpotential.dynamics.fused.FusedMLPStep`, the default) and with the autograd step (``fused=False``,
+the same step as the baseline: the difference is the cost of recording). Rounds alternate; minimum per method.
 """
 
 from __future__ import annotations
@@ -47,13 +49,13 @@ def bare_loop(data, steps, seed=0, device="cpu"):
     return time.perf_counter() - t
 
 
-def recorded(data, steps, folder, eval_every, device="cpu"):
+def recorded(data, steps, folder, eval_every, device="cpu", fused=True):
     model = build_mlp([784, 50, 50, 10], seed=0)
     cfg = TrainConfig(lr=0.1, batch_size=50, burn_in_epochs=0, window_steps=steps, stride=1, eval_every=eval_every,
                       device=device)
     store = Path(folder) / f"t{time.perf_counter_ns()}.zarr"
     t = time.perf_counter()
-    train(model, data, cfg, store, params="hidden")
+    train(model, data, cfg, store, params="hidden", fused=fused)
     return time.perf_counter() - t
 
 
@@ -65,17 +67,22 @@ def main():
     data = load_dataset("mnist5k")
     print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  torch {torch.__version__} "
           f"({torch.get_num_threads()} threads)  steps {args.steps}")
-    times = {"bare": [], "record": [], "record+eval": []}
+    times = {"bare": [], "record": [], "record+eval": [], "autograd": [], "autograd+eval": []}
     with tempfile.TemporaryDirectory() as folder:
         bare_loop(data, 200)  # warm-up (allocator, kernels)
         for _ in range(args.rounds):
             times["bare"].append(bare_loop(data, args.steps))
             times["record"].append(recorded(data, args.steps, folder, eval_every=args.steps + 1))
             times["record+eval"].append(recorded(data, args.steps, folder, eval_every=None))
+            times["autograd"].append(recorded(data, args.steps, folder, eval_every=args.steps + 1, fused=False))
+            times["autograd+eval"].append(recorded(data, args.steps, folder, eval_every=None, fused=False))
     base = min(times["bare"])
     print(f"{'method':44s} {'seconds':>8s} {'steps/s':>8s} {'vs bare':>8s}")
-    rows = [("bare SGD loop (baseline)", "bare"), ("train(), snapshot every step", "record"),
-            ("train(), every step + full-batch eval/epoch", "record+eval")]
+    rows = [("bare SGD loop (baseline)", "bare"),
+            ("train(fused=False), snapshot every step", "autograd"),
+            ("train(fused=False), + full-batch eval/epoch", "autograd+eval"),
+            ("train() (fused step), snapshot every step", "record"),
+            ("train() (fused step), + full-batch eval/epoch", "record+eval")]
     for label, key in rows:
         t = min(times[key])
         print(f"{label:44s} {t:8.2f} {args.steps / t:8.0f} {t / base:7.2f}x")

@@ -1,0 +1,80 @@
+"""The fused MLP step against torch.optim.SGD's autograd step: the same iterates to round-off, and only where
+it applies."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sgdpotential import TrainConfig, Trajectory, build_mlp, load_dataset, train
+from sgdpotential.dynamics.fused import FusedMLPStep
+from sgdpotential.dynamics.training import bind_flat_
+from sgdpotential.nn.objective import per_sample_loss
+
+
+def _autograd_steps(model, X, y, idx_list, lr, loss):
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for idx in idx_list:
+        opt.zero_grad(set_to_none=True)
+        per_sample_loss(model(X[idx]), y[idx], loss).mean().backward()
+        opt.step()
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize(("dtype", "steps", "tol"), [(torch.float64, 100, 1e-12), (torch.float32, 500, 1e-5)])
+def test_same_iterates_as_torch_sgd(loss, dtype, steps, tol):
+    data = load_dataset("digits")
+    X, y = data.X.to(dtype), data.y
+    gen = torch.Generator().manual_seed(3)
+    idx_list = [torch.randperm(X.shape[0], generator=gen)[:25] for _ in range(steps)]
+    widths = [64, 20, 16, 10]
+    ref = _autograd_steps(build_mlp(widths, seed=1).to(dtype), X, y, idx_list, 0.1, loss)
+    model = build_mlp(widths, seed=1).to(dtype)
+    flat = bind_flat_(model)
+    step = FusedMLPStep(model, flat, X, y, 0.1, 25, loss)
+    for idx in idx_list:
+        value = step(idx)
+    np.testing.assert_allclose(flat.numpy(), ref.numpy(), rtol=0, atol=tol * float(ref.abs().max()))
+    with torch.no_grad():  # the loss it returns is the minibatch loss before its last update
+        assert torch.isfinite(value) and value.ndim == 0
+
+
+def test_bias_free_layers():
+    data = load_dataset("digits")
+    X, y = data.X.double(), data.y
+    idx_list = [torch.arange(i, i + 30) for i in range(0, 300, 30)]
+    make = lambda: build_mlp([64, 12, 10], seed=2, bias=False).double()  # noqa: E731
+    ref = _autograd_steps(make(), X, y, idx_list, 0.05, "cross_entropy")
+    model = make()
+    flat = bind_flat_(model)
+    step = FusedMLPStep(model, flat, X, y, 0.05, 30, "cross_entropy")
+    for idx in idx_list:
+        step(idx)
+    np.testing.assert_allclose(flat.numpy(), ref.numpy(), rtol=0, atol=1e-13)
+
+
+def test_applies_only_where_exact():
+    sgd, mom = TrainConfig(), TrainConfig(momentum=0.9)
+    mlp = build_mlp([4, 3, 2])
+    assert FusedMLPStep.applies(mlp, sgd)
+    assert not FusedMLPStep.applies(mlp, mom)
+    assert not FusedMLPStep.applies(mlp, TrainConfig(weight_decay=1e-4))
+    assert not FusedMLPStep.applies(mlp, TrainConfig(optimizer="adam"))
+    assert not FusedMLPStep.applies(build_mlp([4, 3, 2], activation="tanh"), sgd)
+    assert not FusedMLPStep.applies(nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), sgd)  # no ReLU between
+    assert not FusedMLPStep.applies(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), sgd)  # ends in an activation
+
+
+def test_train_records_the_same_window_either_way(tmp_path):
+    """train() with the fused step and with the autograd step: the same stored trajectory to float32 round-off."""
+    data = load_dataset("digits")
+    cfg = TrainConfig(lr=0.1, batch_size=32, burn_in_epochs=2, window_steps=200, stride=1)
+    out = {}
+    for fused in (True, False):
+        store = tmp_path / f"{fused}.zarr"
+        train(build_mlp([64, 32, 32, 10], seed=0), data, cfg, store, params="hidden", fused=fused)
+        out[fused] = Trajectory.open(store).read(0, 200)
+    scale = np.abs(out[False]).max()
+    np.testing.assert_allclose(out[True], out[False], rtol=0, atol=1e-5 * scale)
+    assert not np.array_equal(out[True][0], out[True][-1])  # the window moved
