@@ -8,7 +8,9 @@ Set-up: ``model = "lenet"`` (two 5×5 convolutions, 6 and 16 channels, then 120 
 BackPACK's per-sample gradients do not support) on the 5,000 mnist5k digits, the feng-tu protocol (α 0.1, B 50,
 100% training accuracy, a 10-epoch window, no later ages), the recorded weights being the convolutions'
 (``params = "type:Conv2d"``, N = 2,572), K = 50, without the path-averaged noise (``noise_axes = noise_snapshots =
-0``; its cost is 33 C_P evaluations along K + K' directions, see the C_P row). It times the stages of that run
+0``; its cost is 33 C_P evaluations along K + K' directions, see the C_P row); ``--components`` and
+``--window-epochs`` shorten it (K, and the window that sets the snapshots and the replays' steps). It times the
+stages of that run
 (record, probes, analysis, ladder) and, after the record stage, evaluates C_P and H_P at the window mean along the
 50 principal directions: ours, a per-sample autograd loop, BackPACK's ``BatchGrad`` and PyHessian-style
 sequential double-backward products, in this one process, minimum of ``--rounds``; agreement beside each time.
@@ -55,21 +57,27 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--stages-only", action="store_true", help="time the run's stages, skip the probe comparison")
+    ap.add_argument("--components", type=int, default=50, help="K (the K-scan goes to K_max = scan_limit(K, T, N))")
+    ap.add_argument("--window-epochs", type=float, default=10.0, help="the window's length (replay steps too)")
     args = ap.parse_args()
     print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  torch {torch.__version__} "
           f"({torch.get_num_threads()} threads)")
     # C̄_P (the path-averaged noise: 2(8 + 8) + 1 = 33 evaluations of C_P along K + K' directions by default) is
     # switched off here and its cost given per C_P evaluation below, so that the stage times stay readable
-    cfg = preset("feng-tu", model="lenet", params="type:Conv2d", ages=[], noise_axes=0, noise_snapshots=0)
+    cfg = preset("feng-tu", model="lenet", params="type:Conv2d", ages=[], noise_axes=0, noise_snapshots=0,
+                 components=args.components, window_epochs=args.window_epochs)
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "run")
         t = time.perf_counter()
         run_stages(out, plan(last="ages"), config=cfg)
-        print(f"stage {'record (burn-in to 100% + 10-epoch window + PCA)':62s} {time.perf_counter() - t:8.1f} s")
+        print(f"stage {f'record (burn-in to 100% + {args.window_epochs:g}-epoch window + PCA)':62s} "
+              f"{time.perf_counter() - t:8.1f} s")
         pca = np.load(os.path.join(out, "pca.npz"))
         if not args.stages_only:
             compare(pca, args.rounds)
-        for name, stages in (("probes (flatness along K_max = 250 + 250 held out, H_P, C_P)", ("probes",)),
+        k_max = pca["scan_components"].shape[0]
+        print(f"K = {pca['components'].shape[0]}, K_max = {k_max}, T = {pca['projections'].shape[0]} snapshots")
+        for name, stages in ((f"probes (flatness along K_max = {k_max} + {k_max} held out, H_P, C_P)", ("probes",)),
                              ("analysis (laws, simulated spectra, decomposition)", ("analysis",)),
                              ("ladder (3 replays in all weights + subspace laws)", ("ladder",))):
             t = time.perf_counter()

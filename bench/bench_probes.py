@@ -30,6 +30,7 @@ from sgdpotential import build_mlp, load_dataset
 from sgdpotential.nn.models import select_parameters
 from sgdpotential.nn.objective import Objective
 from sgdpotential.nn.probes import flatness, projected_hessian, projected_noise_covariance
+from sgdpotential.nn.probes._tangents import dense_only
 from sgdpotential.nn.probes.curvature import gauss_newton_is_exact
 from sgdpotential.pipeline.config import preset
 from sgdpotential.pipeline.record import record
@@ -182,6 +183,7 @@ def grid_flatness(net, data, names, w0, P, radius, points=101):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--hessian-only", action="store_true", help="only the H_P rows")
     args = ap.parse_args()
     print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  torch {torch.__version__} "
           f"({torch.get_num_threads()} threads)")
@@ -212,28 +214,13 @@ def main():
             w0 = obj.w_base.clone()
         set_selected(net, names, w0)
         projected_noise_covariance(obj, w0, P[:2])  # warm-up of torch.func
-        t_ours, m_ours, C = measure(lambda obj=obj, w0=w0, P=P: projected_noise_covariance(obj, w0, P), args.rounds)
-        t_loop, m_loop, C_loop = measure(lambda n=names, P=P: loop_noise(net, data, n, P), args.rounds)
-        t_bp, m_bp, C_bp = measure(lambda n=names, P=P: backpack_noise(model_at(widths, mean_all), data, n, P),
-                                   args.rounds)
-        t_vg, m_vg, _ = measure(lambda obj=obj, w0=w0, P=P: vmap_grad_noise(obj, w0, P), args.rounds)
-        G = torch.randn(data.n_train, N)
-        t_floor, _, _ = measure(lambda G=G, P=P: G @ P.T, args.rounds)
-        del G
-        err = max(np.abs(C - C_loop).max(), np.abs(C - C_bp).max()) / np.abs(C_loop).max()
-        how = "GEMM tangents, structured" if gauss_newton_is_exact(obj) else "vmap jvp"
-        row(f"C_P [{subset}, N={N}] ours ({how})", t_ours, m_ours, f"max rel diff vs loop/BackPACK {err:.1e}")
-        row(f"C_P [{subset}] per-sample autograd loop + projection", t_loop, m_loop,
-            f"ours {t_loop / t_ours:.0f}x faster")
-        row(f"C_P [{subset}] BackPACK BatchGrad + projection", t_bp, m_bp, f"ours {t_bp / t_ours:.1f}x faster")
-        row(f"C_P [{subset}] chunked vmap(grad) + projection (torch.func)", t_vg, m_vg,
-            f"ours {t_vg / t_ours:.1f}x faster")
-        row(f"C_P [{subset}] floor: one dense (N_L×N)@(N×K) product", t_floor, 0,
-            f"ours / floor = {t_ours / t_floor:.1f}")
+        if not args.hessian_only:
+            _c_rows(obj, w0, P, names, net, data, widths, mean_all, N, args.rounds, row)
         t_h, m_h, H = measure(lambda obj=obj, w0=w0, P=P: projected_hessian(obj, w0, P), args.rounds)
         t_ph, m_ph, H_ph = measure(lambda n=names, P=P: pyhessian_hp(net, data, n, P), args.rounds)
         t_sub, m_sub, _ = measure(lambda n=names, P=P: pyhessian_hp(net, data, n, P, whole_model=False), args.rounds)
-        how = "Gauss-Newton, exact here" if gauss_newton_is_exact(obj) else "vmap forward-over-reverse"
+        how = ("Gauss-Newton, exact here" if gauss_newton_is_exact(obj) else
+               "batched double backward" if dense_only(obj) else "vmap forward-over-reverse")
         row(f"H_P [{subset}] ours ({how})", t_h, m_h,
             f"max rel diff vs PyHessian-style {np.abs(H - H_ph).max() / np.abs(H_ph).max():.1e}")
         row(f"H_P [{subset}] K sequential double-backward HVPs (PyHessian)", t_ph, m_ph,
@@ -241,8 +228,39 @@ def main():
         row(f"H_P [{subset}] same, restricted to the subset (stronger)", t_sub, m_sub,
             f"ours {t_sub / t_h:.1f}x faster")
         print(f"   N_L × N_params floats = {data.n_train * 42310 * 4 / 2**20:.0f} MiB (the memory bound to stay below)")
+    if args.hessian_only:
+        return
 
     # flatness along the 50 principal directions of the hidden weights
+    _flatness_rows(net, data, pca, widths, mean_all, K, args.rounds, row)
+    del run
+
+
+def _c_rows(obj, w0, P, names, net, data, widths, mean_all, N, rounds, row):
+    """The C_P rows of one subset: ours against a per-sample loop, BackPACK, torch.func and the GEMM floor."""
+    subset = "hidden" if N < 42310 else "all"
+    t_ours, m_ours, C = measure(lambda obj=obj, w0=w0, P=P: projected_noise_covariance(obj, w0, P), rounds)
+    t_loop, m_loop, C_loop = measure(lambda n=names, P=P: loop_noise(net, data, n, P), rounds)
+    t_bp, m_bp, C_bp = measure(lambda n=names, P=P: backpack_noise(model_at(widths, mean_all), data, n, P),
+                               rounds)
+    t_vg, m_vg, _ = measure(lambda obj=obj, w0=w0, P=P: vmap_grad_noise(obj, w0, P), rounds)
+    G = torch.randn(data.n_train, N)
+    t_floor, _, _ = measure(lambda G=G, P=P: G @ P.T, rounds)
+    del G
+    err = max(np.abs(C - C_loop).max(), np.abs(C - C_bp).max()) / np.abs(C_loop).max()
+    how = "GEMM tangents, structured" if gauss_newton_is_exact(obj) else "vmap jvp"
+    row(f"C_P [{subset}, N={N}] ours ({how})", t_ours, m_ours, f"max rel diff vs loop/BackPACK {err:.1e}")
+    row(f"C_P [{subset}] per-sample autograd loop + projection", t_loop, m_loop,
+        f"ours {t_loop / t_ours:.0f}x faster")
+    row(f"C_P [{subset}] BackPACK BatchGrad + projection", t_bp, m_bp, f"ours {t_bp / t_ours:.1f}x faster")
+    row(f"C_P [{subset}] chunked vmap(grad) + projection (torch.func)", t_vg, m_vg,
+        f"ours {t_vg / t_ours:.1f}x faster")
+    row(f"C_P [{subset}] floor: one dense (N_L×N)@(N×K) product", t_floor, 0,
+        f"ours / floor = {t_ours / t_floor:.1f}")
+
+
+def _flatness_rows(net, data, pca, widths, mean_all, K, rounds, row):
+    """Flatness along the 50 principal directions of the hidden weights: ours against a grid scan."""
     names = select_parameters(net, "hidden").names
     obj = Objective(net, data, "hidden", base=mean_all)
     P = torch.as_tensor(pca["components"][:K], dtype=torch.float32).contiguous()
@@ -251,16 +269,15 @@ def main():
     data64 = type(data)(data.X.double(), data.y, data.name, data.n_classes, data.scaling)
     ref = flatness(Objective(net64, data64, "hidden", base=mean_all), w0.double(), P.double(), rtol=1e-12)
     ok = ~np.isnan(ref.width)
-    t_f, m_f, fl = measure(lambda: flatness(obj, w0, P), args.rounds)
+    t_f, m_f, fl = measure(lambda: flatness(obj, w0, P), rounds)
     radius = 1.25 * float(np.nanmax(np.abs(np.concatenate([ref.left, ref.right]))))
     t_g, m_g, gw = measure(lambda: grid_flatness(net, data, names, w0, P, radius), 1)
     e_ours = np.nanmax(np.abs(fl.width[ok] - ref.width[ok]) / ref.width[ok])
     e_grid = np.nanmax(np.abs(gw[ok] - ref.width[ok]) / ref.width[ok])
-    row("flatness, 50 directions: ours (quadratic start + Illinois)", t_f, m_f,
+    row("flatness, 50 directions: ours (quadratic start + log-log Illinois)", t_f, m_f,
         f"max rel err {e_ours:.1e} vs float64 rtol-1e-12 reference; {int((~ok).sum())} censored")
     row("flatness: 101-point grid per direction, 1 pass per point", t_g, m_g,
         f"max rel err {e_grid:.1e}; ours {t_g / t_f:.0f}x faster (grid given ±1.25·max crossing)")
-    del run
 
 
 if __name__ == "__main__":
