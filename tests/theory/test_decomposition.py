@@ -195,6 +195,26 @@ def test_eigenbasis_residuals_and_inverse_equal_the_reference(saddle):
                                atol=1e-10 * np.abs(dec.U).max())
 
 
+def test_cholesky_route_of_the_inverse():
+    """From n = 200 a positive definite Σ is inverted by Cholesky: U = εΣ⁻¹ as np.linalg.inv gives it, and a
+    singular Σ (noise that misses a direction) is still refused with the one message."""
+    from sgdpotential.theory._checks import PSD_CHOLESKY_MIN
+
+    n = 260
+    assert n >= PSD_CHOLESKY_MIN
+    rng = rng_of(n)
+    F, D = symmetric_force(rng, n), spd(rng, n, 0.1, 3.0)
+    dec = decompose(F, D, 0.05)
+    check_invariants(dec, F, D, 0.05)
+    np.testing.assert_allclose(dec.U, 0.05 * np.linalg.inv(dec.lyapunov_solution), rtol=0,
+                               atol=1e-9 * np.abs(dec.U).max())
+    for missed in (0.0, 1e-17):  # no noise, or noise below round-off, along one eigenvector of F
+        # (Cholesky fails on the first; it succeeds on the second and the Lanczos test hands it to eigh)
+        D_miss = np.diag(np.r_[missed, np.linspace(1.0, 2.0, n - 1)])
+        with pytest.raises(DecompositionError, match=r"Σ is singular to working precision"):
+            decompose(np.diag(np.linspace(1.0, 2.0, n)), D_miss, 0.05)
+
+
 @pytest.mark.parametrize("n", [50, 300])  # below and above the Cholesky route's size
 def test_psd_check_by_cholesky_keeps_the_rule(n):
     """λ_min ≥ −1e-10·λ_max is accepted, below is refused with the eigenvalue named, on both routes."""

@@ -71,7 +71,8 @@ def require_symmetric(name: str, M: np.ndarray, what: str) -> np.ndarray:
     return (M + M.T) / 2
 
 
-#: Size from which :func:`require_psd` decides by one Cholesky factorisation instead of all eigenvalues.
+#: Size from which a positive definiteness question is decided by one Cholesky factorisation instead of all
+#: eigenvalues (:func:`require_psd`, the decomposition's inverse of Σ).
 PSD_CHOLESKY_MIN = 200
 
 
@@ -81,8 +82,7 @@ def require_psd(name: str, M: np.ndarray, what: str) -> None:
     Method: below :data:`PSD_CHOLESKY_MIN`, ``eigvalsh``. From there, λ_max by Lanczos (``eigsh``, k = 1 —
     only the tolerance's scale, so to 1e-3) and one Cholesky factorisation of M + τI, τ = SINGULARITY_RTOL·λ_max,
     which exists iff λ_min > −τ (up to round-off of n·2⁻⁵²·λ_max, far below τ): n³/3 flops instead of an
-    eigenvalue reduction (at n = 2,500 measured ~10× cheaper, ``bench/bench_decompose.py``). A failed
-    factorisation falls back to ``eigvalsh`` for the eigenvalue the message names.
+    eigenvalue reduction. A failed factorisation falls back to ``eigvalsh`` for the eigenvalue the message names.
     """
     M = require_symmetric(name, M, what)
     n = M.shape[0]

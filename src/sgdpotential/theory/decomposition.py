@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DecompositionError
-from ._checks import as_square, positive_scalar, require_psd
+from ._checks import PSD_CHOLESKY_MIN, as_square, positive_scalar, require_psd
 from .lyapunov import require_stable, solve_lyapunov
 
 __all__ = ["Decomposition", "decompose"]
@@ -182,21 +182,30 @@ def decompose(F, D, eps: float = 1.0, *, method: str = "auto") -> Decomposition:
 
 
 def _symmetric_inverse(M: np.ndarray, n: int) -> np.ndarray:
-    """Inverse of a symmetric matrix, refusing one that is singular to working precision.
+    """Inverse of a symmetric matrix, refusing one that is singular to working precision
+    (|λ|_min ≤ n·2⁻⁵²·|λ|_max).
 
-    Positive definite (Σ at a stable point): Cholesky, ``potri`` and ``pocon``'s reciprocal condition number
-    (n³ flops); otherwise (Σ at a saddle is indefinite) or when that estimate is near the threshold: ``eigh``.
+    From n = :data:`~sgdpotential.theory._checks.PSD_CHOLESKY_MIN` on, a positive definite M (Σ at a stable point)
+    is inverted by Cholesky (``potrf``, ``potri``: n³ flops instead of an ``eigh``), with λ_max of M and of M⁻¹
+    by Lanczos to decide the singularity test (kept 10× clear of its threshold, else decided by ``eigh``);
+    smaller or indefinite matrices (Σ at a saddle), or a failed factorisation: ``eigh``.
     """
     from scipy.linalg import lapack
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
     M = (M + M.T) / 2
-    c, info = lapack.dpotrf(M, lower=1, clean=1)
-    if info == 0:
-        rcond, info_c = lapack.dpocon(c, np.abs(M).sum(axis=0).max(), uplo="L")
-        if info_c == 0 and rcond > 10 * n * np.finfo(float).eps:  # clear of the eigh test below
-            inv, info = lapack.dpotri(c, lower=1)
-            if info == 0:
-                return np.tril(inv) + np.tril(inv, -1).T
+    if n >= PSD_CHOLESKY_MIN:
+        c, info = lapack.dpotrf(M, lower=1, clean=1)
+        inv, info = lapack.dpotri(c, lower=1) if info == 0 else (None, info)
+        if info == 0:
+            inv = np.tril(inv) + np.tril(inv, -1).T
+            try:
+                top, top_inv = (float(eigsh(X, k=1, which="LA", tol=1e-3, v0=np.ones(n),
+                                            return_eigenvectors=False)[0]) for X in (M, inv))
+            except ArpackNoConvergence:
+                top = top_inv = 0.0
+            if top_inv > 0 and 1 / top_inv > 10 * n * np.finfo(float).eps * top:
+                return inv
     s, W = np.linalg.eigh(M)
     smax = np.max(np.abs(s))
     k = int(np.argmin(np.abs(s)))
