@@ -195,6 +195,24 @@ def test_eigenbasis_residuals_and_inverse_equal_the_reference(saddle):
                                atol=1e-10 * np.abs(dec.U).max())
 
 
+def test_probed_residuals_estimate_the_exact_ones():
+    """From n = 200 the residuals are estimated from 8 random probes: at round-off for a correct decomposition, and
+    within a factor 3 of the exact value for a wrong one (U perturbed)."""
+    from sgdpotential.theory.decomposition import _residuals_eig, _residuals_probed
+
+    n = 220
+    rng = rng_of(n)
+    F, D = symmetric_force(rng, n), spd(rng, n)
+    dec = decompose(F, D, 0.1)
+    assert max(dec.residuals.values()) < TOL
+    lam, V = np.linalg.eigh(F)
+    args = [V.T @ X @ V for X in (D, dec.U + 1e-3 * np.eye(n), dec.Q, dec.S + dec.A, dec.lyapunov_solution)]
+    exact = _residuals_eig(lam, args[0], 0.1, *args[1:])
+    probed = _residuals_probed(lam, args[0], 0.1, *args[1:])
+    for key in ("eq9", "eq11", "eq15"):  # those the perturbation of U reaches
+        assert exact[key] > 1e-5 and 1 / 3 < probed[key] / exact[key] < 3, (key, exact[key], probed[key])
+
+
 def test_cholesky_route_of_the_inverse():
     """From n = 200 a positive definite Σ is inverted by Cholesky: U = εΣ⁻¹ as np.linalg.inv gives it, and a
     singular Σ (noise that misses a direction) is still refused with the one message."""
