@@ -30,7 +30,6 @@ from sgdpotential import build_mlp, load_dataset
 from sgdpotential.nn.models import select_parameters
 from sgdpotential.nn.objective import Objective
 from sgdpotential.nn.probes import flatness, projected_hessian, projected_noise_covariance
-from sgdpotential.nn.probes._tangents import dense_only
 from sgdpotential.nn.probes.curvature import gauss_newton_is_exact
 from sgdpotential.pipeline.config import preset
 from sgdpotential.pipeline.record import record
@@ -219,8 +218,7 @@ def main():
         t_h, m_h, H = measure(lambda obj=obj, w0=w0, P=P: projected_hessian(obj, w0, P), args.rounds)
         t_ph, m_ph, H_ph = measure(lambda n=names, P=P: pyhessian_hp(net, data, n, P), args.rounds)
         t_sub, m_sub, _ = measure(lambda n=names, P=P: pyhessian_hp(net, data, n, P, whole_model=False), args.rounds)
-        how = ("Gauss-Newton, exact here" if gauss_newton_is_exact(obj) else
-               "batched double backward" if dense_only(obj) else "vmap forward-over-reverse")
+        how = "Gauss-Newton, exact here" if gauss_newton_is_exact(obj) else "vmap forward-over-reverse"
         row(f"H_P [{subset}] ours ({how})", t_h, m_h,
             f"max rel diff vs PyHessian-style {np.abs(H - H_ph).max() / np.abs(H_ph).max():.1e}")
         row(f"H_P [{subset}] K sequential double-backward HVPs (PyHessian)", t_ph, m_ph,

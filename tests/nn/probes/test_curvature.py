@@ -49,30 +49,3 @@ def test_gauss_newton_path_is_exact_for_one_relu_layer_and_refused_otherwise():
     assert not gauss_newton_is_exact(Objective(build_mlp([6, 5, 5, 4]).double(), data, "all"))
     with pytest.raises(ConfigError, match=r"'gauss-newton' is exact only for the weights of one linear layer"):
         projected_hessian(tanh, tanh.w_base, P, method="gauss-newton")
-
-
-def test_both_product_routes_agree_on_a_cnn_and_an_mlp(small_mlp):
-    """Batched double backward (dense networks' route) and vmap-ed forward-over-reverse (every other model's)
-    give the same H v on a LeNet-BN in eval mode; on the tanh MLP the double backward's batching changes nothing
-    (its values against a dense Hessian: the test above)."""
-    import pytest
-
-    import sgdpotential as sp
-    from sgdpotential.errors import ModelModeWarning
-    from sgdpotential.nn.models import build_model
-    from sgdpotential.nn.objective import Objective
-    from sgdpotential.nn.probes._tangents import dense_only
-    from sgdpotential.nn.probes.curvature import _double_backward_products, hessian_vector_products
-
-    data = sp.load_dataset("digits")
-    data = type(data)(data.X[:50].double(), data.y[:50], "digits", 10, data.scaling, data.sample_shape)
-    with pytest.warns(ModelModeWarning):
-        cnn = Objective(build_model("lenet-bn", data.sample_shape, 10, seed=1).double(), data, "type:Conv2d",
-                        chunk=20)
-    mlp, _ = small_mlp
-    assert not dense_only(cnn) and dense_only(mlp)
-    for obj in (cnn, mlp):
-        V = orthonormal_directions(obj.n_params, 5, seed=6)
-        a = hessian_vector_products(obj, obj.w_base, V)
-        b = _double_backward_products(obj, obj.w_base, V, batch=2)
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-12 * float(b.abs().max()))

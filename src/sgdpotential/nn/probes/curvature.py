@@ -11,22 +11,15 @@ from ..._validation import check_scalar
 from ...errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
-from ._tangents import dense_only, logits_and_tangents, output_residual_and_curvature, structured
+from ._tangents import logits_and_tangents, output_residual_and_curvature, structured
 
 __all__ = ["gauss_newton_is_exact", "hessian_top_eigenvalues", "hessian_vector_products", "projected_hessian"]
 
 
 
 def hessian_vector_products(obj: Objective, w0: torch.Tensor, V: torch.Tensor, batch: int = 16) -> torch.Tensor:
-    """H v for every row v of V (H of the mean loss), accumulated over sample chunks.
-
-    On a dense network (:func:`~sgdpotential.nn.probes._tangents.dense_only`): batched double backward — the
-    chunk's gradient with its graph, then one reverse pass for up to 64 rows at once (``is_grads_batched``);
-    on any other model: forward-over-reverse (``jvp`` of ``grad``) ``vmap``-ed over ``batch`` rows. Each is the
-    faster of the two on its kind of model (``bench/bench_probes.py``, ``bench/bench_cnn.py``).
-    """
-    if dense_only(obj):
-        return _double_backward_products(obj, w0, V)
+    """H v for every row v of V: forward-over-reverse (``jvp`` of ``grad``), ``vmap``-ed over rows,
+    accumulated over sample chunks (H of the mean loss)."""
 
     def hvp(v, a, b):
         def chunk_loss(w):
@@ -38,20 +31,6 @@ def hessian_vector_products(obj: Objective, w0: torch.Tensor, V: torch.Tensor, b
     for i in range(0, V.shape[0], batch):
         for a, b in obj.chunks():
             out[i : i + batch] += vmap(hvp, in_dims=(0, None, None))(V[i : i + batch], a, b)
-    return out / obj.n_train
-
-
-def _double_backward_products(obj: Objective, w0: torch.Tensor, V: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    w = w0.detach().clone().requires_grad_(True)
-    out = torch.zeros_like(V)
-    with torch.enable_grad():
-        for a, b in obj.chunks():
-            (g,) = torch.autograd.grad(obj.sample_losses(w, a, b).sum(), w, create_graph=True)
-            if not g.requires_grad:  # a loss linear in w: no curvature
-                continue
-            for i in range(0, V.shape[0], batch):
-                out[i : i + batch] += torch.autograd.grad(g, w, grad_outputs=V[i : i + batch], retain_graph=True,
-                                                          is_grads_batched=True)[0]
     return out / obj.n_train
 
 
@@ -90,9 +69,8 @@ def _gauss_newton_projected(obj: Objective, w0: torch.Tensor, P: torch.Tensor) -
 def projected_hessian(obj: Objective, w0, directions, *, method: str = "auto") -> np.ndarray:
     """H_P = P H Pᵀ, the Hessian of the mean loss at w0 in the span of the K directions (rows of P).
 
-    Methods: ``"hvp"`` — K Hessian-vector products H p_i (:func:`hessian_vector_products`: batched double
-    backward on dense networks, ``vmap``-ed forward-over-reverse on others), accumulated over sample chunks,
-    then H_P = P (H P)ᵀ; cost ≈ K gradient evaluations.
+    Methods: ``"hvp"`` — K Hessian-vector products H p_i by forward-over-reverse differentiation, batched
+    with ``vmap`` and accumulated over sample chunks, then H_P = P (H P)ᵀ; cost ≈ K gradient evaluations.
     ``"gauss-newton"`` — exact only when :func:`gauss_newton_is_exact` (one linear layer followed by
     piecewise-linear layers, e.g. the Feng–Tu hidden weights): the output Jacobian along all directions from
     one GEMM and masked products, and the closed-form output curvature. ``"auto"`` picks Gauss–Newton exactly
