@@ -74,7 +74,9 @@ def test_train_records_the_same_window_either_way(tmp_path):
     for fused in (True, False):
         store = tmp_path / f"{fused}.zarr"
         train(build_mlp([64, 32, 32, 10], seed=0), data, cfg, store, params="hidden", fused=fused)
-        out[fused] = Trajectory.open(store).read(0, 200)
+        traj = Trajectory.open(store)
+        out[fused] = traj.read(0, 200)
+        assert traj.metadata["sgd_step"] == ("fused" if fused else "autograd")  # the store says which arithmetic
     scale = np.abs(out[False]).max()
     np.testing.assert_allclose(out[True], out[False], rtol=0, atol=1e-5 * scale)
     assert not np.array_equal(out[True][0], out[True][-1])  # the window moved

@@ -236,7 +236,8 @@ def train_replicas(
     def end_burn_in(r: int) -> None:
         burn_info[r] = policy.outcome(epoch[r], stack.step_count, float(acc[r]), ended[r])
         meta = store_metadata(configs[r], data, selection, stack.n_all, params, burn_info[r],
-                              {"replica": {"index": int(r), "of": R}, **metas[r]})
+                              {"replica": {"index": int(r), "of": R}, "sgd_step": "replicas (batched autograd)",
+                               **metas[r]})
         traj = Trajectory.create(stores[r], selection.size, metadata=meta, capacity=n_snap, chunk_rows=rows)
         recs[r] = WindowRecorder(traj, n_snap, cfg0.stride, stack.n_all, stack.device)
 

@@ -451,7 +451,9 @@ def train(
         burn_in = (_continue(loop, start, config, progress) if start is not None else
                    _burn_in(loop, BurnIn.of(config), state, lambda s: _save_checkpoint(ckpt, s), progress))
         traj = Trajectory.create(store, selection.size, capacity=n_snap, chunk_rows=chunk_rows, overwrite=True,
-                                 metadata=store_metadata(config, data, selection, n_all, params, burn_in, metadata))
+                                 metadata=store_metadata(config, data, selection, n_all, params, burn_in,
+                                                         {"sgd_step": "autograd" if loop.fused is None else "fused",
+                                                          **(metadata or {})}))
         rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device)
         pre_start = preconditioner(loop.opt, list(loop.model.parameters()))
         if start is None:
