@@ -46,7 +46,7 @@ class Decomposition:
         ``"eq14"`` FΣ + ΣFᵀ = 2εD and ``"eq15"`` ΣU = εI. Part of the result: check them. For symmetric F they
         are computed in F's eigenbasis (same norms); from n = 200 on there each norm is *estimated* from 8
         random probes, ‖X‖_F ≈ ‖XZ‖_F with Z of N(0, 1/8) entries (unbiased for ‖X‖²_F, relative spread ~0.5,
-        seed fixed): O(n²) instead of ten n³ products — a residual at round-off (~1e-14) stays far from any
+        seed fixed): O(n²) instead of six n³ products — a residual at round-off (~1e-14) stays far from any
         threshold either way.
     method : {"eigh", "schur"}
         How the Lyapunov equation was solved.
@@ -156,7 +156,7 @@ def decompose(F, D, eps: float = 1.0, *, method: str = "auto") -> Decomposition:
     sigma = sol.sigma
     if sol.method == "eigh":
         # everything in F's eigenbasis, where F = diag(λ): U, Q, S + A there, the residuals there (orthogonal V
-        # keeps Frobenius norms), and back with three products: ~15 n³ GEMMs beside the one eigh
+        # keeps Frobenius norms), and back to the original basis with four products (VŨ, U, S + A, FΣ)
         V, lam = sol.basis, sol.eigenvalues
         s_eig, d_eig = sol.sigma_eig, sol.d_eig
         Q_eig = d_eig * (lam[:, None] - lam[None, :]) / (lam[:, None] + lam[None, :])
