@@ -113,9 +113,10 @@ def main():
         print(f"{'stage':44s} {'cpu (s)':>9s} {dev + ' (s)':>11s} {'speed-up':>9s}")
         for stage in s_cpu:
             print(f"{stage:44s} {s_cpu[stage]:9.2f} {s_dev[stage]:11.2f} {s_cpu[stage] / s_dev[stage]:8.2f}x")
-        psi = [RunDir(r).load(RunDir.SUMMARY)["ivf"] for r in (run_cpu, run_dev)]
-        print("psi cpu " + "  ".join(f"{p['psi']:.2f} [{p['ci95'][0]:.2f}, {p['ci95'][1]:.2f}]" for p in psi[:1])
-              + f"; {dev} " + f"{psi[1]['psi']:.2f} [{psi[1]['ci95'][0]:.2f}, {psi[1]['ci95'][1]:.2f}]")
+        for label, r in (("cpu", run_cpu), (dev, run_dev)):
+            ivf = RunDir(r).load(RunDir.SUMMARY)["ivf"]
+            fit = "no fit" if ivf["psi"] is None else f"{ivf['psi']:.2f} [{ivf['ci95'][0]:.2f}, {ivf['ci95'][1]:.2f}]"
+            print(f"psi on {label}: {fit} ({ivf['n_used']} directions used)")
         on_cpu, on_dev = probes_at(run_cpu, "cpu", args.rounds), probes_at(run_cpu, dev, args.rounds)
         print(f"{'probe at the CPU run window mean (K directions)':44s} {'cpu (s)':>9s} {dev + ' (s)':>11s} "
               f"{'speed-up':>9s} {'max rel diff':>13s}")
