@@ -27,10 +27,8 @@ import torch.nn.functional as nnf
 from sgdpotential import TrainConfig, build_mlp, load_dataset, train
 
 
-def bare_loop(data, steps, seed=0, device="cpu"):
-    model = build_mlp([784, 50, 50, 10], seed=0).to(device)
-    data = data.to(torch.device(device))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+def sgd_loop(data, steps, step, seed=0, device="cpu"):
+    """Seconds for ``steps`` calls of ``step(idx)`` on epoch-wise shuffled minibatches of 50 (randperm per epoch)."""
     gen = torch.Generator().manual_seed(seed)
     n, B = data.n_train, 50
     t = time.perf_counter()
@@ -40,13 +38,24 @@ def bare_loop(data, steps, seed=0, device="cpu"):
             perm, pos = torch.randperm(n, generator=gen).to(device), 0
         idx = perm[pos : pos + B]
         pos += B
-        opt.zero_grad(set_to_none=True)
-        loss = nnf.cross_entropy(model(data.X[idx]), data.y[idx])
-        loss.backward()
-        opt.step()
+        step(idx)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return time.perf_counter() - t
+
+
+def bare_loop(data, steps, seed=0, device="cpu"):
+    """The baseline: forward, backward and a ``torch.optim.SGD`` step per minibatch."""
+    model = build_mlp([784, 50, 50, 10], seed=0).to(device)
+    data = data.to(torch.device(device))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(idx):
+        opt.zero_grad(set_to_none=True)
+        nnf.cross_entropy(model(data.X[idx]), data.y[idx]).backward()
+        opt.step()
+
+    return sgd_loop(data, steps, step, seed, device)
 
 
 def fused_loop(data, steps, seed=0):
@@ -55,18 +64,8 @@ def fused_loop(data, steps, seed=0):
     from sgdpotential.dynamics.training import bind_flat_
 
     model = build_mlp([784, 50, 50, 10], seed=0)
-    step = FusedMLPStep(model, bind_flat_(model), data.X, data.y, 0.1, 50, "cross_entropy")
-    gen = torch.Generator().manual_seed(seed)
-    n, B = data.n_train, 50
-    t = time.perf_counter()
-    pos, perm = n, None
-    for _ in range(steps):
-        if pos + B > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
-        idx = perm[pos : pos + B]
-        pos += B
-        step(idx)
-    return time.perf_counter() - t
+    return sgd_loop(data, steps, FusedMLPStep(model, bind_flat_(model), data.X, data.y, 0.1, 50, "cross_entropy"),
+                    seed)
 
 
 def recorded(data, steps, folder, eval_every, device="cpu", fused=True):

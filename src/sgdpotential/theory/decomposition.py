@@ -248,24 +248,9 @@ def _residuals(F, D, eps, U, Q, S, A, sigma) -> dict[str, float]:
 
 
 def _residuals_eig(lam, D, eps, U, Q, SA, sigma) -> dict[str, float]:
-    """:func:`_residuals` in F's eigenbasis (F = diag(λ), every other matrix there too): products with F become
-    row and column scalings, and an orthogonal change of basis keeps every Frobenius norm."""
-    S, A = (SA + SA.T) / 2, (SA - SA.T) / 2
-    n = lam.size
-    Fm = np.diag(lam)
-    DQU = (D + Q) @ U
-    FQ, QFt, FD, DFt = lam[:, None] * Q, Q * lam[None, :], lam[:, None] * D, D * lam[None, :]
-    UF, UDU = U * lam[None, :], U @ D @ U
-    SAD = SA @ D @ (S - A)
-    Fs, sFt = lam[:, None] * sigma, sigma * lam[None, :]
-    return {
-        "eq9": _rel(Fm - DQU, Fm, DQU),
-        "eq8": _rel(S - SAD, S, SAD),
-        "eq10": _rel(FQ + QFt - FD + DFt, FQ, QFt, FD, DFt),
-        "eq11": _rel(UF + UF.T - 2 * UDU, UF, UF.T, 2 * UDU),
-        "eq14": _rel(Fs + sFt - 2 * eps * D, Fs, sFt, 2 * eps * D),
-        "eq15": _rel(sigma @ U / eps - np.eye(n), np.eye(n)),
-    }
+    """:func:`_residuals` in F's eigenbasis, F = diag(λ) and every other matrix there too (an orthogonal change of
+    basis keeps every Frobenius norm); for n below the probed residuals' size, where the products are cheap."""
+    return _residuals(np.diag(lam), D, eps, U, Q, (SA + SA.T) / 2, (SA - SA.T) / 2, sigma)
 
 
 def _residuals_probed(lam, D, eps, U, Q, SA, sigma, m: int = 8, seed: int = 0) -> dict[str, float]:
@@ -276,9 +261,8 @@ def _residuals_probed(lam, D, eps, U, Q, SA, sigma, m: int = 8, seed: int = 0) -
     def L(X):  # F = diag(λ) applied from the left
         return lam[:, None] * X
 
-    def rel(*terms):  # the probed residual (sum of the signed terms) over the sum of the terms' norms
-        scale = sum(float(np.linalg.norm(t)) for t in terms)
-        return float(np.linalg.norm(sum(terms)) / scale) if scale > 0 else 0.0
+    def rel(*terms):  # the probed residual: the sum of the signed terms, over the sum of their norms
+        return _rel(sum(terms), *terms)
 
     UZ, LZ, DZ, QZ, SZ, STZ, sZ = U @ Z, L(Z), D @ Z, Q @ Z, SA @ Z, SA.T @ Z, sigma @ Z
     return {
