@@ -1,6 +1,6 @@
 """Benchmark: streaming PCA of a 12,000 × 42,310 float32 trajectory read from the store, against
 scikit-learn's PCA on the in-memory matrix, with an exact reference — each in its own process so that
-peak memory (max RSS) is measured per method.
+peak memory (max RSS) is measured per method. Ours runs with its defaults (block Krylov, 3 blocks + 1 pass).
 
 Run by hand:  python bench/bench_pca.py [--folder /tmp/sgdp-bench] [--keep]
 
@@ -109,7 +109,7 @@ def main():
     results = {name: run_child(name, store) for name in ("ours", "sklearn", "exact")}
     ref = np.array(results["exact"]["variances"])
     print(f"{'method':44s} {'seconds':>8s} {'peak RSS GiB':>13s} {'max rel err top-20':>19s}")
-    for name, label in (("ours", "trajectory_pca, randomized, streaming store"),
+    for name, label in (("ours", "trajectory_pca, block Krylov, streaming store"),
                         ("sklearn", f"sklearn PCA ({results['sklearn']['solver']}), in memory"),
                         ("exact", "exact reference (eigsh on float64 Gram)")):
         r = results[name]

@@ -26,6 +26,26 @@ def test_append_read_reopen(tmp_path):
     np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), data)
 
 
+def test_prefetched_blocks_are_the_reads_and_a_reader_may_stop_early(tmp_path):
+    """iter_chunks reads one block ahead in a worker thread: the blocks are exactly the reads, in order, each a
+    fresh array; a reader that breaks off leaves no thread behind."""
+    import threading
+
+    data = np.random.default_rng(0).standard_normal((50, 7)).astype(np.float32)
+    tr = Trajectory.create(tmp_path / "t.zarr", 7, chunk_rows=3)
+    tr.append(data, np.arange(50))
+    rows = tr.rows(5, 50)
+    got = list(rows.iter_chunks(6))
+    assert [s for s, _ in got] == list(range(0, 45, 6))
+    np.testing.assert_array_equal(np.concatenate([b for _, b in got]), data[5:])
+    assert not np.shares_memory(got[0][1], got[1][1])
+    for _, block in tr.iter_chunks(4):
+        block[:] = 0.0  # scratch use does not reach the store
+        break
+    np.testing.assert_array_equal(tr.read(), data)
+    assert not [t for t in threading.enumerate() if t.name.startswith("sgdp-read")]
+
+
 def test_uncommitted_rows_are_invisible_and_readable_with_plain_zarr(tmp_path):
     path = tmp_path / "t.zarr"
     tr = Trajectory.create(path, 3, capacity=8, chunk_rows=2)
