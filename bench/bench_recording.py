@@ -8,7 +8,8 @@ burn-in and a window of the same length, a snapshot of the 2,500 hidden weights 
 (stride 1), the running mean of all 42,310 parameters, the per-step finite-loss check, and chunked
 writes to the zarr store with a resume checkpoint per chunk — with the fused analytic MLP step
 (:class:`~sgdpotential.dynamics.fused.FusedMLPStep`, the default) and with the autograd step (``fused=False``,
-the same step as the baseline: the difference is the cost of recording). Rounds alternate; minimum per method.
+the same step as the baseline: the difference is the cost of recording), and recording all 42,310 weights
+(``params="all"``, 169 KB per step, as Feng & Tu's protocol does). Rounds alternate; minimum per method.
 """
 
 from __future__ import annotations
@@ -68,13 +69,13 @@ def fused_loop(data, steps, seed=0):
                     seed)
 
 
-def recorded(data, steps, folder, eval_every, device="cpu", fused=True):
+def recorded(data, steps, folder, eval_every, device="cpu", fused=True, params="hidden"):
     model = build_mlp([784, 50, 50, 10], seed=0)
     cfg = TrainConfig(lr=0.1, batch_size=50, burn_in_epochs=0, window_steps=steps, stride=1, eval_every=eval_every,
                       device=device)
     store = Path(folder) / f"t{time.perf_counter_ns()}.zarr"
     t = time.perf_counter()
-    train(model, data, cfg, store, params="hidden", fused=fused)
+    train(model, data, cfg, store, params=params, fused=fused)
     return time.perf_counter() - t
 
 
@@ -86,7 +87,8 @@ def main():
     data = load_dataset("mnist5k")
     print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  torch {torch.__version__} "
           f"({torch.get_num_threads()} threads)  steps {args.steps}")
-    times = {"bare": [], "fused": [], "record": [], "record+eval": [], "autograd": [], "autograd+eval": []}
+    times = {"bare": [], "fused": [], "record": [], "record+eval": [], "autograd": [], "autograd+eval": [],
+             "all": []}
     with tempfile.TemporaryDirectory() as folder:
         bare_loop(data, 200)  # warm-up (allocator, kernels)
         for _ in range(args.rounds):
@@ -96,6 +98,7 @@ def main():
             times["record+eval"].append(recorded(data, args.steps, folder, eval_every=None))
             times["autograd"].append(recorded(data, args.steps, folder, eval_every=args.steps + 1, fused=False))
             times["autograd+eval"].append(recorded(data, args.steps, folder, eval_every=None, fused=False))
+            times["all"].append(recorded(data, args.steps, folder, eval_every=args.steps + 1, params="all"))
     base = min(times["bare"])
     print(f"{'method':44s} {'seconds':>8s} {'steps/s':>8s} {'time vs bare':>13s}")
     rows = [("bare SGD loop (baseline)", "bare"),
@@ -103,7 +106,8 @@ def main():
             ("train(fused=False), snapshot every step", "autograd"),
             ("train(fused=False), + full-batch eval/epoch", "autograd+eval"),
             ("train() (fused step), snapshot every step", "record"),
-            ("train() (fused step), + full-batch eval/epoch", "record+eval")]
+            ("train() (fused step), + full-batch eval/epoch", "record+eval"),
+            ("train() (fused step), all weights every step", "all")]
     for label, key in rows:
         t = min(times[key])
         print(f"{label:44s} {t:8.2f} {args.steps / t:8.0f} {t / base:12.2f}x")

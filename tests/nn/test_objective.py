@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as nnf
 
 from sgdpotential import ConfigError, build_mlp, flat_parameters, load_dataset, select_parameters
-from sgdpotential.nn.objective import Objective
+from sgdpotential.nn.objective import Objective, mean_loss, per_sample_loss
 
 DIGITS = load_dataset("digits")
 
@@ -22,6 +22,19 @@ def test_loss_is_the_mean_of_per_sample_losses_and_matches_the_model(params):
     torch.testing.assert_close(per, ref, rtol=1e-12, atol=1e-12)
     assert float(obj.loss(w)) == pytest.approx(float(ref.mean()), rel=1e-12)  # L is the mean, not the sum
     assert float(obj.loss(w)) * obj.n_train == pytest.approx(float(ref.sum()), rel=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_the_training_loss_is_the_mean_of_the_per_sample_losses_with_the_same_gradient(loss):
+    net = build_mlp([64, 16, 16, 10], seed=1).double()
+    X, y = DIGITS.X[:50].double(), DIGITS.y[:50]
+    fused = mean_loss(net(X), y, loss)
+    g_fused = torch.autograd.grad(fused, list(net.parameters()))
+    ref = per_sample_loss(net(X), y, loss).mean()
+    g_ref = torch.autograd.grad(ref, list(net.parameters()))
+    torch.testing.assert_close(fused, ref, rtol=1e-14, atol=0)
+    for a, b in zip(g_fused, g_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
 
 
 def test_prefix_is_cached_only_when_it_does_not_depend_on_w():

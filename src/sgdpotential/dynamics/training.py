@@ -25,7 +25,7 @@ from .._validation import check_scalar
 from ..errors import ConfigError
 from ..nn.data import Dataset
 from ..nn.models import ParameterSelection, select_parameters
-from ..nn.objective import LOSSES, per_sample_loss
+from ..nn.objective import LOSSES, mean_loss, per_sample_loss
 from ..trajectory import Trajectory
 from .fused import FusedMLPStep
 from .optimizers import diverged, make_optimizer, preconditioner
@@ -303,7 +303,7 @@ class _SGDLoop:
             loss = self.fused(idx)
         else:
             self.opt.zero_grad(set_to_none=True)
-            loss = per_sample_loss(self.model(self.data.X[idx]), self.data.y[idx], self.config.loss).mean()
+            loss = mean_loss(self.model(self.data.X[idx]), self.data.y[idx], self.config.loss)
             loss.backward()
             self.opt.step()
         self.step_count += 1
