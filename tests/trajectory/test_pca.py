@@ -135,6 +135,10 @@ def test_diagnostics():
         (np.zeros((5, 4)), {"n_components": 9},
          r"n_components = 9 must be an integer in \[1, 4\]; at most min\(T − 1, N\) components"),
         (np.zeros((5, 4)), {"method": "svd"}, r"method = 'svd' is not one of 'auto', 'gram', 'covariance'"),
+        (np.zeros((5, 4)), {"method": "randomized", "krylov_blocks": 0},
+         r"krylov_blocks = 0 must be an integer in \[1, 20\]; 1–20 passes \(3 reach ~1e-8 on the benchmark\)"),
+        (np.zeros((5, 4)), {"method": "randomized", "oversample": -1},
+         r"oversample = -1 must be an integer in \[0, 10000\]"),
     ],
 )
 def test_messages(X, kwargs, message):
