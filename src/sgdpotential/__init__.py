@@ -41,6 +41,7 @@ _LAZY = {
     "flatness": "nn.probes", "hessian_top_eigenvalues": "nn.probes", "loss_profiles": "nn.probes",
     "minibatch_landscape": "nn.probes", "noise_temperature": "nn.probes", "projected_hessian": "nn.probes",
     "projected_noise_covariance": "nn.probes", "path_noise_covariance": "nn.probes",
+    "noise_covariance_response": "nn.probes",
     "TrainConfig": "dynamics.training", "TrainResult": "dynamics.training", "train": "dynamics.training",
     "train_replicas": "dynamics.replicas",
     "ReplayResult": "dynamics.replay", "linearized_replay": "dynamics.replay",

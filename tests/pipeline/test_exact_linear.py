@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sgdpotential import load_dataset
+from sgdpotential import LinearSGD, load_dataset
 from sgdpotential.cli import app
+from sgdpotential.pipeline.analysis import SPECTRUM_PATHS, compare_sample_spectrum, relaxation_index
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -107,7 +108,7 @@ def calibration(request, tmp_path_factory):
     assert result.exit_code == 0, result.output
     s = json.loads((tmp / "run" / "summary.json").read_text())
     assert s["model"]["optimizer"] == ("sgd_momentum" if momentum else "sgd")
-    return sampling, s
+    return sampling, s, tmp / "run"
 
 
 def test_the_exact_case_calibrates_the_comparison(calibration):
@@ -120,12 +121,14 @@ def test_the_exact_case_calibrates_the_comparison(calibration):
     ω0, 3–6% off: two of the three bands outside this check). The unrelaxed band is reported apart.
 
     Reshuffled epochs: the simulation draws the within-epoch anticorrelated noise, which brings the relaxed
-    bands from up to 4.5× off (white noise) to within 15% — but not to sampling precision (a measured excess of
-    10–13% remains); the run carries the named warning.
+    bands from up to 4.5× off (white noise) to within 15%; splitting off the white part of the state-dependent
+    noise (what does not cancel within an epoch because the state forgets within it: ``white_share`` ~0.4% of
+    tr C̄ here, yet most of the slow directions' noise) brings them from 1.10–1.12 to 1.013–1.017 — not to
+    sampling precision (nulls ±0.6–1.7%): the decoupling approximation's residual, with the named warning.
 
     Heavy-ball momentum 0.9 with replacement (the laws of theory/momentum.py, simulated windows of the (w, velocity)
     recursion) passes the same check: 1.031 / 1.001 / 0.993 (nulls 0.977–1.029, 0.990–1.011, 0.989–1.009)."""
-    sampling, s = calibration
+    sampling, s, run = calibration
     assert s["lyapunov"]["window_from_w0"]["median_ratio"] > 20  # the biased comparison
     spec = s["sample_spectrum"]
     assert spec["noise"]["source"] == "path" and spec["noise"]["axes"] == 650
@@ -140,6 +143,13 @@ def test_the_exact_case_calibrates_the_comparison(calibration):
             assert abs(b["median_ratio"] - centre) <= 2 * half, b
     else:
         assert [w["name"] for w in s["warnings"]] == ["reshuffled_minibatches"]
-        assert all(abs(b["median_ratio"] - 1) < 0.15 for b in relaxed), relaxed
+        assert 0 < spec["noise"]["white_share"] < 0.05
+        assert all(abs(b["median_ratio"] - 1) < 0.03 for b in relaxed), relaxed  # measured 1.013–1.017
+        # the same comparison without the white part: the anticorrelated additive law of the previous release
+        pr, pca = np.load(run / "probes.npz"), np.load(run / "pca.npz")
+        model = LinearSGD(0.05, 32, n_train=1797)
+        sims = model.sample_spectra(pr["hessian"], pr["noise_cov_path"], 5600, 650, paths=SPECTRUM_PATHS)
+        before = compare_sample_spectrum(pca["variances"], sims, relaxation_index(model, pr["hessian"], 5600))
+        assert min(b["median_ratio"] for b in before["bands"][1:]) > 1.08, before["bands"]  # measured 1.10–1.12
     held = s["heldout"]
     assert held["split"] == held["n_second"] == 2800 and held["ivf_psi"] is not None

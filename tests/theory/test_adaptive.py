@@ -123,3 +123,22 @@ def test_bad_preconditioners():
     np.testing.assert_allclose(projected_preconditioner(p, U), U @ np.diag(p) @ U.T)
     with pytest.raises(DecompositionError, match="finite and positive"):
         projected_preconditioner(-p, U)
+
+
+def test_the_uncancelled_state_is_that_of_the_preconditioned_recursion():
+    """RMSprop's frozen model steps x' = (I − αPH)x + …: its within-epoch memory is Φ = Σ_l w_l (I − αPH)^l, not
+    symmetric, and S_W = ½[(I − Φ)Σ + Σ(I − Φ)ᵀ] — computed here by matrix powers, against the model's route
+    through y = P^{-1/2}x."""
+    rng = np.random.default_rng(2)
+    n, lr, N, B = 4, 0.05, 40, 4
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    H = Q @ np.diag([0.2, 1.0, 3.0, 8.0]) @ Q.T
+    P = np.diag([0.5, 1.0, 2.0, 1.5])
+    G = rng.standard_normal((n, n))
+    Sigma = G @ G.T
+    m = N // B
+    R = np.eye(n) - lr * P @ H
+    Phi = sum(2 * (m - lag) / (m * (m - 1)) * np.linalg.matrix_power(R, lag) for lag in range(1, m))
+    direct = (np.eye(n) - Phi) @ Sigma
+    model = LinearAdaptive(lr, B, N, preconditioner=P, beta1=0.0, optimizer="rmsprop")
+    np.testing.assert_allclose(model.uncancelled_state(H, Sigma), (direct + direct.T) / 2, atol=1e-12)

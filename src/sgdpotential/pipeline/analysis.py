@@ -14,7 +14,7 @@ from itertools import pairwise
 import numpy as np
 
 from .. import __version__
-from ..errors import DecompositionError
+from ..errors import ConfigError, DecompositionError
 from ..theory import entropy_production_of, fit_power_law, flatness_of_quadratic, rotation_planes
 from ..verdicts import interval_verdict
 from .rundir import RunDir
@@ -108,42 +108,73 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
         # one orthonormal basis of span(P, PA) (its rank is ≤ 2K, ≤ N when K = N): C̄ once, projected on both
         U, sv, _ = torch.linalg.svd(both.T.double(), full_matrices=False)
         basis = U[:, sv > 1e-9 * sv[0]].T.to(obj.dtype)
-        path = _path_noise(rd, obj, w0, basis, pca, net.config.noise_axes, net.config.noise_snapshots)
+        from .network import analysable
+
+        try:  # the model of the window: with reshuffled epochs the path noise is split (see _path_noise)
+            model = analysable(net.config, n_train, rd.preconditioner(pca["components"]))
+        except ConfigError:
+            model = None
+        path = _path_noise(rd, obj, w0, basis, pca, net.config.noise_axes, net.config.noise_snapshots, model, H)
         R = (both.double() @ basis.T.double()).cpu().numpy()  # (2K or K, rank): the directions in that basis
-        C_both = R @ path.pop("noise_cov_path") @ R.T
-        arrays.update(path, noise_cov_path=C_both[:K, :K])
-        if both.shape[0] > K:
-            arrays["heldout_noise_cov_path"] = C_both[K:, K:]
+        for name in ("noise_cov_path", "noise_cov_path_white"):
+            if name in path:
+                C_both = R @ path.pop(name) @ R.T
+                arrays[name] = C_both[:K, :K]
+                if both.shape[0] > K:
+                    arrays[f"heldout_{name}"] = C_both[K:, K:]
+        arrays.update(path)
     rd.save(RunDir.PROBES, **arrays)
     return arrays
 
 
-def _path_noise(rd, obj, w0, P, pca, n_axes: int, n_snapshots: int) -> dict:
-    """C̄_P along P (:func:`~sgdpotential.nn.probes.path_noise_covariance`): the first ``n_axes`` principal axes
-    of the window exactly, the rest from ``n_snapshots`` evenly spaced snapshots with those axes removed."""
-    import torch
+def _path_noise(rd, obj, w0, basis, pca, n_axes: int, n_snapshots: int, model=None, H=None) -> dict:
+    """C̄ along ``basis`` (:func:`~sgdpotential.nn.probes.path_noise_covariance`): the first ``n_axes`` principal
+    axes of the window exactly, the rest from ``n_snapshots`` evenly spaced snapshots with those axes removed.
 
-    from ..nn.probes import path_noise_covariance
+    With reshuffled epochs (``model.n_train``) also its white part W (``noise_cov_path_white``): the response of C
+    to the state covariance whose multiplicative noise does not cancel within an epoch
+    (:meth:`~sgdpotential.theory.LinearSGD.uncancelled_state`), computed with ``H`` = H_P for the axes inside
+    span(P); the axes outside P and the residual snapshots (the fast remainder) count as white entirely."""
+    from ..nn.probes import noise_covariance_response, projected_noise_covariance
     from ..trajectory import Trajectory
 
     axes, ax_var = ((pca["scan_components"], pca["scan_variances"]) if "scan_components" in pca
                     else (pca["components"], pca["variances"]))
-    axes, ax_var = axes[:n_axes].astype(np.float64), ax_var[:n_axes]
+    axes, ax_var = axes[:n_axes].astype(np.float64), np.clip(ax_var[:n_axes], 0, None)
     store = Trajectory.open(rd / RunDir.TRAJECTORY)
     T = store.n_snapshots
     rows = np.unique(((np.arange(n_snapshots) + 0.5) * T / max(n_snapshots, 1)).astype(int)) if n_snapshots else []
-    dev = np.stack([store.read(i, i + 1)[0].astype(np.float64) - pca["mean"] for i in rows]) if len(rows) else None
-    if dev is not None:
-        dev -= (dev @ axes.T) @ axes
-    C_path, inc, rest = path_noise_covariance(obj, w0, P, torch.as_tensor(axes, dtype=obj.dtype),
-                                              np.sqrt(np.clip(ax_var, 0, None)), dev)
-    # an estimate from finitely many axes and snapshots need not be positive semi-definite: the nearest PSD
-    # matrix (negative eigenvalues set to 0), with the share of the trace that took
-    lam, vec = np.linalg.eigh(C_path)
+    dev = (np.stack([store.read(i, i + 1)[0].astype(np.float64) - pca["mean"] for i in rows]) if len(rows) else
+           np.zeros((0, axes.shape[1])))
+    dev -= (dev @ axes.T) @ axes
+    c0 = projected_noise_covariance(obj, w0, basis)
+    along, inc = noise_covariance_response(obj, w0, basis, np.sqrt(ax_var)[:, None] * axes, c0=c0)
+    rest, rest_tr = noise_covariance_response(obj, w0, basis, dev, np.full(len(dev), 1 / max(len(dev), 1)), c0=c0)
+    C_path, clipped = _nearest_psd(c0 + along + rest)
+    out = {"noise_cov_path": C_path, "noise_path_increments": inc, "noise_path_residual": np.array(rest_tr.sum()),
+           "noise_path_snapshots": np.asarray(rows, dtype=np.int64), "noise_path_clipped": np.array(clipped)}
+    if model is not None and model.n_train is not None and H is not None:
+        P = pca["components"].astype(np.float64)
+        coords = axes @ P.T                                       # the axes in P's coordinates
+        inside = np.abs(np.sum(coords**2, axis=1) - 1) < 1e-6
+        S_W = model.uncancelled_state(H, (coords[inside].T * ax_var[inside]) @ coords[inside])
+        mu, U = np.linalg.eigh(S_W)  # S_W = Σ_j μ_j u_j u_jᵀ, μ of either sign: C's response term by term
+        keep = np.abs(mu) > 1e-12 * max(np.abs(mu).max(), np.finfo(float).tiny)
+        steps = np.sqrt(np.abs(mu[keep]))[:, None] * (U[:, keep].T @ P)
+        white, _ = noise_covariance_response(obj, w0, basis, steps, np.sign(mu[keep]), c0=c0)
+        outside = noise_covariance_response(obj, w0, basis, np.sqrt(ax_var[~inside])[:, None] * axes[~inside],
+                                            c0=c0)[0] if (~inside).any() else 0.0
+        W, clipped = _nearest_psd(white + outside + rest)
+        out.update(noise_cov_path_white=W, noise_path_white_clipped=np.array(clipped))
+    return out
+
+
+def _nearest_psd(C) -> tuple[np.ndarray, float]:
+    """The nearest positive semi-definite matrix (negative eigenvalues set to 0) — an estimate from finitely many
+    axes and snapshots need not be PSD — and the share of the trace that took."""
+    lam, vec = np.linalg.eigh((C + C.T) / 2)
     clipped = float(-lam[lam < 0].sum() / max(lam[lam > 0].sum(), np.finfo(float).tiny))
-    C_path = (vec * np.clip(lam, 0, None)) @ vec.T
-    return {"noise_cov_path": C_path, "noise_path_increments": inc, "noise_path_residual": np.array(rest),
-            "noise_path_snapshots": np.asarray(rows, dtype=np.int64), "noise_path_clipped": np.array(clipped)}
+    return (vec * np.clip(lam, 0, None)) @ vec.T, clipped
 
 
 def _fit(x, y, mask, seed=0) -> dict | None:
@@ -279,7 +310,7 @@ def _sample_spectrum(var, H, pr, model, T: int, stride: int) -> dict:
     share of the estimate's trace in negative eigenvalues, set to 0 (an estimate need not be PSD)."""
     C0 = pr["noise_cov"]
     noise: dict = {"source": "w0", "axes": 0}
-    C = C0
+    C, white = C0, None
     if "noise_cov_path" in pr:
         C, inc, rest = pr["noise_cov_path"], pr["noise_path_increments"], float(pr["noise_path_residual"])
         total = float(np.sum(inc)) + rest
@@ -287,7 +318,10 @@ def _sample_spectrum(var, H, pr, model, T: int, stride: int) -> dict:
                  "trace_ratio": float(np.trace(C) / np.trace(C0)),
                  "clipped": float(pr["noise_path_clipped"]) if "noise_path_clipped" in pr else None,
                  "axes_share": float(np.sum(inc) / total) if total else None}
-    sims = model.sample_spectra(H, C, T * stride, var.size, paths=SPECTRUM_PATHS, stride=stride)
+        if "noise_cov_path_white" in pr and model.n_train is not None:  # reshuffled: the part that does not cancel
+            white = pr["noise_cov_path_white"]
+            noise["white_share"] = float(np.trace(white) / np.trace(C))
+    sims = model.sample_spectra(H, C, T * stride, var.size, paths=SPECTRUM_PATHS, stride=stride, white=white)
     r = relaxation_index(model, H, T * stride)
     return {"paths": SPECTRUM_PATHS, "noise": noise, "relaxation_index": [float(x) for x in r],
             **compare_sample_spectrum(var, sims, r)}
@@ -452,11 +486,12 @@ def _warnings(tcfg, summary: dict, K: int, T: int, N: int, coupling: float = 0.0
     if tcfg.sampling == "shuffle":
         warn("reshuffled_minibatches", (
             "sampling = 'shuffle': reshuffled minibatches are anticorrelated within an epoch (they sum to nearly the "
-            "full gradient); the sample-spectrum comparison simulates that, but the analytic laws (lyapunov, "
-            "heldout) treat the noise as white and over-predict directions slower than an epoch (on the exactly "
-            "solvable linear-MSE case by up to ~25×), and even the reshuffled simulation leaves a 10–13% excess "
-            "of measured variance in the directions that relax within the window (README) — compare with "
-            "sampling = 'replacement', which the laws model exactly."))
+            "full gradient); the sample-spectrum comparison simulates that, with the state-dependent part of the "
+            "noise split by how fast the state forgets within an epoch — a decoupling approximation, which on the "
+            "exactly solvable linear-MSE case leaves a 1–2% excess of measured variance in the directions that "
+            "relax within the window, beyond sampling error (README) — while the analytic laws (lyapunov, "
+            "heldout) treat the noise as white and over-predict directions slower than an epoch (there by up to "
+            "~25×); compare with sampling = 'replacement', which the laws model exactly."))
     b = summary["burn_in"]
     if b.get("reached_target") is False:
         warn("target_not_reached", (

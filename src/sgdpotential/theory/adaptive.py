@@ -115,33 +115,43 @@ class LinearAdaptive(LinearSGD):
         return LinearMomentumSGD(self.lr * (1 - self.beta1), self.batch_size, self.n_train, momentum=self.beta1)
 
     def _tilde(self, H, C):
-        S = self._sqrt
-        Ht = S @ np.asarray(H, dtype=float) @ S
-        Ct = S @ np.asarray(C, dtype=float) @ S
-        return (Ht + Ht.T) / 2, (Ct + Ct.T) / 2
+        return self._sandwich(H), self._sandwich(C)
 
-    def _back(self, sigma_y) -> np.ndarray:
-        out = self._sqrt @ sigma_y @ self._sqrt
+    def _sandwich(self, M) -> np.ndarray:
+        """P^{1/2}MP^{1/2}, symmetrised: H and the noise covariances into the inner model's coordinates, and a
+        covariance of y back into x = P^{1/2}y."""
+        out = self._sqrt @ np.asarray(M, dtype=float) @ self._sqrt
         return (out + out.T) / 2
 
     def discrete(self, H, C) -> np.ndarray:
         """The exact stationary law of the frozen-preconditioner recursion: P^{1/2} Σ_y P^{1/2}."""
-        return self._back(self._inner().discrete(*self._tilde(H, C)))
+        return self._sandwich(self._inner().discrete(*self._tilde(H, C)))
 
     def window(self, H, C, steps: int, start: str | int = "stationary") -> np.ndarray:
         """The expected sample covariance of ``steps`` consecutive iterates of the frozen-preconditioner model."""
-        return self._back(self._inner().window(*self._tilde(H, C), steps, start=start))
+        return self._sandwich(self._inner().window(*self._tilde(H, C), steps, start=start))
 
-    def start_covariance(self, H, C) -> np.ndarray:
-        return self._back(self._inner().start_covariance(*self._tilde(H, C)))
+    def start_covariance(self, H, C, white=None) -> np.ndarray:
+        return self._sandwich(self._inner().start_covariance(*self._tilde(H, C), self._white(white)))
 
-    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
+    def uncancelled_state(self, H, Sigma) -> np.ndarray:
+        """:meth:`LinearSGD.uncancelled_state` of the frozen-preconditioner model: the inner model's, in the
+        coordinates y = P^{-1/2}x where it is plain (or heavy-ball) SGD, mapped back."""
+        inv = np.linalg.inv(self._sqrt)
+        return self._sandwich(self._inner().uncancelled_state(self._sandwich(H), inv @ np.asarray(Sigma, dtype=float)
+                                                          @ inv))
+
+    def _white(self, white):
+        """The white part of the noise in the inner model's coordinates (P^{1/2}WP^{1/2}), or None."""
+        return None if white is None else self._sandwich(white)
+
+    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int, white=None):
         """Simulated windows of y in H̃'s eigenbasis (the inner model's simulator), mapped back to x = P^{1/2}V y:
         P^{1/2} is not orthogonal, so the PCA must see x, not y."""
         Ht, Ct = self._tilde(H, C)
         V = np.linalg.eigh((Ht + Ht.T) / 2)[1]  # the basis the inner simulator works in (same call, same basis)
         back = (self._sqrt @ V).T
-        for snaps in self._inner()._windows(Ht, Ct, steps, paths, stride, seed):
+        for snaps in self._inner()._windows(Ht, Ct, steps, paths, stride, seed, self._white(white)):
             yield snaps @ back
 
     def describe(self) -> dict:

@@ -122,7 +122,7 @@ class LinearSGD:
         return decompose(self.force(H), self.diffusion(C), self.eps)
 
     def sample_spectra(self, H, C, steps: int, n_components: int, *, paths: int = 20, stride: int = 1,
-                       seed: int = 0) -> np.ndarray:
+                       seed: int = 0, white=None) -> np.ndarray:
         r"""The sample PCA spectra that windows of the linear model show: ``paths`` exact simulations of
         x_{t+1} = (I − αH)x_t + η_t, each a window of ``steps`` steps with a snapshot every ``stride``, centred on
         its own mean and diagonalised exactly as a run's window is.
@@ -138,11 +138,18 @@ class LinearSGD:
           population; with mB = N_L an epoch's noise sums to zero), independent across epochs. Drawn as
           η_j = √a (z_j − λ z̄), z_j ~ N(0, α²C) i.i.d., a = N_L/(B(N_L − 1)), λ = 1 − √(1 − mB/N_L).
 
+        * with reshuffled epochs and state-dependent noise (``white``): the part W of C that does not cancel within
+          an epoch — the multiplicative noise driven by the state's fluctuations faster than an epoch
+          (:meth:`uncancelled_state`) — is drawn as independent steps, Cov = (α²κ/B)W, and only C − W with the
+          within-epoch anticorrelation above. Exact for additive noise (W = 0); with W it is the decoupling
+          approximation of :meth:`uncancelled_state` (it keeps the per-step covariance and an epoch's summed
+          noise of the decoupled process exactly, not its distribution over the lags within an epoch).
+
         Each path starts from the stationary law of the modes that have one (0 < αλ < 2 in H's eigenbasis, their
         cross-covariances included: a process that has run long before the window) and at 0 along the others;
         with reshuffling, the law at an epoch boundary (where a run's window opens):
-        Σ_E = R^m Σ_E R^m + Q_E, Q_E = α²[a Σ_{j<m} R^j C R^j − S C S/(N_L − 1)], R = I − αH, S = Σ_{j<m} R^j,
-        solved elementwise in H's eigenbasis.
+        Σ_E = R^m Σ_E R^m + Q_E, Q_E = α²[a Σ_{j<m} R^j (C − W) R^j − S (C − W) S/(N_L − 1)
+        + (κ/B) Σ_{j<m} R^j W R^j], R = I − αH, S = Σ_{j<m} R^j, solved elementwise in H's eigenbasis.
 
         Returns
         -------
@@ -160,28 +167,83 @@ class LinearSGD:
         T = steps // stride
         K = min(n_components, T - 1, np.asarray(H).shape[0])
         out = np.empty((paths, K))
-        for p, snaps in enumerate(self._windows(H, C, steps, paths, stride, seed)):
+        for p, snaps in enumerate(self._windows(H, C, steps, paths, stride, seed, white)):
             snaps = snaps - snaps.mean(axis=0)  # H's eigenbasis: the spectrum does not depend on the basis
             out[p] = np.sort(np.linalg.eigvalsh(snaps.T @ snaps / T))[::-1][:K]
         return out
 
-    def start_covariance(self, H, C) -> np.ndarray:
+    def start_covariance(self, H, C, white=None) -> np.ndarray:
         r"""The covariance the simulated windows start from: the stationary law of the recursion along the modes
         that have one (0 < αλ < 2), 0 along the others — with reshuffled epochs (``n_train``) the law at an epoch
-        boundary, Σ_E = R^m Σ_E R^m + Q_E (see :meth:`sample_spectra`). Exact for additive noise; O(n³).
+        boundary, Σ_E = R^m Σ_E R^m + Q_E, with ``white`` the part of C drawn independently per step (see
+        :meth:`sample_spectra`). Exact for additive noise; O(n³).
         """
-        nm = self._noise_model(H, C)
+        nm = self._noise_model(H, C, white)
         start = np.zeros((nm.V.shape[0], nm.V.shape[0]))
         start[np.ix_(nm.stable, nm.stable)] = (nm.start + nm.start.T) / 2
         return nm.V @ start @ nm.V.T
 
-    def _noise_model(self, H, C) -> _NoiseModel:
+    def within_epoch_memory(self, H) -> np.ndarray:
+        r"""Φ = Σ_{l=1}^{m−1} [2(m − l)/(m(m − 1))] R^l, R = I − α_eff H: the lag-l autocorrelation operator of the
+        stationary linear model (E[x_{t+l}x_tᵀ] = R^lΣ) averaged over the ordered pairs of distinct steps of one
+        epoch of m = ⌊N_L/B⌋ minibatches. Φ → I along directions slower than an epoch, → 0 along those that
+        forget within a few steps; 0 with replacement (no epochs). Along unstable directions (αλ ≤ 0) R is
+        taken as I (no decay). With momentum, the overdamped R = I − (α/(1 − μ))H (an approximation).
+
+        Method: H's eigendecomposition, φ(r) summed over the m − 1 lags; O(n³ + n·m).
+        """
+        H = np.asarray(H, dtype=float)
+        h, V = np.linalg.eigh((H + H.T) / 2)
+        if self.n_train is None or self.n_train // self.batch_size < 2:
+            return np.zeros_like(H)
+        m = self.n_train // self.batch_size
+        lags = np.arange(1, m)
+        r = np.clip(1.0 - self.effective_lr * h, -1.0, 1.0)
+        phi = (r[:, None] ** lags) @ (2.0 * (m - lags) / (m * (m - 1)))
+        return (V * phi) @ V.T
+
+    def uncancelled_state(self, H, Sigma) -> np.ndarray:
+        r"""The state covariance whose multiplicative noise does not cancel within a reshuffled epoch:
+        S_W = ½[(I − Φ)Σ + Σ(I − Φ)ᵀ], Φ = :meth:`within_epoch_memory`.
+
+        Where the per-sample gradients depend on the state, g_k(w) = A_k x + r_k (a quadratic loss: linear
+        regression), minibatch noise has a multiplicative part D_t x_t, D_t = A_{B_t} − A, with per-step covariance
+        (κ/B)𝒞(Σ), 𝒞(S) = E_k[(A_k − A)S(A_k − A)]. With one permutation per epoch the D_t of one epoch are
+        anticorrelated exactly as additive noise is, Cov(D_j, D_k) = −Var(A_k)/(N_L − 1), and sum to ~0 — so
+        that part of the noise cancels over an epoch only as far as the state stays put. Decoupling x from the
+        permutation (the approximation: E[D_j x_j x_kᵀ D_k] ≈ E[D_j ⊗ D_k](R^{k−j}Σ)), the pairs of distinct
+        steps of an epoch contribute −m(m − 1)𝒞(½(ΦΣ + ΣΦᵀ))/(N_L − 1) to its summed noise. So the noise
+        covariance the path experienced, C̄ = C(ω0) + 𝒞(Σ), splits into an anticorrelated part C̄ − W and a
+        white part W = 𝒞(S_W) (the ``white`` of :meth:`sample_spectra`): this keeps both the per-step covariance
+        and the epoch's summed covariance of the decoupled process. 𝒞 needs per-sample curvature, so W is
+        measured, not computed here: the change of C when the state fluctuates with covariance S_W
+        (:func:`~sgdpotential.nn.probes.noise_covariance_response`).
+
+        Examples
+        --------
+        >>> m = LinearSGD(0.1, 10, n_train=1000)          # 100 minibatches per epoch
+        >>> float(m.uncancelled_state([[1e-4]], [[1.0]])[0, 0]) < 0.01   # slower than an epoch: cancels
+        True
+        >>> round(float(m.uncancelled_state([[10.0]], [[1.0]])[0, 0]), 2)   # αλ = 1: forgets in one step
+        1.0
+        """
+        Sigma = np.asarray(Sigma, dtype=float)
+        S = Sigma - self.within_epoch_memory(H) @ Sigma
+        return (S + S.T) / 2
+
+    def _noise_model(self, H, C, white=None) -> _NoiseModel:
         """H's eigenbasis, the per-step noise, the epoch structure and the start covariance of the simulations."""
         H = np.asarray(H, dtype=float)
         h, V = np.linalg.eigh((H + H.T) / 2)
         a = self.lr * h
-        base = V.T @ (self.lr**2 * np.asarray(C, dtype=float)) @ V  # α²C in H's eigenbasis
+        C = np.asarray(C, dtype=float)
+        base = V.T @ (self.lr**2 * C) @ V  # α²C in H's eigenbasis
         base = (base + base.T) / 2
+        white_base = None
+        if white is not None and self.n_train is not None:  # with replacement every step is independent anyway
+            white_base = V.T @ (self.lr**2 * np.asarray(white, dtype=float)) @ V
+            white_base = (white_base + white_base.T) / 2
+            base = base - white_base
         tol = SINGULARITY_RTOL * max(float(np.max(np.abs(a))), 1.0)
         s_idx = np.flatnonzero((a > tol) & (a < 2 - tol))
         a_s, r_s = a[s_idx], 1.0 - a[s_idx]
@@ -196,28 +258,37 @@ class LinearSGD:
             dm = _one_minus_power(1.0 - d, d, m)            # 1 − (r_k r_l)^m
             S = _one_minus_power(r_s, a_s, m) / a_s          # Σ_{j<m} r^j
             Q = base[np.ix_(s_idx, s_idx)] * (scale * dm / d - S[:, None] * S[None, :] / (N - 1))
+            if white_base is not None:
+                Q = Q + self.sampling_factor / B * white_base[np.ix_(s_idx, s_idx)] * dm / d
             sig0 = Q / dm
-        return _NoiseModel(a, V, base, scale, m, lam, s_idx, sig0)
+        return _NoiseModel(a, V, base, scale, m, lam, s_idx, sig0, white_base)
 
-    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
+    def _noise(self, nm: _NoiseModel, rng, epochs: int) -> np.ndarray:
+        """The noise η of ``epochs`` epochs of m steps, (epochs·m, n) in H's eigenbasis: η_j = √a(z_j − λz̄) within
+        each epoch (white, λ = 0, with replacement) plus, with a ``white`` part, independent steps."""
+        n, m = nm.a.size, nm.m
+        eta = (rng.standard_normal((epochs * m, n)) @ _factor(nm.scale * nm.base).T).reshape(epochs, m, n)
+        if nm.lam:
+            eta -= nm.lam * eta.mean(axis=1, keepdims=True)
+        eta = eta.reshape(-1, n)
+        if nm.white is not None:
+            eta += rng.standard_normal((epochs * m, n)) @ _factor(self.sampling_factor / self.batch_size
+                                                                   * nm.white).T
+        return eta
+
+    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int, white=None):
         """``paths`` simulated windows as (T, n) snapshots in H's eigenbasis (see :meth:`sample_spectra`)."""
-        nm = self._noise_model(H, C)
+        nm = self._noise_model(H, C, white)
         n, m, s_idx = nm.a.size, nm.m, nm.stable
         r = 1.0 - nm.a
-        w, U = np.linalg.eigh(nm.scale * nm.base)
-        L = U * np.sqrt(np.clip(w, 0.0, None))  # per-step noise factor (before the epoch correction)
-        w0, U0 = np.linalg.eigh((nm.start + nm.start.T) / 2)
-        L0 = U0 * np.sqrt(np.clip(w0, 0.0, None))
+        L0 = _factor(nm.start)
         T = steps // stride
         epochs = -(-steps // m)
         rng = np.random.default_rng(seed)
         for _ in range(paths):
             y = np.zeros(n)
             y[s_idx] = L0 @ rng.standard_normal(s_idx.size)
-            eta = (rng.standard_normal((epochs * m, n)) @ L.T).reshape(epochs, m, n)
-            if nm.lam:
-                eta -= nm.lam * eta.mean(axis=1, keepdims=True)
-            eta = eta.reshape(-1, n)
+            eta = self._noise(nm, rng, epochs)
             snaps = np.empty((T, n))
             for t in range(steps):
                 y = r * y + eta[t]
@@ -256,6 +327,13 @@ class _NoiseModel(NamedTuple):
     lam: float           # within-epoch correction η_j − λ η̄ (0 with replacement)
     stable: np.ndarray   # indices of the modes with a stationary law (0 < αλ < 2)
     start: np.ndarray    # their start covariance (stationary, or at an epoch boundary)
+    white: np.ndarray | None  # α²W, the part of α²C drawn independently per step (reshuffled epochs only)
+
+
+def _factor(cov) -> np.ndarray:
+    """L with LLᵀ = cov for a symmetric PSD ``cov`` (eigenvalues below 0 from round-off set to 0)."""
+    w, U = np.linalg.eigh((cov + cov.T) / 2)
+    return U * np.sqrt(np.clip(w, 0.0, None))
 
 
 def _one_minus_power(x, one_minus_x, m: int):
@@ -322,43 +400,41 @@ class LinearMomentumSGD(LinearSGD):
         return momentum_window_covariance(H, C, self.lr, self.batch_size, self.momentum, steps, start=start,
                                           n_train=self.n_train)
 
-    def start_covariance(self, H, C) -> np.ndarray:
+    def start_covariance(self, H, C, white=None) -> np.ndarray:
         """The weight block of the law the simulated windows start from (see :meth:`_windows`)."""
-        V, Z, stable = self._momentum_start(H, C)
+        V, Z, stable = self._momentum_start(H, C, white)
         n = V.shape[0]
         x = np.zeros((n, n))
         x[np.ix_(stable, stable)] = Z[: stable.size, : stable.size]
         return V @ x @ V.T
 
-    def _momentum_start(self, H, C):
+    def _momentum_start(self, H, C, white=None):
         """H's eigenvectors, the stationary covariance of (x, u) over the stable modes in that basis (blocks
         [[xx, xu], [ux, uu]]), and the stable modes' indices."""
         from .momentum import _pair_blocks, stable_modes
 
-        nm = self._noise_model(H, C)
+        nm = self._noise_model(H, C, white)
         stable = np.flatnonzero(stable_modes(nm.a, self.momentum))
         s = stable.size
         i, j = np.triu_indices(s)
         S = _pair_blocks(nm.a[stable][i], nm.a[stable][j], self.momentum)
         blocks = np.empty((s, s, 2, 2))
         blocks[i, j], blocks[j, i] = S, np.swapaxes(S, 1, 2)
-        q = self.sampling_factor / self.batch_size * nm.base[np.ix_(stable, stable)]  # κα²C̃/B
+        base = nm.base if nm.white is None else nm.base + nm.white  # all of α²C̃: the start treats it as white
+        q = self.sampling_factor / self.batch_size * base[np.ix_(stable, stable)]  # κα²C̃/B
         Z = (q[:, :, None, None] * blocks).transpose(2, 0, 3, 1).reshape(2 * s, 2 * s)
         return nm.V, (Z + Z.T) / 2, stable
 
-    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int):
+    def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int, white=None):
         """``paths`` simulated windows of the heavy-ball recursion in H's eigenbasis: per mode
         x' = (1 − αh)x + μu + η, u' = −αhx + μu + η, the noise η exactly as :meth:`LinearSGD.sample_spectra`
         draws it. Each path starts from the stationary law of (x, u) along the stable modes (0 < αh < 2(1 + μ))
         and at 0 along the others — with reshuffled epochs the stationary law of κ-scaled white noise, not the
         epoch-boundary law (exact with replacement)."""
-        nm = self._noise_model(H, C)
-        _, Z, stable = self._momentum_start(H, C)
+        nm = self._noise_model(H, C, white)
+        _, Z, stable = self._momentum_start(H, C, white)
         n, m, mu, a = nm.a.size, nm.m, self.momentum, nm.a
-        w, U = np.linalg.eigh(nm.scale * nm.base)
-        L = U * np.sqrt(np.clip(w, 0.0, None))
-        w0, U0 = np.linalg.eigh(Z)
-        L0 = U0 * np.sqrt(np.clip(w0, 0.0, None))
+        L0 = _factor(Z)
         T = steps // stride
         epochs = -(-steps // m)
         rng = np.random.default_rng(seed)
@@ -366,10 +442,7 @@ class LinearMomentumSGD(LinearSGD):
             x, u = np.zeros(n), np.zeros(n)
             z0 = L0 @ rng.standard_normal(2 * stable.size)
             x[stable], u[stable] = z0[: stable.size], z0[stable.size :]
-            eta = (rng.standard_normal((epochs * m, n)) @ L.T).reshape(epochs, m, n)
-            if nm.lam:
-                eta -= nm.lam * eta.mean(axis=1, keepdims=True)
-            eta = eta.reshape(-1, n)
+            eta = self._noise(nm, rng, epochs)
             snaps = np.empty((T, n))
             for t in range(steps):
                 x, u = (1.0 - a) * x + mu * u + eta[t], -a * x + mu * u + eta[t]

@@ -10,6 +10,7 @@ from sgdpotential import ConfigError
 from sgdpotential.nn.probes import (
     directional_derivatives,
     minibatch_landscape,
+    noise_covariance_response,
     noise_temperature,
     path_noise_covariance,
     projected_hessian,
@@ -178,3 +179,23 @@ def test_path_noise_covariance_is_the_time_average_of_c_along_a_path(linear_ls):
     assert np.allclose(split, exact, rtol=1e-9, atol=1e-12 * np.abs(exact).max())
     with pytest.raises(ConfigError, match="one σ per axis"):
         path_noise_covariance(obj, torch.tensor(mean), P, torch.tensor(axes[:2]), sig[:3])
+
+
+def test_noise_covariance_response_is_the_exact_second_order_response_for_any_symmetric_state(linear_ls):
+    """Least squares: g_k(w) = A_k w − b_k with A_k = I ⊗ x_k x_kᵀ, so C(w) is quadratic and its response to a state
+    covariance S is 𝒞(S) = E_k[A_k S A_k] − HSH exactly — also for an indefinite S passed as its eigendecomposition
+    (signed weights), which is how the white part of reshuffled noise is measured."""
+    obj, w0, _, H, _, X = linear_ls
+    rng = np.random.default_rng(4)
+    P = orthonormal_directions(15, 6)
+    Q, _ = np.linalg.qr(rng.standard_normal((15, 15)))
+    S = 0.04 * Q @ np.diag(np.linspace(-1.0, 2.0, 15)) @ Q.T  # indefinite
+    A = np.stack([np.kron(np.eye(3), np.outer(x, x)) for x in X])
+    exact = P.numpy() @ (np.einsum("kij,jl,klm->im", A, S, A) / len(X) - H @ S @ H) @ P.numpy().T
+    mu, U = np.linalg.eigh(S)
+    got, traces = noise_covariance_response(obj, w0, P, np.sqrt(np.abs(mu))[:, None] * U.T, np.sign(mu))
+    np.testing.assert_allclose(got, exact, rtol=0, atol=1e-10 * np.abs(exact).max())
+    assert traces.shape == (15,) and traces.sum() == pytest.approx(np.trace(exact), rel=1e-9)
+    assert (traces < 0).any()  # the negative part of S enters with its sign
+    with pytest.raises(ConfigError, match="3 steps and 2 weights; pass one weight per step"):
+        noise_covariance_response(obj, w0, P, U.T[:3], [1.0, 1.0])

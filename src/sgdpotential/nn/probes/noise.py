@@ -21,7 +21,7 @@ from ._directions import point_and_directions
 from ._tangents import dense_only, layer_gradients, logits_and_tangents, output_residual_and_curvature, structured
 
 __all__ = ["MinibatchLandscape", "directional_derivatives", "gradient_noise_trace", "minibatch_landscape",
-           "noise_temperature", "path_noise_covariance", "projected_noise_covariance"]
+           "noise_covariance_response", "noise_temperature", "path_noise_covariance", "projected_noise_covariance"]
 
 
 def directional_derivatives(obj: Objective, w0, directions, *, second: bool = False, batch: int = 16,
@@ -134,6 +134,56 @@ def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = 
     return (C + C.T) / 2
 
 
+def noise_covariance_response(obj: Objective, w0, directions, steps, weights=None, *, c0=None,
+                              method: str = "auto"):
+    r"""The change of C_P when the state fluctuates about ω0 with covariance S = Σ_j w_j s_j s_jᵀ:
+
+        Σ_j w_j [½(C_P(ω0 + s_j) + C_P(ω0 − s_j)) − C_P(ω0)]  =  𝒞_P(S)   (C quadratic in w)
+
+    with 𝒞(S) = E_k[∂_w g_k S ∂_w g_kᵀ] − ∂_w ḡ S ∂_w ḡᵀ the second-order response of paper Eq. (19)'s C to the
+    state (for linear regression, per-sample gradients g_k = A_k x + r_k: 𝒞(S) = E_k[(A_k − A)S(A_k − A)]).
+    Antithetic pairs cancel the terms linear in s_j exactly; the weights may be negative, so any symmetric S
+    (e.g. its eigendecomposition, s_j = √|μ_j| b_j, w_j = sign μ_j) can be passed. For a non-quadratic loss it is
+    the second-order estimate.
+
+    Parameters
+    ----------
+    obj, w0, directions
+        As :func:`projected_noise_covariance` (C is projected on ``directions``).
+    steps : (A, N) array
+        The displacements s_j.
+    weights : (A,) array, optional
+        w_j (default 1).
+    c0 : (K, K) array, optional
+        C_P(ω0), if already evaluated.
+
+    Returns
+    -------
+    response : (K, K) ndarray
+        𝒞_P(S), symmetrised.
+    traces : (A,) ndarray
+        tr of each term (how the response is made up).
+
+    Notes
+    -----
+    Cost: 2A (+1 without ``c0``) evaluations of :func:`projected_noise_covariance` (≈ K forward passes each).
+    """
+    w0t, P = point_and_directions(obj, w0, directions)
+    steps = torch.as_tensor(np.asarray(steps), dtype=obj.dtype, device=obj.device).reshape(-1, obj.n_params)
+    weights = np.ones(steps.shape[0]) if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+    if weights.size != steps.shape[0]:
+        raise ConfigError(f"{steps.shape[0]} steps and {weights.size} weights; pass one weight per step.")
+    c0 = projected_noise_covariance(obj, w0t, P, method=method) if c0 is None else np.asarray(c0, dtype=float)
+    total = np.zeros_like(c0)
+    traces = np.empty(weights.size)
+    for j, (step, wt) in enumerate(zip(steps, weights, strict=True)):
+        term = wt * (0.5 * (projected_noise_covariance(obj, w0t + step, P, method=method)
+                            + projected_noise_covariance(obj, w0t - step, P, method=method)) - c0)
+        total += term
+        traces[j] = np.trace(term)
+    return (total + total.T) / 2, traces
+
+
 def path_noise_covariance(obj: Objective, w0, directions, axes, sigmas, residuals=None, *, method: str = "auto"):
     r"""The noise covariance the window experienced: C̄_P, the time average of C_P(w_t) over the window's path.
 
@@ -145,11 +195,12 @@ def path_noise_covariance(obj: Objective, w0, directions, axes, sigmas, residual
         C̄ = C(ω0) + Σ_i [½(C(ω0 + σ_i a_i) + C(ω0 − σ_i a_i)) − C(ω0)]
                    + (1/m) Σ_j [½(C(ω0 + δ'_j) + C(ω0 − δ'_j)) − C(ω0)]
 
-    The terms linear in δ average to zero about the window mean (and cancel exactly in each antithetic pair);
-    the quadratic ones are contractions with the window's sample covariance — exactly, axis by axis, for the
-    leading (slow, strongly autocorrelated) axes, and estimated from m snapshots for the remaining (fast) ones.
-    The cross terms between the two parts vanish because principal coordinates are uncorrelated over the window.
-    For a non-quadratic loss it is the second-order estimate.
+    i.e. C(ω0) + 𝒞(Σ) of :func:`noise_covariance_response`. The terms linear in δ average to zero about the window
+    mean (and cancel exactly in each antithetic pair); the quadratic ones are contractions with the window's
+    sample covariance — exactly, axis by axis, for the leading (slow, strongly autocorrelated) axes, and
+    estimated from m snapshots for the remaining (fast) ones. The cross terms between the two parts vanish
+    because principal coordinates are uncorrelated over the window. For a non-quadratic loss it is the
+    second-order estimate.
 
     Parameters
     ----------
@@ -173,8 +224,6 @@ def path_noise_covariance(obj: Objective, w0, directions, axes, sigmas, residual
     -----
     Cost: 2(A + m) + 1 evaluations of :func:`projected_noise_covariance` (≈ K forward passes each).
     """
-    import torch
-
     w0t, P = point_and_directions(obj, w0, directions)
     axes = torch.as_tensor(np.asarray(axes), dtype=obj.dtype, device=obj.device).reshape(-1, obj.n_params)
     sigmas = np.asarray(sigmas, dtype=float).reshape(-1)
@@ -183,22 +232,13 @@ def path_noise_covariance(obj: Objective, w0, directions, axes, sigmas, residual
     res = (torch.zeros((0, obj.n_params), dtype=obj.dtype, device=obj.device) if residuals is None else
            torch.as_tensor(np.asarray(residuals), dtype=obj.dtype, device=obj.device).reshape(-1, obj.n_params))
     c0 = projected_noise_covariance(obj, w0t, P, method=method)
-
-    def even_part(step):
-        return 0.5 * (projected_noise_covariance(obj, w0t + step, P, method=method)
-                      + projected_noise_covariance(obj, w0t - step, P, method=method)) - c0
-
-    total = c0.copy()
-    inc = np.empty(sigmas.size)
-    for i, (ax, sd) in enumerate(zip(axes, sigmas, strict=True)):
-        term = even_part(float(sd) * ax)
-        total += term
-        inc[i] = np.trace(term)
-    rest = np.zeros_like(c0)
-    for d in res:
-        rest += even_part(d) / res.shape[0]
-    total += rest
-    return (total + total.T) / 2, inc, float(np.trace(rest))
+    along, inc = noise_covariance_response(obj, w0t, P, axes * torch.as_tensor(sigmas, dtype=obj.dtype,
+                                                                               device=obj.device)[:, None],
+                                           c0=c0, method=method)
+    rest, rest_tr = noise_covariance_response(obj, w0t, P, res, np.full(res.shape[0], 1.0 / max(res.shape[0], 1)),
+                                              c0=c0, method=method)
+    total = c0 + along + rest
+    return (total + total.T) / 2, inc, float(rest_tr.sum())
 
 
 def gradient_noise_trace(obj: Objective, w0, *, rows: int | None = None) -> float:
