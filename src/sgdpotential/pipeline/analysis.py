@@ -38,7 +38,9 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     run's first ``noise_axes`` principal axes and ``noise_snapshots`` residual snapshots; ``heldout_noise_cov_path``
     the same along the held-out basis, one evaluation for both) with ``noise_path_increments`` (each axis's
     term, trace over both bases), ``noise_path_residual``, ``noise_path_snapshots``, ``noise_path_clipped`` (the
-    share of the estimate's trace in negative eigenvalues, set to 0),
+    share of the estimate's trace in negative eigenvalues, set to 0); with reshuffled epochs also
+    ``noise_cov_path_white`` and ``heldout_noise_cov_path_white`` (its part that does not cancel within an epoch,
+    see :func:`_path_noise`) and ``noise_path_white_clipped``,
     ``noise_temperature``; minibatch landscape (Eq. 20) ``theta_mean``,
     ``theta_std``, ``M_mean``, ``M_std``, ``nonconvex_fraction``; ``hessian_top`` (largest eigenvalues of the
     Hessian over the recorded subset).

@@ -60,6 +60,12 @@ def verdict(s: dict) -> list[str]:
                        f"{b['n']} components with relaxation index {rate} in {band} "
                        f"have median measured/simulated σ² = {b['median_ratio']:.3g} (sampling alone: "
                        f"{b['null95'][0]:.3g}–{b['null95'][1]:.3g}): {b['verdict']}.")
+    white = ((s.get("sample_spectrum") or {}).get("noise") or {}).get("white_share")
+    if white is not None:
+        out.append(f"With reshuffled epochs the simulated noise is anticorrelated within each epoch except its white "
+                   f"part, {white:.2%} of tr C̄_P: the state-dependent noise that does not cancel within an epoch "
+                   f"because the state forgets within it (a decoupling approximation; on the exactly solvable case "
+                   f"it leaves a 1–2% excess of measured variance).")
     st = s.get("stationarity")
     if st:
         out.append(f"Yaida's fluctuation–dissipation relation (1 at stationarity) over the window: "
