@@ -113,7 +113,7 @@ def test_the_white_part_of_reshuffled_noise_keeps_the_per_step_and_the_epoch_cov
     model = LinearSGD(0.2, 4, n_train=30)  # m = 7 steps, 2 samples dropped per epoch
     m, kappa, N = 7, 26 / 29, 30
     nm = model._noise_model(H, C, W)
-    eta = model._noise(nm, np.random.default_rng(0), 40_000).reshape(40_000, m, 3) @ nm.V.T  # back from H's basis
+    eta = model._noise(nm)(np.random.default_rng(0), 40_000).reshape(40_000, m, 3) @ nm.V.T  # back from H's basis
     step = np.einsum("emi,emj->ij", eta, eta) / eta.shape[0] / m
     total = eta.sum(axis=1)
     epoch = total.T @ total / len(total)

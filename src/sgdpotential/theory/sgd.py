@@ -263,32 +263,38 @@ class LinearSGD:
             sig0 = Q / dm
         return _NoiseModel(a, V, base, scale, m, lam, s_idx, sig0, white_base)
 
-    def _noise(self, nm: _NoiseModel, rng, epochs: int) -> np.ndarray:
-        """The noise η of ``epochs`` epochs of m steps, (epochs·m, n) in H's eigenbasis: η_j = √a(z_j − λz̄) within
-        each epoch (white, λ = 0, with replacement) plus, with a ``white`` part, independent steps."""
+    def _noise(self, nm: _NoiseModel):
+        """draw(rng, epochs): the noise η of ``epochs`` epochs of m steps, (epochs·m, n) in H's eigenbasis —
+        η_j = √a(z_j − λz̄) within each epoch (white, λ = 0, with replacement) plus, with a ``white`` part,
+        independent steps. The noise factors are computed once (O(n³)); a draw costs O(epochs·m·n²)."""
         n, m = nm.a.size, nm.m
-        eta = (rng.standard_normal((epochs * m, n)) @ _factor(nm.scale * nm.base).T).reshape(epochs, m, n)
-        if nm.lam:
-            eta -= nm.lam * eta.mean(axis=1, keepdims=True)
-        eta = eta.reshape(-1, n)
-        if nm.white is not None:
-            eta += rng.standard_normal((epochs * m, n)) @ _factor(self.sampling_factor / self.batch_size
-                                                                   * nm.white).T
-        return eta
+        L = _factor(nm.scale * nm.base).T
+        LW = None if nm.white is None else _factor(self.sampling_factor / self.batch_size * nm.white).T
+
+        def draw(rng, epochs: int) -> np.ndarray:
+            eta = (rng.standard_normal((epochs * m, n)) @ L).reshape(epochs, m, n)
+            if nm.lam:
+                eta -= nm.lam * eta.mean(axis=1, keepdims=True)
+            eta = eta.reshape(-1, n)
+            if LW is not None:
+                eta += rng.standard_normal((epochs * m, n)) @ LW
+            return eta
+
+        return draw
 
     def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int, white=None):
         """``paths`` simulated windows as (T, n) snapshots in H's eigenbasis (see :meth:`sample_spectra`)."""
         nm = self._noise_model(H, C, white)
         n, m, s_idx = nm.a.size, nm.m, nm.stable
         r = 1.0 - nm.a
-        L0 = _factor(nm.start)
+        L0, draw = _factor(nm.start), self._noise(nm)
         T = steps // stride
         epochs = -(-steps // m)
         rng = np.random.default_rng(seed)
         for _ in range(paths):
             y = np.zeros(n)
             y[s_idx] = L0 @ rng.standard_normal(s_idx.size)
-            eta = self._noise(nm, rng, epochs)
+            eta = draw(rng, epochs)
             snaps = np.empty((T, n))
             for t in range(steps):
                 y = r * y + eta[t]
@@ -434,7 +440,7 @@ class LinearMomentumSGD(LinearSGD):
         nm = self._noise_model(H, C, white)
         _, Z, stable = self._momentum_start(H, C, white)
         n, m, mu, a = nm.a.size, nm.m, self.momentum, nm.a
-        L0 = _factor(Z)
+        L0, draw = _factor(Z), self._noise(nm)
         T = steps // stride
         epochs = -(-steps // m)
         rng = np.random.default_rng(seed)
@@ -442,7 +448,7 @@ class LinearMomentumSGD(LinearSGD):
             x, u = np.zeros(n), np.zeros(n)
             z0 = L0 @ rng.standard_normal(2 * stable.size)
             x[stable], u[stable] = z0[: stable.size], z0[stable.size :]
-            eta = self._noise(nm, rng, epochs)
+            eta = draw(rng, epochs)
             snaps = np.empty((T, n))
             for t in range(steps):
                 x, u = (1.0 - a) * x + mu * u + eta[t], -a * x + mu * u + eta[t]
