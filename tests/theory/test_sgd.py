@@ -126,6 +126,13 @@ def test_the_white_part_of_reshuffled_noise_keeps_the_per_step_and_the_epoch_cov
     np.testing.assert_allclose(model.start_covariance(H, C, white=0 * C), model.start_covariance(H, C), rtol=1e-12)
 
 
+def _epoch_batches(rng, N, B, chains):
+    """One epoch of reshuffled minibatches for ``chains`` independent chains: a fresh permutation each, cut into
+    ⌊N/B⌋ disjoint (chains, B) index blocks (the rest dropped), as ``MinibatchSampler`` draws them."""
+    perm = rng.permuted(np.tile(np.arange(N), (chains, 1)), axis=1)
+    return [perm[:, j * B:(j + 1) * B] for j in range(N // B)]
+
+
 def _reshuffled_sgd_spectra(H, xi, lr, B, steps, chains, burn, seed):
     """Independent oracle: real reshuffled SGD on the quadratic loss with per-sample gradients H w + ξ_k
     (a fresh permutation per epoch, ⌊N/B⌋ disjoint minibatches, the rest dropped), ``chains`` at once,
@@ -137,9 +144,8 @@ def _reshuffled_sgd_spectra(H, xi, lr, B, steps, chains, burn, seed):
     snaps = np.empty((steps, chains, n))
     t = 0
     for epoch in range(burn + -(-steps // m)):
-        perm = rng.permuted(np.tile(np.arange(N), (chains, 1)), axis=1)
-        for j in range(m):
-            noise = xi[perm[:, j * B:(j + 1) * B]].mean(axis=1)
+        for idx in _epoch_batches(rng, N, B, chains):
+            noise = xi[idx].mean(axis=1)
             y = y - lr * (y @ H.T + noise)
             if epoch >= burn and t < steps:
                 snaps[t] = y
@@ -178,9 +184,9 @@ def _linear_regression_sgd(sampling, X, y, lr, B, chains, epochs, burn, seed):
     W = np.tile(np.linalg.lstsq(X, y, rcond=None)[0], (chains, 1))
     cov, C = [], []
     for ep in range(epochs):
-        perm = rng.permuted(np.tile(np.arange(N), (chains, 1)), axis=1) if sampling == "shuffle" else None
+        batches = _epoch_batches(rng, N, B, chains) if sampling == "shuffle" else None
         for j in range(m):
-            idx = perm[:, j * B:(j + 1) * B] if perm is not None else rng.integers(0, N, (chains, B))
+            idx = batches[j] if batches is not None else rng.integers(0, N, (chains, B))
             Xb = X[idx]
             W = W - lr * np.einsum("cbi,cb->ci", Xb, np.einsum("cbi,ci->cb", Xb, W) - y[idx]) / B
         if ep >= burn:
@@ -227,13 +233,11 @@ def _least_squares_chains(A, r, lr, B, chains, epochs, burn, seed, decoupled=Fal
     permutations), x' = x − α(Ax + (A_B − A)x̃ + r_B): the exactly decoupled process. Time-averaged covariance."""
     rng = np.random.default_rng(seed)
     N, n = r.shape
-    m, H = N // B, A.mean(axis=0)
+    H = A.mean(axis=0)
     x, xt = np.zeros((chains, n)), np.zeros((chains, n))
     S, mean, count = np.zeros((n, n)), np.zeros(n), 0
     for epoch in range(epochs):
-        perm, perm2 = (rng.permuted(np.tile(np.arange(N), (chains, 1)), axis=1) for _ in range(2))
-        for j in range(m):
-            idx, idx2 = perm[:, j * B:(j + 1) * B], perm2[:, j * B:(j + 1) * B]
+        for idx, idx2 in zip(*(_epoch_batches(rng, N, B, chains) for _ in range(2)), strict=True):
             Ab, rb = A[idx].mean(axis=1), r[idx].mean(axis=1)
             if decoupled:
                 x = x - lr * (x @ H + np.einsum("cij,cj->ci", Ab, xt) - xt @ H + rb)

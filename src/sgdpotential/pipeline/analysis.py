@@ -129,14 +129,15 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     return arrays
 
 
-def _path_noise(rd, obj, w0, basis, pca, n_axes: int, n_snapshots: int, model=None, H=None) -> dict:
+def _path_noise(rd, obj, w0, basis, pca, n_axes: int, n_snapshots: int, model, H) -> dict:
     """C̄ along ``basis`` (:func:`~sgdpotential.nn.probes.path_noise_covariance`): the first ``n_axes`` principal
     axes of the window exactly, the rest from ``n_snapshots`` evenly spaced snapshots with those axes removed.
 
-    With reshuffled epochs (``model.n_train``) also its white part W (``noise_cov_path_white``): the response of C
-    to the state covariance whose multiplicative noise does not cancel within an epoch
-    (:meth:`~sgdpotential.theory.LinearSGD.uncancelled_state`), computed with ``H`` = H_P for the axes inside
-    span(P); the axes outside P and the residual snapshots (the fast remainder) count as white entirely."""
+    With reshuffled epochs (``model.n_train``; ``model`` is None for an optimizer without a linear model) also its
+    white part W (``noise_cov_path_white``): the response of C to the state covariance whose multiplicative noise
+    does not cancel within an epoch (:meth:`~sgdpotential.theory.LinearSGD.uncancelled_state`), computed with
+    ``H`` = H_P for the axes inside span(P); the axes outside P and the residual snapshots (the fast remainder)
+    count as white entirely."""
     from ..nn.probes import noise_covariance_response, projected_noise_covariance
     from ..trajectory import Trajectory
 
@@ -155,7 +156,7 @@ def _path_noise(rd, obj, w0, basis, pca, n_axes: int, n_snapshots: int, model=No
     C_path, clipped = _nearest_psd(c0 + along + rest)
     out = {"noise_cov_path": C_path, "noise_path_increments": inc, "noise_path_residual": np.array(rest_tr.sum()),
            "noise_path_snapshots": np.asarray(rows, dtype=np.int64), "noise_path_clipped": np.array(clipped)}
-    if model is not None and model.n_train is not None and H is not None:
+    if model is not None and model.n_train is not None:
         P = pca["components"].astype(np.float64)
         coords = axes @ P.T                                       # the axes in P's coordinates
         inside = np.abs(np.sum(coords**2, axis=1) - 1) < 1e-6
@@ -320,7 +321,7 @@ def _sample_spectrum(var, H, pr, model, T: int, stride: int) -> dict:
                  "trace_ratio": float(np.trace(C) / np.trace(C0)),
                  "clipped": float(pr["noise_path_clipped"]) if "noise_path_clipped" in pr else None,
                  "axes_share": float(np.sum(inc) / total) if total else None}
-        if "noise_cov_path_white" in pr and model.n_train is not None:  # reshuffled: the part that does not cancel
+        if "noise_cov_path_white" in pr:  # reshuffled epochs: the part that does not cancel within one
             white = pr["noise_cov_path_white"]
             noise["white_share"] = float(np.trace(white) / np.trace(C))
     sims = model.sample_spectra(H, C, T * stride, var.size, paths=SPECTRUM_PATHS, stride=stride, white=white)

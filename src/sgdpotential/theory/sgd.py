@@ -236,14 +236,12 @@ class LinearSGD:
         H = np.asarray(H, dtype=float)
         h, V = np.linalg.eigh((H + H.T) / 2)
         a = self.lr * h
-        C = np.asarray(C, dtype=float)
-        base = V.T @ (self.lr**2 * C) @ V  # α²C in H's eigenbasis
+        base = V.T @ (self.lr**2 * np.asarray(C, dtype=float)) @ V  # α²C in H's eigenbasis
         base = (base + base.T) / 2
         white_base = None
         if white is not None and self.n_train is not None:  # with replacement every step is independent anyway
             white_base = V.T @ (self.lr**2 * np.asarray(white, dtype=float)) @ V
             white_base = (white_base + white_base.T) / 2
-            base = base - white_base
         tol = SINGULARITY_RTOL * max(float(np.max(np.abs(a))), 1.0)
         s_idx = np.flatnonzero((a > tol) & (a < 2 - tol))
         a_s, r_s = a[s_idx], 1.0 - a[s_idx]
@@ -257,7 +255,8 @@ class LinearSGD:
             scale, lam = N / (B * (N - 1)), 1.0 - np.sqrt(1.0 - m * B / N)
             dm = _one_minus_power(1.0 - d, d, m)            # 1 − (r_k r_l)^m
             S = _one_minus_power(r_s, a_s, m) / a_s          # Σ_{j<m} r^j
-            Q = base[np.ix_(s_idx, s_idx)] * (scale * dm / d - S[:, None] * S[None, :] / (N - 1))
+            anti = _anticorrelated(base, white_base)[np.ix_(s_idx, s_idx)]
+            Q = anti * (scale * dm / d - S[:, None] * S[None, :] / (N - 1))
             if white_base is not None:
                 Q = Q + self.sampling_factor / B * white_base[np.ix_(s_idx, s_idx)] * dm / d
             sig0 = Q / dm
@@ -268,7 +267,7 @@ class LinearSGD:
         η_j = √a(z_j − λz̄) within each epoch (white, λ = 0, with replacement) plus, with a ``white`` part,
         independent steps. The noise factors are computed once (O(n³)); a draw costs O(epochs·m·n²)."""
         n, m = nm.a.size, nm.m
-        L = _factor(nm.scale * nm.base).T
+        L = _factor(nm.scale * _anticorrelated(nm.base, nm.white)).T
         LW = None if nm.white is None else _factor(self.sampling_factor / self.batch_size * nm.white).T
 
         def draw(rng, epochs: int) -> np.ndarray:
@@ -327,13 +326,18 @@ class _NoiseModel(NamedTuple):
 
     a: np.ndarray        # αλ_i
     V: np.ndarray        # H's eigenvectors
-    base: np.ndarray     # α²C in that basis
+    base: np.ndarray     # α²C in that basis (all of it, the white part included)
     scale: float         # the per-step noise is scale·base (before the within-epoch correction)
     m: int               # steps per epoch (1 with replacement)
     lam: float           # within-epoch correction η_j − λ η̄ (0 with replacement)
     stable: np.ndarray   # indices of the modes with a stationary law (0 < αλ < 2)
     start: np.ndarray    # their start covariance (stationary, or at an epoch boundary)
     white: np.ndarray | None  # α²W, the part of α²C drawn independently per step (reshuffled epochs only)
+
+
+def _anticorrelated(base: np.ndarray, white: np.ndarray | None) -> np.ndarray:
+    """α²(C − W): the part of the noise anticorrelated within an epoch (all of it without a white part)."""
+    return base if white is None else base - white
 
 
 def _factor(cov) -> np.ndarray:
@@ -426,8 +430,7 @@ class LinearMomentumSGD(LinearSGD):
         S = _pair_blocks(nm.a[stable][i], nm.a[stable][j], self.momentum)
         blocks = np.empty((s, s, 2, 2))
         blocks[i, j], blocks[j, i] = S, np.swapaxes(S, 1, 2)
-        base = nm.base if nm.white is None else nm.base + nm.white  # all of α²C̃: the start treats it as white
-        q = self.sampling_factor / self.batch_size * base[np.ix_(stable, stable)]  # κα²C̃/B
+        q = self.sampling_factor / self.batch_size * nm.base[np.ix_(stable, stable)]  # κα²C̃/B, all of it white
         Z = (q[:, :, None, None] * blocks).transpose(2, 0, 3, 1).reshape(2 * s, 2 * s)
         return nm.V, (Z + Z.T) / 2, stable
 
