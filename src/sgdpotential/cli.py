@@ -573,6 +573,11 @@ def _print_summary(run_dir) -> None:
         table.add_row("sample spectrum", "; ".join(
             f"α h T ≥ {b['relaxation'][0]:g}: measured/simulated {b['median_ratio']:.3g} ({b['verdict']})"
             for b in bands) + " — the law's windows simulated and PCA'd like this one")
+    replayed = [b for b in (s.get("sample_spectrum_replay") or {}).get("bands", []) if b["n"] >= 3]
+    if replayed:
+        table.add_row("sample spectrum (replayed)", "; ".join(
+            f"α h T ≥ {b['relaxation'][0]:g}: measured/replayed {b['median_ratio']:.3g} ({b['verdict']})"
+            for b in replayed) + " — windows of the minibatch-Hessian linearization with the run's sampling")
     for w in s.get("warnings", []):
         table.add_row("[yellow]warning[/]", w["message"])
     if "error" in pot:

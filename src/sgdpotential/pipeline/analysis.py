@@ -44,6 +44,8 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     ``noise_temperature``; minibatch landscape (Eq. 20) ``theta_mean``,
     ``theta_std``, ``M_mean``, ``M_std``, ``nonconvex_fraction``; ``hessian_top`` (largest eigenvalues of the
     Hessian over the recorded subset).
+    With ``replay_paths``: ``replay_spectra``, the PCA spectra of that many replayed windows
+    (:func:`~sgdpotential.pipeline.replayed.replayed_spectra`).
     With a K-scan in ``pca.npz``: ``scan_width``, ``scan_censored`` along its K_max directions (the first K are
     ``width``, ``censored``). With a held-out basis: ``heldout_width``, ``heldout_censored`` along its K_max
     directions, ``heldout_hessian``, ``heldout_noise_cov`` along its first K (twice the cost of H_P and C_P).
@@ -125,6 +127,10 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
                 if both.shape[0] > K:
                     arrays[f"heldout_{name}"] = C_both[K:, K:]
         arrays.update(path)
+    if net.config.replay_paths:  # windows of the minibatch-Hessian linearization, drawn like the run's own
+        from .replayed import replayed_spectra
+
+        arrays["replay_spectra"] = replayed_spectra(run_dir, net.config.replay_paths, net=net)
     rd.save(RunDir.PROBES, **arrays)
     return arrays
 
@@ -330,6 +336,17 @@ def _sample_spectrum(var, H, pr, model, T: int, stride: int) -> dict:
             **compare_sample_spectrum(var, sims, r)}
 
 
+def _replayed_spectrum(var, H, pr, model, T: int, stride: int) -> dict | None:
+    """The measured spectrum against the spectra of the replayed windows (``replay_spectra`` of the probes: SGD on
+    the minibatch-Hessian linearization with the run's sampling, started where the window started), by
+    :func:`compare_sample_spectrum`; None when the run replayed none (``replay_paths = 0``)."""
+    if "replay_spectra" not in pr:
+        return None
+    sims = pr["replay_spectra"]
+    return {"paths": int(sims.shape[0]), "model": "batch-Hessian replay (Eq. 20), the run's sampling",
+            "start": "window", **compare_sample_spectrum(var, sims, relaxation_index(model, H, T * stride))}
+
+
 def _overlap(fits: list[dict]) -> bool:
     """Whether every pair of 95% intervals overlaps (the one rule for "stable")."""
     cis = [f["ci95"] for f in fits if f.get("ci95")]
@@ -487,14 +504,18 @@ def _warnings(tcfg, summary: dict, K: int, T: int, N: int, coupling: float = 0.0
             f"laws and replays use eval mode (the running statistics at the window's end) — the stated rule, which "
             f"describes a nearby process, not the one trained; compare with GroupNorm (model = 'resnet-gn')."))
     if tcfg.sampling == "shuffle":
+        replayed = ("the replayed windows, sample_spectrum_replay, draw the run's own minibatches and are exact for a "
+                    "loss quadratic per sample" if summary.get("sample_spectrum_replay") else
+                    "replay_paths = 20 adds windows replayed with the run's own minibatches, exact for a loss "
+                    "quadratic per sample")
         warn("reshuffled_minibatches", (
             "sampling = 'shuffle': reshuffled minibatches are anticorrelated within an epoch (they sum to nearly the "
             "full gradient); the sample-spectrum comparison simulates that, with the state-dependent part of the "
             "noise split by how fast the state forgets within an epoch — a decoupling approximation, which on the "
             "exactly solvable linear-MSE case leaves a 1–2% excess of measured variance in the directions that "
-            "relax within the window, beyond sampling error (README) — while the analytic laws (lyapunov, "
-            "heldout) treat the noise as white and over-predict directions slower than an epoch (there by up to "
-            "~25×); compare with sampling = 'replacement', which the laws model exactly."))
+            f"relax within the window, beyond sampling error (README; {replayed}) — while the analytic laws "
+            "(lyapunov, heldout) treat the noise as white and over-predict directions slower than an epoch (there "
+            "by up to ~25×); compare with sampling = 'replacement', which the laws model exactly."))
     b = summary["burn_in"]
     if b.get("reached_target") is False:
         warn("target_not_reached", (
@@ -635,6 +656,7 @@ def analyze(run_dir) -> dict:
         "heldout": _heldout(pca, pr, held_model, int(tcfg.stride)),
         "k_scan": _k_scan(pca, pr),
         "sample_spectrum": _sample_spectrum(var, H, pr, model, T, int(tcfg.stride)),
+        "sample_spectrum_replay": _replayed_spectrum(var, H, pr, model, T, int(tcfg.stride)),
         "warnings": [],
         "ages": None,
         "views": None,

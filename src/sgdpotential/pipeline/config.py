@@ -40,6 +40,12 @@ class RunConfig:
         exactly (:func:`~sgdpotential.nn.probes.path_noise_covariance`; 0: C_P at ω0 only).
     noise_snapshots : int
         How many evenly spaced snapshots estimate the rest of the path average (2(A + m) + 1 evaluations of C_P).
+    replay_paths : int
+        How many windows the probes replay on the minibatch-Hessian linearization (paper Eq. 20, the run's own
+        sampling; :func:`~sgdpotential.pipeline.replayed.replayed_spectra`) for the sample-spectrum comparison
+        ``sample_spectrum_replay`` — exact in law for a loss quadratic per sample under either sampling, where the
+        linear law's second moments are not (reshuffled epochs). Each costs ~2–3× the window's training; 0 (the
+        default) skips it, else at least 5 (20 gives the null's 95% range).
     ages : list[int]
         Later ages (epochs after the burn-in ends; ``train.age_epochs`` is the first window's) at which the same
         training run records further windows, each probed and analysed like the first, in ``ages/age-<a>/``:
@@ -57,6 +63,7 @@ class RunConfig:
     components: int = 50
     noise_axes: int = 8
     noise_snapshots: int = 8
+    replay_paths: int = 0
     ages: list = field(default_factory=list)
     train: dict = field(default_factory=dict)
 

@@ -27,6 +27,7 @@ from ..errors import ConfigError, DecompositionError
 from ..theory import LinearSGD, area_rate, decompose, fit_linear_sde
 from .analysis import ivf_exponent, usable_directions
 from .network import analysable
+from .replayed import optimizer_of
 from .rundir import RunDir
 
 __all__ = ["REPLAYS", "ladder"]
@@ -132,7 +133,7 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
         if not done:
             linearized_replay(obj_all, w0_all, lr, B, T * stride, store=store, hessian=hessian, noise=noise,
                               sampling=tcfg.sampling, seed=tcfg.seed, stride=stride, record=recorded.names,
-                              **_optimizer_of(tcfg, rd),
+                              **optimizer_of(tcfg, rd),
                               progress=None if progress is None else (lambda _p, d, t, n=name: progress(n, d, t)))
         traj = Trajectory.open(store)
         rp = trajectory_pca(traj, K)
@@ -164,15 +165,6 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
            "closure": _closure(closure_fractions(obj_all, w0_all, _embed(P, inside, obj_all), inside=inside))}
     rd.save(RunDir.LADDER, out)
     return out
-
-
-def _optimizer_of(tcfg, rd) -> dict:
-    """The replay's step, as the run's optimizer takes it (Adam/RMSprop with the window's frozen preconditioner)."""
-    if tcfg.optimizer == "adam":
-        return {"momentum": tcfg.beta1, "dampening": tcfg.beta1, "preconditioner": rd.preconditioner()}
-    if tcfg.optimizer == "rmsprop":
-        return {"preconditioner": rd.preconditioner()}
-    return {"momentum": tcfg.momentum}
 
 
 def _embed(P: np.ndarray, inside: np.ndarray, obj) -> np.ndarray:

@@ -17,6 +17,9 @@ from .config import RunConfig
 
 __all__ = ["Network", "analysable", "build_network"]
 
+#: The fewest replayed windows that give the sample-spectrum comparison a sampling null.
+MIN_REPLAY_PATHS = 5
+
 
 @dataclass
 class Network:
@@ -107,6 +110,11 @@ def build_network(config: RunConfig, *, data=None) -> Network:
                  fix="the number of principal axes in the path-averaged noise covariance (0 for C_P at ω0 only)")
     check_scalar(config.noise_snapshots, "noise_snapshots", int, min_val=0,
                  fix="the number of snapshots that estimate the rest of the path-averaged noise covariance")
+    check_scalar(config.replay_paths, "replay_paths", int, min_val=0,
+                 fix="the number of replayed windows of the sample-spectrum comparison (0: none)")
+    if 0 < config.replay_paths < MIN_REPLAY_PATHS:
+        raise ConfigError(f"replay_paths = {config.replay_paths} replayed windows cannot give a sampling null; use 0 "
+                          f"(no replay) or at least {MIN_REPLAY_PATHS} (20 for the null's 95% range).")
     data = load_dataset(config.dataset) if data is None else data
     tcfg.validate(data.n_train)
     _check_ages(config.ages, tcfg, data.n_train)

@@ -163,6 +163,12 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
         sx.fill_between(i, spec["simulated_lo"], spec["simulated_hi"], color="C1", alpha=0.25, lw=0,
                         label="simulated windows of the law: 2.5–97.5%")
         sx.semilogy(i, spec["simulated_mean"], "-", color="C1", label="simulated windows of the law: mean")
+        replay = summary.get("sample_spectrum_replay") or {}
+        if replay.get("simulated_mean"):
+            sx.fill_between(i, replay["simulated_lo"][:n], replay["simulated_hi"][:n], color="C2", alpha=0.25, lw=0,
+                            label="replayed windows (Eq. 20, the run's sampling): 2.5–97.5%")
+            sx.semilogy(i, replay["simulated_mean"][:n], "--", color="C2",
+                        label="replayed windows (Eq. 20, the run's sampling): mean")
         sx.semilogy(i, var[:n], "o", ms=3, color="C0", label="measured σ_i² (this window)")
         sx.set_xlabel("principal component i")
         sx.set_ylabel("σ_i²")

@@ -60,6 +60,16 @@ def verdict(s: dict) -> list[str]:
                        f"{b['n']} components with relaxation index {rate} in {band} "
                        f"have median measured/simulated σ² = {b['median_ratio']:.3g} (sampling alone: "
                        f"{b['null95'][0]:.3g}–{b['null95'][1]:.3g}): {b['verdict']}.")
+    replay = s.get("sample_spectrum_replay") or {}
+    for b in replay.get("bands", []):
+        if b["n"] >= 3 and b["median_ratio"] is not None and b["relaxation"][0] >= 1:
+            lo, hi = b["relaxation"]
+            band = f"[{lo:g}, {'∞' if hi is None else f'{hi:g}'})"
+            out.append(f"Against {replay['paths']} windows replayed on the minibatch-Hessian linearization (Eq. 20, "
+                       f"the run's own sampling, started where this window started; exact for a loss quadratic per "
+                       f"sample), the {b['n']} components with relaxation index {rate} in {band} have median "
+                       f"measured/replayed σ² = {b['median_ratio']:.3g} (sampling alone: {b['null95'][0]:.3g}–"
+                       f"{b['null95'][1]:.3g}): {b['verdict']}.")
     white = ((s.get("sample_spectrum") or {}).get("noise") or {}).get("white_share")
     if white is not None:
         out.append(f"With reshuffled epochs the simulated noise is anticorrelated within each epoch except its white "

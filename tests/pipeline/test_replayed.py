@@ -1,0 +1,77 @@
+"""Replayed windows for the sample-spectrum comparison: where they start, what they return, what they leave
+behind, and ``replay_paths`` through ``sgdpotential run`` (summary, report, console; bad values refused).
+Their exactness is checked on the exactly solvable case (``test_exact_linear.py``, reshuffled)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sgdpotential.cli import app
+from sgdpotential.nn.models import select_parameters
+from sgdpotential.pipeline.replayed import replayed_spectra, window_start
+from sgdpotential.pipeline.rundir import RunDir
+from sgdpotential.trajectory import Trajectory
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+
+
+def test_a_replayed_window_starts_where_the_runs_window_did(quick_run):
+    out, _ = quick_run
+    rd = RunDir(out)
+    net, pca = rd.network(), rd.load(RunDir.PCA)
+    obj = net.objective("all", base=pca["mean_all"])
+    recorded = select_parameters(net.model, net.config.params).names
+    first = Trajectory.open(rd / RunDir.TRAJECTORY).read(0, 1)[0]
+    start = window_start(obj, recorded, first).cpu().numpy()
+    inside = np.zeros(obj.n_params, dtype=bool)
+    inside[torch.arange(obj.n_params)[obj.selection.positions(recorded)].numpy()] = True
+    assert 0 < inside.sum() == first.size < obj.n_params  # the quick run records the hidden weights only
+    np.testing.assert_array_equal(start[inside], first)  # the recorded weights as the window began
+    np.testing.assert_array_equal(start[~inside], pca["mean_all"][~inside].astype(start.dtype))  # the others: mean
+
+
+def test_replayed_spectra_are_the_runs_pca_of_fresh_windows_and_leave_nothing_behind(quick_run_copy):
+    out, _ = quick_run_copy
+    before = sorted(p.name for p in out.iterdir())
+    spectra = replayed_spectra(out, 5)
+    K = np.load(out / "pca.npz")["variances"].size
+    assert spectra.shape == (5, K) and np.all(spectra > 0)
+    assert np.all(np.diff(spectra, axis=1) <= 0)  # each a descending PCA spectrum
+    assert len({tuple(row) for row in spectra}) == 5  # each path its own minibatches
+    np.testing.assert_array_equal(replayed_spectra(out, 5), spectra)  # seeded: the same windows again
+    assert sorted(p.name for p in out.iterdir()) == before  # the replays' stores are gone
+
+
+def test_replay_paths_through_run_adds_the_replayed_comparison(tmp_path):
+    cfg = tmp_path / "r.toml"
+    cfg.write_text('preset = "quick"\nreplay_paths = 5\n[train]\nwindow_epochs = 1.0\n')
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--no-ladder"])
+    assert result.exit_code == 0, result.output
+    s = json.loads((out / "summary.json").read_text())
+    replay = s["sample_spectrum_replay"]
+    assert replay["paths"] == 5 and replay["start"] == "window"
+    assert np.load(out / "probes.npz")["replay_spectra"].shape == (5, len(replay["simulated_mean"]))
+    assert {b["verdict"] for b in replay["bands"]} <= {"consistent", "inconsistent", "inconclusive"}
+    warning = next(w["message"] for w in s["warnings"] if w["name"] == "reshuffled_minibatches")
+    assert "the replayed windows, sample_spectrum_replay, draw the run's own minibatches" in warning
+    assert "sample spectrum (replayed)" in result.stdout
+    html = " ".join((out / "report.html").read_text().split())
+    assert "windows replayed on the minibatch-Hessian linearization" in html or not any(
+        b["n"] >= 3 and b["relaxation"][0] >= 1 for b in replay["bands"])
+
+
+@pytest.mark.parametrize("value", [3, -1])
+def test_too_few_replay_paths_are_refused_before_any_work(tmp_path, value):
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(f'preset = "quick"\nreplay_paths = {value}\n')
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.stderr.split())
+    assert f"replay_paths = {value}" in message and ("at least 5" in message or "≥ 0" in message), message
+    assert not out.exists()
