@@ -108,3 +108,22 @@ def test_fits_are_drawn_with_their_interval_as_the_summary_reports_them(drawn):
     traj = saved["trajectory"]
     assert len(traj.axes) == 3  # two panels and the time colour bar
     assert {"start", "end"} <= {ln.get_label() for ln in traj.axes[0].get_lines()}
+
+
+def test_the_band_verdict_panel_plots_each_relaxed_bands_median_inside_or_outside_its_null(drawn):
+    """The third panel of the Lyapunov figure draws, for each band of directions that relax within the window,
+    the summary's median measured/simulated σ² and its sampling-alone range — nothing recomputed."""
+    import json
+
+    out, saved = drawn
+    summary = json.loads((out / "summary.json").read_text())
+    bands = [b for b in summary["sample_spectrum"]["bands"] if b["relaxation"][0] >= 1 and b["null95"] is not None]
+    ax = saved["lyapunov"].axes[2]
+    if not bands:  # nothing to judge: the panel is off
+        assert not ax.axison
+        return
+    medians = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert [float(y) for ln in medians for y in ln.get_ydata()] == [b["median_ratio"] for b in bands]
+    bars = [ln for ln in ax.get_lines() if ln.get_color() == "C1" and ln.get_linewidth() == 6]
+    assert [list(map(float, ln.get_ydata())) for ln in bars] == [b["null95"] for b in bands]
+    assert len(ax.get_xticklabels()) == len(bands)

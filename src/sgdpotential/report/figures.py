@@ -139,7 +139,7 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     figs["ivf"] = _save(fig, out / "ivf.png")
 
     H, C = probes["hessian"], probes["noise_cov"]
-    fig, (ax, sx) = subplots(1, 2, figsize=(10, 4))
+    fig, (ax, sx, bx) = subplots(1, 3, figsize=(15, 4))
     # distinct marker sizes and fills, so that laws that nearly coincide (continuous ≈ discrete) stay visible
     for key, label, style in (("continuous", "continuous law (Eq. 14)", dict(marker="o", ms=7, mfc="none")),
                               ("discrete", "exact discrete law", dict(marker="s", ms=3)),
@@ -174,6 +174,7 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
         sx.set_ylabel("σ_i²")
         sx.set_title("the test: sample spectra, same T and PCA (no selection bias)", fontsize=9)
         sx.legend(fontsize=7)
+    _band_verdicts(bx, spec, summary.get("sample_spectrum_replay") or {})
     figs["lyapunov"] = _save(fig, out / "lyapunov.png")
 
     fig, ax = subplots(figsize=(5, 3.6))
@@ -199,6 +200,41 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     figs["scaling"] = _save(fig, out / "scaling.png")
     figs["views"] = draw_views(summary, out / "views.png")
     return figs
+
+
+def band_label(b: dict) -> str:
+    """A relaxation band [lo, hi) of a comparison, as the report writes it."""
+    lo, hi = b["relaxation"]
+    return f"[{lo:g}, {'∞' if hi is None else f'{hi:g}'})"
+
+
+def _band_verdicts(ax, spec: dict, replay: dict) -> None:
+    """The sample-spectrum verdicts band by band: each relaxed band's median measured/simulated σ² (marker) and
+    what sampling alone gives (bar: the 2.5–97.5% range of the same statistic among the simulated windows), for
+    the law's simulated windows and, where the run has them, the replayed ones."""
+    drawn = []
+    for shift, comp, name, marker, color in ((-0.12, spec, "law (simulated windows)", "o", "C1"),
+                                             (0.12, replay, "replayed windows (Eq. 20)", "D", "C2")):
+        bands = [b for b in comp.get("bands", []) if b["relaxation"][0] >= 1 and b["null95"] is not None]
+        for k, b in enumerate(bands):
+            lo, hi = b["null95"]
+            ax.plot([k + shift] * 2, [lo, hi], "-", color=color, lw=6, alpha=0.35,
+                    label=f"{name}: sampling alone, 95%" if k == 0 else None)
+            ax.plot(k + shift, b["median_ratio"], marker, color=color, ms=6,
+                    label=f"{name}: measured/simulated, median" if k == 0 else None)
+            drawn += [lo, hi, b["median_ratio"]]
+        if bands:
+            ax.set_xticks(range(len(bands)), [f"α h T ∈ {band_label(b)}" for b in bands], fontsize=7)
+    if not drawn:
+        ax.set_axis_off()
+        return
+    ax.axhline(1.0, color="k", lw=0.8)
+    if max(drawn) / min(drawn) > 3:  # ratios far from 1 (a law that misses): a log axis, plain numbers
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.3g"))
+    ax.set_ylabel("median measured / simulated σ²")
+    ax.set_title("band verdicts: consistent when the marker is inside its bar", fontsize=9)
+    ax.legend(fontsize=7)
 
 
 def _view_rows(summary: dict) -> list[dict]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from .._atomic import atomic_write
 from ..pipeline.rundir import RunDir
 from ..verdicts import RULE
-from .figures import draw_all
+from .figures import band_label, draw_all
 
 
 def verdict(s: dict) -> list[str]:
@@ -54,22 +54,18 @@ def verdict(s: dict) -> list[str]:
     out += [u[0].upper() + u[1:] + ("" if u.endswith(".") else ".") for u in undefined]
     for b in (s.get("sample_spectrum") or {}).get("bands", []):
         if b["n"] >= 3 and b["median_ratio"] is not None:
-            lo, hi = b["relaxation"]
-            band = f"[{lo:g}, {'∞' if hi is None else f'{hi:g}'})"
             out.append(f"Against windows of the same law simulated and PCA'd like this one (no selection bias), the "
-                       f"{b['n']} components with relaxation index {rate} in {band} "
+                       f"{b['n']} components with relaxation index {rate} in {band_label(b)} "
                        f"have median measured/simulated σ² = {b['median_ratio']:.3g} (sampling alone: "
                        f"{b['null95'][0]:.3g}–{b['null95'][1]:.3g}): {b['verdict']}.")
     replay = s.get("sample_spectrum_replay") or {}
-    for b in replay.get("bands", []):
-        if b["n"] >= 3 and b["median_ratio"] is not None and b["relaxation"][0] >= 1:
-            lo, hi = b["relaxation"]
-            band = f"[{lo:g}, {'∞' if hi is None else f'{hi:g}'})"
-            out.append(f"Against {replay['paths']} windows replayed on the minibatch-Hessian linearization (Eq. 20, "
-                       f"the run's own sampling, started where this window started; exact for a loss quadratic per "
-                       f"sample), the {b['n']} components with relaxation index {rate} in {band} have median "
-                       f"measured/replayed σ² = {b['median_ratio']:.3g} (sampling alone: {b['null95'][0]:.3g}–"
-                       f"{b['null95'][1]:.3g}): {b['verdict']}.")
+    shown = [b for b in replay.get("bands", []) if b["n"] >= 3 and b["relaxation"][0] >= 1]
+    if shown:
+        out.append(f"Against {replay['paths']} windows replayed on the minibatch-Hessian linearization (Eq. 20 in "
+                   "every weight, the run's own sampling, started where this window started; exact for a loss "
+                   f"quadratic per sample), median measured/replayed σ² by relaxation index {rate}: " + "; ".join(
+                       f"{band_label(b)}, {b['n']} components: {b['median_ratio']:#.3g} (sampling alone "
+                       f"{b['null95'][0]:#.3g}–{b['null95'][1]:#.3g}, {b['verdict']})" for b in shown) + ".")
     white = ((s.get("sample_spectrum") or {}).get("noise") or {}).get("white_share")
     if white is not None:
         out.append(f"With reshuffled epochs the simulated noise is anticorrelated within each epoch except its white "
