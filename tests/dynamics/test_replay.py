@@ -36,6 +36,8 @@ def test_batch_replay_of_a_quadratic_loss_is_sgd_step_for_step(digits, tmp_path,
     rep = linearized_replay(obj, w0, 0.01, 32, 150, store=tmp_path / "rep.zarr", seed=3, start=w_init,
                             sampling=sampling, stride=stride, momentum=momentum).trajectory
     assert rep.shape == real.shape == (150 // stride, 650)
+    np.testing.assert_array_equal(rep.start_all, real.start_all)  # both opened at w_init (no burn-in)
+    np.testing.assert_array_equal(real.start_all, w_init.numpy())
     np.testing.assert_array_equal(rep.steps, real.steps)
     moved = np.abs(real.read() - w_init.numpy()).max()
     assert moved > 0.05  # SGD moved far compared with float32 round-off...

@@ -42,6 +42,7 @@ def test_replicas_match_sequential_runs(digits, tmp_path, vary):
         assert a.shape == b.shape == (60, 32 * 32)
         assert np.abs(a - b).max() < 1e-4 * np.abs(b).max()  # float tolerance (weights ~1, float32)
         np.testing.assert_allclose(r.trajectory.mean_all, seq.mean_all, atol=1e-4)
+        np.testing.assert_allclose(r.trajectory.start_all, seq.start_all, atol=1e-4)  # every weight as it opened
         assert r.trajectory.metadata["replica"] == {"index": i, "of": 3}
     # the replicas really are different runs (else the test could not tell them apart)
     assert np.abs(res[0].trajectory.read() - res[1].trajectory.read()).max() > 0.01

@@ -26,11 +26,11 @@ from sgdpotential.dynamics.training import checkpoint_path
 DIGITS = load_dataset("digits")
 
 
-def small_run(tmp_path, name="t.zarr", **overrides):
+def small_run(tmp_path, name="t.zarr", params="hidden", **overrides):
     cfg = dict(lr=0.05, batch_size=32, burn_in_epochs=2, window_steps=60, stride=2, seed=3)
     cfg.update(overrides)
     net = build_mlp([64, 16, 16, 10], seed=0)
-    return net, train(net, DIGITS, TrainConfig(**cfg), tmp_path / name, params="hidden", chunk_rows=8)
+    return net, train(net, DIGITS, TrainConfig(**cfg), tmp_path / name, params=params, chunk_rows=8)
 
 
 def test_recording_contents(tmp_path):
@@ -50,6 +50,19 @@ def test_recording_contents(tmp_path):
     assert meta["dataset"]["name"] == "digits" and "torch" in meta["versions"]
     assert len(tr.eval_log["step"]) == 60 // spe
     assert not checkpoint_path(tmp_path / "t.zarr").exists()  # removed once complete
+
+
+def test_the_store_keeps_every_weight_as_the_window_opened(tmp_path):
+    """``start_all`` — where a replay of the window starts — holds all the weights before the window's first step:
+    the state that the same training (deterministic, same minibatches) reaches after the burn-in's steps."""
+    spe = DIGITS.n_train // 32
+    _, res = small_run(tmp_path)  # 2 burn-in epochs, the hidden weights recorded every 2nd step
+    start = res.trajectory.start_all
+    assert start.shape == res.trajectory.mean_all.shape and start.dtype == np.float64
+    _, plain = small_run(tmp_path, "plain.zarr", burn_in_epochs=0, window_steps=2 * spe, stride=1, params="all")
+    np.testing.assert_array_equal(start, plain.trajectory.read()[-1])  # after the same 2·spe steps
+    np.testing.assert_array_equal(plain.trajectory.start_all,
+                                  flat_parameters(build_mlp([64, 16, 16, 10], seed=0)).numpy())  # no burn-in
 
 
 def test_deterministic_and_options(tmp_path):
@@ -137,6 +150,7 @@ def test_killed_run_resumes_to_the_identical_store(tmp_path, reference, mode):
     np.testing.assert_array_equal(tr.read(), reference.read())
     np.testing.assert_array_equal(tr.steps, reference.steps)
     np.testing.assert_array_equal(tr.mean_all, reference.mean_all)
+    np.testing.assert_array_equal(tr.start_all, reference.start_all)
     assert tr.eval_log == reference.eval_log
     assert not checkpoint_path(store).exists()
 

@@ -19,30 +19,42 @@ pytestmark = pytest.mark.e2e
 runner = CliRunner()
 
 
-def test_a_replayed_window_starts_where_the_runs_window_did(quick_run):
+def test_a_replayed_window_starts_where_the_runs_window_did(quick_run, tmp_path):
+    """Every weight as the window opened (the store's ``start_all``); a store without it (written before it was
+    kept) falls back to the first snapshot in the recorded weights and the window mean in the others."""
     out, _ = quick_run
     rd = RunDir(out)
     net, pca = rd.network(), rd.load(RunDir.PCA)
     obj = net.objective("all", base=pca["mean_all"])
     recorded = select_parameters(net.model, net.config.params).names
-    first = Trajectory.open(rd / RunDir.TRAJECTORY).read(0, 1)[0]
-    start = window_start(obj, recorded, first).cpu().numpy()
+    store = Trajectory.open(rd / RunDir.TRAJECTORY)
+    start, how = window_start(obj, recorded, store)
+    assert how == "window"
+    np.testing.assert_array_equal(start.cpu().numpy(), store.start_all.astype(np.float32))
+
+    class Older:  # the same store as an older release wrote it: no start_all
+        start_all = None
+        read = store.read
+
+    start, how = window_start(obj, recorded, Older())
+    start = start.cpu().numpy()
     inside = np.zeros(obj.n_params, dtype=bool)
     inside[torch.arange(obj.n_params)[obj.selection.positions(recorded)].numpy()] = True
-    assert 0 < inside.sum() == first.size < obj.n_params  # the quick run records the hidden weights only
-    np.testing.assert_array_equal(start[inside], first)  # the recorded weights as the window began
-    np.testing.assert_array_equal(start[~inside], pca["mean_all"][~inside].astype(start.dtype))  # the others: mean
+    assert how == "first snapshot" and 0 < inside.sum() == store.n_params < obj.n_params  # hidden weights only
+    np.testing.assert_array_equal(start[inside], store.read(0, 1)[0])
+    np.testing.assert_array_equal(start[~inside], pca["mean_all"][~inside].astype(start.dtype))
 
 
 def test_replayed_spectra_are_the_runs_pca_of_fresh_windows_and_leave_nothing_behind(quick_run_copy):
     out, _ = quick_run_copy
     before = sorted(p.name for p in out.iterdir())
-    spectra = replayed_spectra(out, 5)
+    spectra, start = replayed_spectra(out, 5)
+    assert start == "window"
     K = np.load(out / "pca.npz")["variances"].size
     assert spectra.shape == (5, K) and np.all(spectra > 0)
     assert np.all(np.diff(spectra, axis=1) <= 0)  # each a descending PCA spectrum
     assert len({tuple(row) for row in spectra}) == 5  # each path its own minibatches
-    np.testing.assert_array_equal(replayed_spectra(out, 5), spectra)  # seeded: the same windows again
+    np.testing.assert_array_equal(replayed_spectra(out, 5)[0], spectra)  # seeded: the same windows again
     assert sorted(p.name for p in out.iterdir()) == before  # the replays' stores are gone
 
 

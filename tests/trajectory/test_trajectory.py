@@ -12,6 +12,8 @@ def test_append_read_reopen(tmp_path):
     rng = np.random.default_rng(0)
     data = rng.standard_normal((25, 7)).astype(np.float32)
     tr = Trajectory.create(path, 7, metadata={"seed": 3}, capacity=10, chunk_rows=4)
+    assert tr.start_all is None  # a writer that does not say where the window opened
+    tr.set_start(np.arange(11.0))
     tr.append(data[:10], np.arange(10))
     tr.append(data[10:25], np.arange(10, 25), eval_log={"step": [5], "loss": [0.1], "accuracy": [1.0]})  # grows
     assert tr.shape == (25, 7) and not tr.complete
@@ -21,6 +23,8 @@ def test_append_read_reopen(tmp_path):
     np.testing.assert_array_equal(again.read(), data)
     np.testing.assert_array_equal(again.steps, np.arange(25))
     np.testing.assert_array_equal(again.mean_all, np.ones(11))
+    np.testing.assert_array_equal(again.start_all, np.arange(11.0))
+    assert zarr.open_group(str(path), mode="r")["start_all"].dtype == np.float64  # plain zarr reads it
     blocks = list(again.iter_chunks())
     assert [s for s, _ in blocks] == [0, 4, 8, 12, 16, 20, 24]
     np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), data)

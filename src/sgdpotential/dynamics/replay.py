@@ -279,6 +279,7 @@ def linearized_replay(
     try:
         for _ in range(warmup):
             w = sgd_step(w)
+        rec.trajectory.set_start(w.detach().cpu().numpy())  # the objective's weights as the recorded steps begin
         t0 = time.perf_counter()
         step = warmup
         while not rec.done:

@@ -239,6 +239,7 @@ def train_replicas(
                               {"replica": {"index": int(r), "of": R}, "sgd_step": "replicas (batched autograd)",
                                **metas[r]})
         traj = Trajectory.create(stores[r], selection.size, metadata=meta, capacity=n_snap, chunk_rows=rows)
+        traj.set_start(stack.rows(np.array([r]), stack.names)[0].cpu().numpy())  # every weight as the window opens
         recs[r] = WindowRecorder(traj, n_snap, cfg0.stride, stack.n_all, stack.device)
 
     t0 = last = time.perf_counter()

@@ -454,6 +454,7 @@ def train(
                                  metadata=store_metadata(config, data, selection, n_all, params, burn_in,
                                                          {"sgd_step": "autograd" if loop.fused is None else "fused",
                                                           **(metadata or {})}))
+        traj.set_start(loop.flat.detach().cpu().numpy())  # every weight as the window opens
         rec = WindowRecorder(traj, n_snap, config.stride, n_all, loop.device)
         pre_start = preconditioner(loop.opt, list(loop.model.parameters()))
         if start is None:

@@ -44,8 +44,8 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     ``noise_temperature``; minibatch landscape (Eq. 20) ``theta_mean``,
     ``theta_std``, ``M_mean``, ``M_std``, ``nonconvex_fraction``; ``hessian_top`` (largest eigenvalues of the
     Hessian over the recorded subset).
-    With ``replay_paths``: ``replay_spectra``, the PCA spectra of that many replayed windows
-    (:func:`~sgdpotential.pipeline.replayed.replayed_spectra`).
+    With ``replay_paths``: ``replay_spectra``, the PCA spectra of that many replayed windows, and ``replay_start``,
+    where they started (:func:`~sgdpotential.pipeline.replayed.replayed_spectra`).
     With a K-scan in ``pca.npz``: ``scan_width``, ``scan_censored`` along its K_max directions (the first K are
     ``width``, ``censored``). With a held-out basis: ``heldout_width``, ``heldout_censored`` along its K_max
     directions, ``heldout_hessian``, ``heldout_noise_cov`` along its first K (twice the cost of H_P and C_P).
@@ -130,7 +130,8 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     if net.config.replay_paths:  # windows of the minibatch-Hessian linearization, drawn like the run's own
         from .replayed import replayed_spectra
 
-        arrays["replay_spectra"] = replayed_spectra(run_dir, net.config.replay_paths, net=net)
+        spectra, start = replayed_spectra(run_dir, net.config.replay_paths, net=net)
+        arrays.update(replay_spectra=spectra, replay_start=np.array(start))
     rd.save(RunDir.PROBES, **arrays)
     return arrays
 
@@ -344,7 +345,8 @@ def _replayed_spectrum(var, H, pr, model, T: int, stride: int) -> dict | None:
         return None
     sims = pr["replay_spectra"]
     return {"paths": int(sims.shape[0]), "model": "batch-Hessian replay (Eq. 20), the run's sampling",
-            "start": "window", **compare_sample_spectrum(var, sims, relaxation_index(model, H, T * stride))}
+            "start": str(pr["replay_start"]),
+            **compare_sample_spectrum(var, sims, relaxation_index(model, H, T * stride))}
 
 
 def _overlap(fits: list[dict]) -> bool:

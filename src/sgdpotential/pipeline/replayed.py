@@ -11,9 +11,9 @@ expansion of the loss around ω0 with each step's minibatch Hessian and minibatc
 sampler (same scheme, fresh seeds) and stepped by the run's optimizer. On a loss that is quadratic per sample
 (a linear model with squared error) that *is* SGD, so its windows have exactly the law of the run's window.
 
-Each replayed window starts where the run's window did (its first snapshot in the recorded weights; the others at
-their window mean), so it is drawn from the law of the window *given its start*: the directions slower than the
-window drift as the run's did, not from a stationary start.
+Each replayed window starts where the run's window did — every weight as it opened (the store's ``start_all``), so
+it is drawn from the law of the window *given its start*: the directions slower than the window drift as the run's
+did, not from a stationary start.
 """
 
 from __future__ import annotations
@@ -37,23 +37,28 @@ def optimizer_of(tcfg, rd) -> dict:
     return {"momentum": tcfg.momentum}
 
 
-def window_start(obj, recorded, first):
-    """All of ``obj``'s weights where a window began: its first snapshot ``first`` (over the ``recorded``
-    parameters, in the objective's order, as the store keeps them) and the window mean ``obj.w_base`` elsewhere."""
+def window_start(obj, recorded, store) -> tuple[object, str]:
+    """All of ``obj``'s weights where the window of ``store`` began, and how that is known: ``"window"`` — as the
+    window opened, before its first step (:attr:`~sgdpotential.trajectory.Trajectory.start_all`) — or, for a store
+    written before it kept that, ``"first snapshot"``: the first snapshot over the ``recorded`` parameters (in the
+    objective's order, as the store keeps them) and the window mean ``obj.w_base`` elsewhere."""
     import torch
 
+    if store.start_all is not None:
+        return obj.check_w(store.start_all, "start_all"), "window"
     start = obj.w_base.clone()
-    start[obj.selection.positions(recorded, obj.device)] = torch.as_tensor(first, dtype=obj.dtype, device=obj.device)
-    return start
+    start[obj.selection.positions(recorded, obj.device)] = torch.as_tensor(store.read(0, 1)[0], dtype=obj.dtype,
+                                                                           device=obj.device)
+    return start, "first snapshot"
 
 
-def replayed_spectra(run_dir, paths: int, *, net=None) -> np.ndarray:
+def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]:
     r"""The PCA spectra of ``paths`` replayed windows of a recorded run, each analysed as the run's window is.
 
     Each path runs :func:`~sgdpotential.dynamics.replay.linearized_replay` (``hessian="batch"``, ``noise="sgd"``)
     for the window's T·stride steps: w_{t+1} = w_t − α(g^{B_t}(ω0) + H^{B_t}(w_t − ω0)), ω0 the window mean of all
-    weights, B_t drawn by the run's sampling scheme with seed (run seed, path), started at the window's first
-    snapshot (other weights at ω0), with the run's momentum or frozen preconditioner (a heavy-ball buffer starts at
+    weights, B_t drawn by the run's sampling scheme with seed (run seed, path), started where the window opened
+    (:func:`window_start`), with the run's momentum or frozen preconditioner (a heavy-ball buffer starts at
     0: a transient of ~1/(1 − μ) steps). The recorded weights' snapshots then go through the run's PCA
     (:func:`~sgdpotential.trajectory.trajectory_pca`, K components).
 
@@ -63,8 +68,10 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> np.ndarray:
 
     Returns
     -------
-    (paths, K) ndarray
+    spectra : (paths, K) ndarray
         Descending sample variances of each replayed window.
+    start : str
+        Where they started (:func:`window_start`): ``"window"``, or ``"first snapshot"`` for an older store.
 
     Notes
     -----
@@ -81,7 +88,7 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> np.ndarray:
     net = rd.network() if net is None else net
     obj = net.objective("all", base=pca["mean_all"])
     recorded = select_parameters(net.model, cfg.params).names
-    start = window_start(obj, recorded, Trajectory.open(rd / RunDir.TRAJECTORY).read(0, 1)[0])
+    start, how = window_start(obj, recorded, Trajectory.open(rd / RunDir.TRAJECTORY))
     K = pca["components"].shape[0]
     steps = int(rec["n_snapshots"]) * int(tcfg.stride)
     out = np.empty((paths, K))
@@ -97,4 +104,4 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> np.ndarray:
             shutil.rmtree(f"{folder}/{p}.zarr")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return out
+    return out, how

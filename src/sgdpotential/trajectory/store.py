@@ -6,6 +6,7 @@ Layout (zarr v3, readable with plain ``zarr`` or any zarr reader)::
       snapshots   float32 (capacity, N), chunks (chunk_rows, N); rows ≥ attrs["committed"] are unwritten (NaN)
       step        int64   (capacity,),   the SGD step after which each snapshot was taken
       mean_all    float64 (P,),          time-average of *all* parameters over the snapshots (when complete)
+      start_all   float64 (P,),          *all* parameters when the window opened, before its first step (optional)
       attrs: committed, complete, metadata (config, parameters, versions, seed, sampling), eval log
 
 Every append writes whole arrays regions first and then updates ``committed`` in one atomic metadata
@@ -152,7 +153,17 @@ class Trajectory:
         """Time-average of all parameters over the window (``None`` until complete)."""
         return np.asarray(self._group["mean_all"][:]) if "mean_all" in self._group else None
 
+    @property
+    def start_all(self) -> np.ndarray | None:
+        """All parameters when the window opened, before its first step (``None`` if the writer did not say)."""
+        return np.asarray(self._group["start_all"][:]) if "start_all" in self._group else None
+
     # ------------------------------------------------------------------ writing
+
+    def set_start(self, start_all) -> None:
+        """Keep all parameters as the window opens (before its first step): where a replay of the window starts."""
+        start_all = np.asarray(start_all, dtype=np.float64).reshape(-1)
+        self._group.create_array("start_all", shape=start_all.shape, dtype="float64", overwrite=True)[:] = start_all
 
     def append(self, snapshots, steps, *, eval_log: dict | None = None) -> None:
         """Append rows (m, N) with their step indices, then commit them (and the eval log) atomically."""
