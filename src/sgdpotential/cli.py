@@ -573,7 +573,10 @@ def _print_summary(run_dir) -> None:
         table.add_row("sample spectrum", "; ".join(
             f"α h T ≥ {b['relaxation'][0]:g}: measured/simulated {b['median_ratio']:.3g} ({b['verdict']})"
             for b in bands) + " — the law's windows simulated and PCA'd like this one")
-    replayed = [b for b in (s.get("sample_spectrum_replay") or {}).get("bands", []) if b["n"] >= 3]
+    replay = s.get("sample_spectrum_replay") or {}
+    replayed = [b for b in replay.get("bands", []) if b["n"] >= 3]
+    if "error" in replay:
+        table.add_row("sample spectrum (replayed)", f"[yellow]not compared: {replay['error']}[/]")
     if replayed:
         table.add_row("sample spectrum (replayed)", "; ".join(
             f"α h T ≥ {b['relaxation'][0]:g}: measured/replayed {b['median_ratio']:.3g} ({b['verdict']})"

@@ -126,8 +126,8 @@ def test_the_exact_case_calibrates_the_comparison(calibration):
     Reshuffled epochs: the second moments of the state do not close (the curvature of a step is correlated with
     the samples its epoch has used: per-sample third moments). The model that is exact here is SGD itself on the
     quadratic expansion with the run's own sampling — windows replayed from the window's start
-    (``sample_spectrum_replay``): every relaxed band agrees with them to sampling precision (measured 0.9995 /
-    1.0028 / 0.9934, nulls 0.992–1.006 / 0.996–1.004 / 0.986–1.012). The moment law is reported beside it: its
+    (``sample_spectrum_replay``): every relaxed band agrees with them to sampling precision (measured 0.9996 /
+    1.0028 / 0.9944, nulls 0.992–1.006 / 0.995–1.005 / 0.987–1.012). The moment law is reported beside it: its
     simulation draws the within-epoch anticorrelated noise, which brings the relaxed bands from up to 4.5× off
     (white noise) to within 15%; splitting off the white part of the state-dependent noise (what does not cancel
     within an epoch because the state forgets within it: ``white_share`` ~0.4% of tr C̄ here, yet most of the slow

@@ -70,10 +70,11 @@ def test_replay_paths_through_run_adds_the_replayed_comparison(tmp_path):
     assert np.load(out / "probes.npz")["replay_spectra"].shape == (5, len(replay["simulated_mean"]))
     assert {b["verdict"] for b in replay["bands"]} <= {"consistent", "inconsistent", "inconclusive"}
     warning = next(w["message"] for w in s["warnings"] if w["name"] == "reshuffled_minibatches")
-    assert "the replayed windows, sample_spectrum_replay, draw the run's own minibatches" in warning
+    assert "the replayed windows, sample_spectrum_replay, draw minibatches as the run did" in warning
     assert "sample spectrum (replayed)" in result.stdout
     html = " ".join((out / "report.html").read_text().split())
-    assert "windows replayed on the minibatch-Hessian linearization" in html or not any(
+    assert "windows replayed on the minibatch-Hessian linearization (Eq. 20 in every weight, minibatches drawn as " \
+        "the run drew them, started from every weight as this window opened" in html or not any(
         b["n"] >= 3 and b["relaxation"][0] >= 1 for b in replay["bands"])
 
 
@@ -87,3 +88,29 @@ def test_too_few_replay_paths_are_refused_before_any_work(tmp_path, value):
     message = " ".join(result.stderr.split())
     assert f"replay_paths = {value}" in message and ("at least 5" in message or "≥ 0" in message), message
     assert not out.exists()
+
+
+def test_a_diverging_replay_is_reported_and_the_run_goes_on(quick_run_copy, monkeypatch):
+    """The quadratic model of a network can be unstable: the probes keep why, the summary and the report say it,
+    and everything else is analysed as usual."""
+    import sgdpotential.dynamics.replay as replay
+    from sgdpotential.errors import TrainingDiverged
+    from sgdpotential.pipeline.analysis import analyze, probe_run
+    from sgdpotential.report import make_report
+
+    out, _ = quick_run_copy
+    cfg = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**cfg, "replay_paths": 5}))
+
+    def diverges(*args, **kwargs):
+        raise TrainingDiverged("the batch-Hessian replay diverged by step 7: the weights became non-finite.")
+
+    monkeypatch.setattr(replay, "linearized_replay", diverges)
+    probe_run(out)
+    s = analyze(out)
+    assert s["sample_spectrum_replay"] == {"error": "the batch-Hessian replay diverged by step 7: the weights "
+                                                    "became non-finite."}
+    assert s["sample_spectrum"]["bands"] and s["ivf"]["psi"] is not None  # the rest as usual
+    assert not [p for p in out.iterdir() if p.name.startswith("replayed-")]
+    html = " ".join(make_report(out).read_text().split())
+    assert "The replayed windows (minibatch-Hessian linearization, Eq. 20) are not compared: the batch-Hessian" in html

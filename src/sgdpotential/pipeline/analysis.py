@@ -45,7 +45,8 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     ``theta_std``, ``M_mean``, ``M_std``, ``nonconvex_fraction``; ``hessian_top`` (largest eigenvalues of the
     Hessian over the recorded subset).
     With ``replay_paths``: ``replay_spectra``, the PCA spectra of that many replayed windows, and ``replay_start``,
-    where they started (:func:`~sgdpotential.pipeline.replayed.replayed_spectra`).
+    where they started (:func:`~sgdpotential.pipeline.replayed.replayed_spectra`) — or ``replay_error``, why a
+    replay diverged (the quadratic model of a network can be unstable).
     With a K-scan in ``pca.npz``: ``scan_width``, ``scan_censored`` along its K_max directions (the first K are
     ``width``, ``censored``). With a held-out basis: ``heldout_width``, ``heldout_censored`` along its K_max
     directions, ``heldout_hessian``, ``heldout_noise_cov`` along its first K (twice the cost of H_P and C_P).
@@ -128,10 +129,14 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
                     arrays[f"heldout_{name}"] = C_both[K:, K:]
         arrays.update(path)
     if net.config.replay_paths:  # windows of the minibatch-Hessian linearization, drawn like the run's own
+        from ..errors import TrainingDiverged
         from .replayed import replayed_spectra
 
-        spectra, start = replayed_spectra(run_dir, net.config.replay_paths, net=net)
-        arrays.update(replay_spectra=spectra, replay_start=np.array(start))
+        try:
+            spectra, start = replayed_spectra(run_dir, net.config.replay_paths, net=net)
+            arrays.update(replay_spectra=spectra, replay_start=np.array(start))
+        except TrainingDiverged as exc:  # the quadratic model of a network need not be stable: say so, go on
+            arrays["replay_error"] = np.array(str(exc))
     rd.save(RunDir.PROBES, **arrays)
     return arrays
 
@@ -340,7 +345,10 @@ def _sample_spectrum(var, H, pr, model, T: int, stride: int) -> dict:
 def _replayed_spectrum(var, H, pr, model, T: int, stride: int) -> dict | None:
     """The measured spectrum against the spectra of the replayed windows (``replay_spectra`` of the probes: SGD on
     the minibatch-Hessian linearization with the run's sampling, started where the window started), by
-    :func:`compare_sample_spectrum`; None when the run replayed none (``replay_paths = 0``)."""
+    :func:`compare_sample_spectrum`; ``{"error": …}`` when a replay diverged; None when the run replayed none
+    (``replay_paths = 0``)."""
+    if "replay_error" in pr:
+        return {"error": str(pr["replay_error"])}
     if "replay_spectra" not in pr:
         return None
     sims = pr["replay_spectra"]
@@ -506,10 +514,10 @@ def _warnings(tcfg, summary: dict, K: int, T: int, N: int, coupling: float = 0.0
             f"laws and replays use eval mode (the running statistics at the window's end) — the stated rule, which "
             f"describes a nearby process, not the one trained; compare with GroupNorm (model = 'resnet-gn')."))
     if tcfg.sampling == "shuffle":
-        replayed = ("the replayed windows, sample_spectrum_replay, draw the run's own minibatches and are exact for a "
-                    "loss quadratic per sample" if summary.get("sample_spectrum_replay") else
-                    "replay_paths = 20 adds windows replayed with the run's own minibatches, exact for a loss "
-                    "quadratic per sample")
+        replayed = ("the replayed windows, sample_spectrum_replay, draw minibatches as the run did and are exact for "
+                    "a loss quadratic per sample" if summary.get("sample_spectrum_replay") else
+                    "replay_paths = 20 adds windows replayed with minibatches drawn as the run drew them, exact for a "
+                    "loss quadratic per sample")
         warn("reshuffled_minibatches", (
             "sampling = 'shuffle': reshuffled minibatches are anticorrelated within an epoch (they sum to nearly the "
             "full gradient); the sample-spectrum comparison simulates that, with the state-dependent part of the "

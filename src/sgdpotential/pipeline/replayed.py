@@ -23,6 +23,7 @@ import tempfile
 
 import numpy as np
 
+from .._validation import check_scalar
 from .rundir import RunDir
 
 __all__ = ["optimizer_of", "replayed_spectra", "window_start"]
@@ -66,6 +67,11 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
     network, the minibatch-Hessian linearization of Eq. (20), the ladder's ``batch`` rung. The replayed windows
     are written to a temporary folder in the run directory and removed.
 
+    Raises
+    ------
+    TrainingDiverged
+        When a replay leaves the finite numbers (the quadratic model of a network can be unstable); nothing is left.
+
     Returns
     -------
     spectra : (paths, K) ndarray
@@ -83,6 +89,7 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
     from ..nn.models import select_parameters
     from ..trajectory import Trajectory, trajectory_pca
 
+    check_scalar(paths, "paths", int, min_val=1, fix="the number of windows to replay")
     rd = RunDir(run_dir)
     cfg, tcfg, rec, pca, _ = rd.stored(probes=False)
     net = rd.network() if net is None else net

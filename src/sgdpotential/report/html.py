@@ -59,10 +59,15 @@ def verdict(s: dict) -> list[str]:
                        f"have median measured/simulated σ² = {b['median_ratio']:.3g} (sampling alone: "
                        f"{b['null95'][0]:.3g}–{b['null95'][1]:.3g}): {b['verdict']}.")
     replay = s.get("sample_spectrum_replay") or {}
+    if "error" in replay:
+        out.append("The replayed windows (minibatch-Hessian linearization, Eq. 20) are not compared: "
+                   + replay["error"])
     shown = [b for b in replay.get("bands", []) if b["n"] >= 3 and b["relaxation"][0] >= 1]
     if shown:
+        start = ("started from every weight as this window opened" if replay["start"] == "window" else
+                 "started from this window's first snapshot, the unrecorded weights at their window mean")
         out.append(f"Against {replay['paths']} windows replayed on the minibatch-Hessian linearization (Eq. 20 in "
-                   "every weight, the run's own sampling, started where this window started; exact for a loss "
+                   f"every weight, minibatches drawn as the run drew them, {start}; exact for a loss "
                    f"quadratic per sample), median measured/replayed σ² by relaxation index {rate}: " + "; ".join(
                        f"{band_label(b)}, {b['n']} components: {b['median_ratio']:#.3g} (sampling alone "
                        f"{b['null95'][0]:#.3g}–{b['null95'][1]:#.3g}, {b['verdict']})" for b in shown) + ".")
