@@ -35,6 +35,7 @@ def test_run_replicas_writes_runs_and_the_ensemble(quick_ensemble, tmp_path):
     assert ens["psi_by_k"][str(k0)]["heldout"]["values"] == by_k
     assert ens["psi_heldout"]["values"] == [s["heldout"]["ivf_psi"] for s in summaries]
     assert ens["psi_by_age"] == {}  # the quick preset records one age
+    assert ens["sample_spectrum_replay"] == {"1.0": None, "10.0": None, "100.0": None}  # replay_paths = 0
     assert "ψ over the seeds" in result.stdout and f"K = {k0}" in result.stdout
     again = runner.invoke(app, ["run", "--preset", "quick", "--replicas", "3", "--out", str(out)])
     assert again.exit_code == 2 and "is not empty" in again.stderr

@@ -84,9 +84,10 @@ def ensemble_summary(out_dir, run_dirs) -> dict:
     result["psi_heldout"] = collect(lambda s: (s.get("heldout") or {}).get("ivf_psi"))
     result["psi_by_k"] = _by(summaries, lambda s: (s.get("k_scan") or {}).get("rows", []), "k")
     result["psi_by_age"] = _by(summaries, lambda s: (s.get("ages") or {}).get("rows", []), "age")
-    result["sample_spectrum"] = {
-        str(lo): collect(lambda s, lo=lo: next((b["median_ratio"] for b in (s.get("sample_spectrum") or {}).get(
-            "bands", []) if b["relaxation"][0] == lo and b["n"] >= 3), None)) for lo in (1.0, 10.0, 100.0)}
+    for key in ("sample_spectrum", "sample_spectrum_replay"):  # the replayed one: None unless replay_paths
+        result[key] = {
+            str(lo): collect(lambda s, lo=lo, key=key: next((b["median_ratio"] for b in (s.get(key) or {}).get(
+                "bands", []) if b["relaxation"][0] == lo and b["n"] >= 3), None)) for lo in (1.0, 10.0, 100.0)}
     if all((d / RunDir.LADDER).exists() for d in runs):
         ladders = [json.loads((d / RunDir.LADDER).read_text()) for d in runs]
         result["ladder_psi"] = {}
