@@ -81,9 +81,10 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
 
     Notes
     -----
-    Cost: per path one minibatch Hessian-vector product per step (≈ 2–3 SGD steps, measured 2,300 steps/s for
-    the 650-weight linear model on the digits) and a PCA of the window — ``paths`` times the window's training
-    plus its PCA, more than all the other probes of a network; hence off by default (``replay_paths``).
+    Cost: per path one minibatch Hessian-vector product per step and a PCA of the window — about one training
+    window each (1.17× the fused SGD window on feng-tu; 2,300 steps/s for the 650-weight linear model on the
+    digits): 20 paths take ~2× a window's other probes (``bench/bench_replayed.py``), hence off by default
+    (``replay_paths``).
     """
     from ..dynamics.replay import linearized_replay
     from ..nn.models import select_parameters
