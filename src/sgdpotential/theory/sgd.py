@@ -193,9 +193,9 @@ class LinearSGD:
         Method: H's eigendecomposition, φ(r) summed over the m − 1 lags; O(n³ + n·m).
         """
         H = np.asarray(H, dtype=float)
-        h, V = np.linalg.eigh((H + H.T) / 2)
         if self.n_train is None or self.n_train // self.batch_size < 2:
             return np.zeros_like(H)
+        h, V = np.linalg.eigh((H + H.T) / 2)
         m = self.n_train // self.batch_size
         lags = np.arange(1, m)
         r = np.clip(1.0 - self.effective_lr * h, -1.0, 1.0)
@@ -236,12 +236,14 @@ class LinearSGD:
         H = np.asarray(H, dtype=float)
         h, V = np.linalg.eigh((H + H.T) / 2)
         a = self.lr * h
-        base = V.T @ (self.lr**2 * np.asarray(C, dtype=float)) @ V  # α²C in H's eigenbasis
-        base = (base + base.T) / 2
-        white_base = None
-        if white is not None and self.n_train is not None:  # with replacement every step is independent anyway
-            white_base = V.T @ (self.lr**2 * np.asarray(white, dtype=float)) @ V
-            white_base = (white_base + white_base.T) / 2
+
+        def rotated(M):  # α²M in H's eigenbasis, symmetrised
+            out = V.T @ (self.lr**2 * np.asarray(M, dtype=float)) @ V
+            return (out + out.T) / 2
+
+        base = rotated(C)
+        # with replacement every step is independent anyway: no white part to split off
+        white_base = rotated(white) if white is not None and self.n_train is not None else None
         tol = SINGULARITY_RTOL * max(float(np.max(np.abs(a))), 1.0)
         s_idx = np.flatnonzero((a > tol) & (a < 2 - tol))
         a_s, r_s = a[s_idx], 1.0 - a[s_idx]
@@ -412,18 +414,19 @@ class LinearMomentumSGD(LinearSGD):
 
     def start_covariance(self, H, C, white=None) -> np.ndarray:
         """The weight block of the law the simulated windows start from (see :meth:`_windows`)."""
-        V, Z, stable = self._momentum_start(H, C, white)
+        nm = self._noise_model(H, C, white)
+        Z, stable = self._momentum_start(nm)
+        V = nm.V
         n = V.shape[0]
         x = np.zeros((n, n))
         x[np.ix_(stable, stable)] = Z[: stable.size, : stable.size]
         return V @ x @ V.T
 
-    def _momentum_start(self, H, C, white=None):
-        """H's eigenvectors, the stationary covariance of (x, u) over the stable modes in that basis (blocks
-        [[xx, xu], [ux, uu]]), and the stable modes' indices."""
+    def _momentum_start(self, nm: _NoiseModel):
+        """The stationary covariance of (x, u) over the stable modes in H's eigenbasis (blocks [[xx, xu], [ux,
+        uu]]) for the noise model ``nm``, and the stable modes' indices."""
         from .momentum import _pair_blocks, stable_modes
 
-        nm = self._noise_model(H, C, white)
         stable = np.flatnonzero(stable_modes(nm.a, self.momentum))
         s = stable.size
         i, j = np.triu_indices(s)
@@ -432,7 +435,7 @@ class LinearMomentumSGD(LinearSGD):
         blocks[i, j], blocks[j, i] = S, np.swapaxes(S, 1, 2)
         q = self.sampling_factor / self.batch_size * nm.base[np.ix_(stable, stable)]  # κα²C̃/B, all of it white
         Z = (q[:, :, None, None] * blocks).transpose(2, 0, 3, 1).reshape(2 * s, 2 * s)
-        return nm.V, (Z + Z.T) / 2, stable
+        return (Z + Z.T) / 2, stable
 
     def _windows(self, H, C, steps: int, paths: int, stride: int, seed: int, white=None):
         """``paths`` simulated windows of the heavy-ball recursion in H's eigenbasis: per mode
@@ -441,7 +444,7 @@ class LinearMomentumSGD(LinearSGD):
         and at 0 along the others — with reshuffled epochs the stationary law of κ-scaled white noise, not the
         epoch-boundary law (exact with replacement)."""
         nm = self._noise_model(H, C, white)
-        _, Z, stable = self._momentum_start(H, C, white)
+        Z, stable = self._momentum_start(nm)  # the same noise model: one eigendecomposition of H, not two
         n, m, mu, a = nm.a.size, nm.m, self.momentum, nm.a
         L0, draw = _factor(Z), self._noise(nm)
         T = steps // stride
