@@ -35,3 +35,40 @@ def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "bench", "docs"], cwd=ROOT,
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, anywhere in it (in functions too), resolved to sgdpotential's dotted names."""
+    import ast
+
+    package = "sgdpotential." + ".".join(path.relative_to(ROOT / "src" / "sgdpotential").parts[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rstrip(".").split(".")
+            mod = ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else [])) \
+                if node.level else node.module
+            out |= {mod} | {f"{mod}.{a.name}" for a in node.names}
+    return out
+
+
+def test_the_pipeline_never_imports_the_report_layer():
+    """Arrows point down (DESIGN.md): pipeline → report would be a cycle; the pages are handed in (Pages)."""
+    for path in sorted((ROOT / "src" / "sgdpotential" / "pipeline").glob("*.py")):
+        bad = sorted(m for m in _imports(path) if m.startswith("sgdpotential.report"))
+        assert bad == [], (path.name, bad)
+    code = ("import sys, sgdpotential.pipeline.stages, sgdpotential.pipeline.analysis, sgdpotential.pipeline.sweep, "
+            "sgdpotential.pipeline.ensemble; sys.exit(any(m.startswith('sgdpotential.report') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_import_check_sees_a_report_import():
+    """The check above can fail: a relative import of the report layer, inside a function, is seen."""
+    probe = ROOT / "src" / "sgdpotential" / "pipeline" / "_probe_for_test.py"
+    probe.write_text("def f():\n    from ..report import PAGES\n")
+    try:
+        assert "sgdpotential.report" in _imports(probe)
+    finally:
+        probe.unlink()

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from . import __version__
 from ._atomic import savez_atomic
+from .claims import BOLTZMANN_SLOPE, PAPER_N
 from .errors import ConfigError, DecompositionError
 from .pipeline.rundir import RunDir
 
@@ -68,7 +69,7 @@ def demo(
     dec = res.decomposition
     console.print(
         f"[bold]Synthetic minimum[/]: n = {n}, α = {res.lr}, B = {res.batch_size}, ε = α²/2B = {dec.eps:.3g}; "
-        f"curvature ∝ F⁻² and noise ∝ curvature³ [italic](the paper's assumed scalings)[/], "
+        f"curvature ∝ F⁻² and noise ∝ curvature^{PAPER_N:g} [italic](the paper's assumed scalings)[/], "
         f"mode coupling {coupling}."
     )
     table = Table(title="principal directions of Σ = εU⁻¹", title_justify="left")
@@ -90,10 +91,10 @@ def demo(
     summary.add_row("max residual (Eqs. 8–15)", f"{dec.max_residual():.1e}")
     summary.add_row(
         "σ² vs loss flatness", f"slope {lf.exponent:+.3f}  95% CI [{lf.ci[0]:+.3f}, {lf.ci[1]:+.3f}]  "
-        f"R² {lf.r2:.3f}   (IVF exponent ψ = {-lf.exponent:.2f}; paper: 4)"
+        f"R² {lf.r2:.3f}   (IVF exponent ψ = {-lf.exponent:.2f}; the paper's scalings give {2 * PAPER_N - 2:g})"
     )
     summary.add_row(
-        "σ² vs U-flatness", f"slope {pf.exponent:+.3f}  R² {pf.r2:.3f}   (Boltzmann in U: +2)"
+        "σ² vs U-flatness", f"slope {pf.exponent:+.3f}  R² {pf.r2:.3f}   (Boltzmann in U: {BOLTZMANN_SLOPE:+g})"
     )
     summary.add_row("‖Q‖/‖D‖", f"{res.q_over_d:.3g}  (0 ⇔ detailed balance)")
     summary.add_row("entropy production", f"{res.entropy_production:.3e} per step")
@@ -224,12 +225,13 @@ def _default_out(out: Path | None, name: str, resume: bool) -> Path:
 def _stages(run_dir: Path, stages, *, config=None, resume: bool = False, rungs=None) -> RunDir:
     """The pipeline's stages with a progress bar; a ConfigError becomes one sentence and exit code 2."""
     from .pipeline.stages import run_stages
+    from .report import PAGES
 
     if config is not None and not resume and run_dir.parent.exists() and not os.access(run_dir.parent, os.W_OK):
         raise _fail(f"cannot write into {str(run_dir.parent)!r} (permission denied); choose another --out.")
     bar, progress = _progress_bar()
     try:
-        return run_stages(run_dir, stages, config=config, resume=resume, progress=progress, rungs=rungs)
+        return run_stages(run_dir, stages, config=config, resume=resume, progress=progress, rungs=rungs, pages=PAGES)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     finally:
@@ -372,13 +374,14 @@ def run(
 def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: int, vary: str,
                   with_ladder: bool) -> None:
     from .pipeline.ensemble import run_replicas
-    from .report.ensemble import replicas_differ
+    from .report import PAGES
+    from .report.ensemble import ensemble_sentences
 
     out = _default_out(out, f"{preset}-x{replicas}", resume)
     bar, progress = _progress_bar()
     try:
         dirs, ens = run_replicas(cfg, out, replicas, vary=vary, resume=resume, with_ladder=with_ladder,
-                                 progress=progress)
+                                 progress=progress, pages=PAGES)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     finally:
@@ -391,11 +394,10 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
         table.add_row(d.name, "—" if ivf["psi"] is None else f"{ivf['psi']:.2f}",
                       "—" if ivf["ci95"] is None else f"{ivf['ci95'][0]:.2f} – {ivf['ci95'][1]:.2f}")
     console.print(table)
-    psi = ens["psi"]
-    if psi and "ci95" in psi:
-        console.print(f"ensemble ψ = {psi['mean']:.2f} ± {psi['se']:.2f} (standard error over {psi['n']} replicas, "
-                      f"{replicas_differ(ens)}; 95% "
-                      f"interval of the mean {psi['ci95'][0]:.2f} – {psi['ci95'][1]:.2f})", soft_wrap=True)
+    model = RunDir(dirs[0]).load(RunDir.SUMMARY).get("model")
+    _print_scorecard(ens.get("findings") or {"claims": []}, model, "claims over the seeds (ensemble.json)")
+    for sentence in ensemble_sentences(ens, model):
+        console.print(f"• {sentence}", highlight=False, soft_wrap=True)
     _print_ensemble_views(ens)
 
 
@@ -469,22 +471,25 @@ def sweep(
         if out is None:
             out = Path("sweeps") / f"{preset if config is None else config.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
             out.parent.mkdir(exist_ok=True)
+        from .report import PAGES
+
         bar, progress = _progress_bar()
         try:
             res = run_sweep(base, out, axes=axes if runs is None else None, runs=runs, backend=backend,
                             workers=workers, address=address, gpus_per_run=gpus_per_run, with_ladder=with_ladder,
-                            replicas=replicas, progress=progress)
+                            replicas=replicas, progress=progress, pages=PAGES)
         finally:
             bar.stop()
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     table = Table(title=f"sweep {res.out}", title_justify="left")
-    for col in ("run", "status", "ψ", "95% CI", "top variance", "burn-in epochs"):
+    for col in ("run", "status", "ψ", "95% CI", "ψ verdict", "top variance", "burn-in epochs"):
         table.add_column(col, overflow="fold")
     for r in res.rows:
         ok = r["status"] == "done" and r.get("psi") is not None
         table.add_row(r["name"], r["status"] if r["status"] == "done" else f"[red]{r['status']}[/]: {r['error']}",
                       f"{r['psi']:.2f}" if ok else "—", f"{r['psi_lo']:.2f} – {r['psi_hi']:.2f}" if ok else "—",
+                      r.get("psi_verdict") or "—",
                       f"{r['top_variance']:.3g}" if r.get("top_variance") else "—", str(r.get("burn_in_epochs", "—")))
     console.print(table)
     console.print(f"{len(res.ran)} run now, {len(res.skipped)} already finished, {res.seconds:.1f} s", soft_wrap=True)
@@ -517,91 +522,64 @@ def ladder_cmd(
 
 def _print_ladder(run_dir) -> None:
     from .report.ladder import ladder_sentences
+    from .report.words import optimizer_name
 
-    lad = RunDir(run_dir).load(RunDir.LADDER)
+    rd = RunDir(run_dir)
+    lad, s = rd.load(RunDir.LADDER), rd.load(RunDir.SUMMARY)
+    opt = optimizer_name(s.get("model"))
     table = Table(title="model ladder (ladder.json)", title_justify="left")
-    for col in ("rung", "ψ", "95% CI", "vs real SGD", "K-subspace variance", "median ratio"):
+    for col in ("rung", "ψ", "95% CI", f"Δψ from real {opt}", "K-subspace variance", "median ratio"):
         table.add_column(col, justify="right" if col != "rung" else "left")
     for r in lad["rungs"]:
         if "error" in r:
             table.add_row(r["name"], "—", "—", r["error"][:60], "—", "—")
             continue
-        d = r.get("outside_sgd_interval_by")
+        d = r.get("delta_psi")
         table.add_row(r["name"], "—" if r["psi"] is None else f"{r['psi']:.2f}",
                       "—" if r["ci95"] is None else f"{r['ci95'][0]:.2f} – {r['ci95'][1]:.2f}",
-                      "—" if d is None else ("within" if d == 0 else f"outside by {d:.2f}"),
+                      "—" if d is None else f"{d:+.2f}",
                       f"{r['subspace_variance']:.3g}", "—" if r["median_ratio"] is None else f"{r['median_ratio']:.3g}")
     console.print(table)
-    for sentence in ladder_sentences(lad):
+    for sentence in ladder_sentences(lad, s.get("findings"), opt):
         console.print(f"• {sentence}", highlight=False)
 
 
-def _print_summary(run_dir) -> None:
-    s = RunDir(run_dir).load(RunDir.SUMMARY)
-    ivf, ly, pot = s["ivf"], s["lyapunov"], s["potential"]
-    table = Table(show_header=False, box=None, title="analysis (summary.json)", title_justify="left")
-    if ivf["psi"] is not None:
-        table.add_row("IVF", f"ψ = {ivf['psi']:.2f} [{ivf['ci95'][0]:.2f}, {ivf['ci95'][1]:.2f}], R² {ivf['r2']:.2f}, "
-                      f"{ivf['n_used']} directions ({ivf['n_drift']} drift, {ivf['n_censored']} censored left out); "
-                      f"Feng & Tu: ψ ≈ 4 — {ivf.get('feng_tu_verdict', 'inconclusive')}")
-    for key, label in (("continuous", "continuous law"), ("discrete", "discrete SGD law"),
-                       ("window_from_w0", "finite window")):
-        r = ly.get(key, {})
-        if "error" in r:
-            table.add_row(label, f"[yellow]not defined[/]: {r['error']}")
-        elif r.get("median_ratio") is not None:
-            table.add_row(label, f"predicted/measured σ² median {r['median_ratio']:.3g}, "
-                          f"median |log10 ratio| {r['median_abs_log10_ratio']:.2f} (along the window's own p_i: "
-                          f"biased by PCA's selection — the test is 'sample spectrum')")
-    st = s.get("stationarity")
-    if st:
-        table.add_row("stationarity", f"Yaida's FDR ratio {st['fdr_ratio']:.3g} ± {st['se']:.2g} (1 if stationary): "
-                      f"{st['verdict']}")
-    scan = s.get("k_scan")
-    if scan and scan.get("feng_tu_range"):
-        table.add_row("ψ by K", _psi_by(scan["rows"], "k") + f" (Feng & Tu / held out; {scan['feng_tu_verdict']})")
-    ages = s.get("ages")
-    if ages:
-        table.add_row("ψ by age", _psi_by(ages["rows"], "age")
-                      + f" (epochs after burn-in; Feng & Tu / held out; {ages.get('feng_tu_verdict', 'n/a')})")
-    views = s.get("views")
-    if views:
-        table.add_row("how you look", f"ψ by K: {views['k']}, by window: {views['window']}, by age: {views['age']}"
-                      + (f" — moved by {', '.join(views['moved_by'])}" if views["moved_by"] else ""))
-    bands = [b for b in (s.get("sample_spectrum") or {}).get("bands", []) if b["n"] >= 3]
-    if bands:
-        table.add_row("sample spectrum", "; ".join(
-            f"α h T ≥ {b['relaxation'][0]:g}: measured/simulated {b['median_ratio']:.3g} ({b['verdict']})"
-            for b in bands) + " — the law's windows simulated and PCA'd like this one")
-    replay = s.get("sample_spectrum_replay") or {}
-    replayed = [b for b in replay.get("bands", []) if b["n"] >= 3]
-    if "error" in replay:
-        table.add_row("sample spectrum (replayed)", f"[yellow]not compared: {replay['error']}[/]")
-    if replayed:
-        table.add_row("sample spectrum (replayed)", "; ".join(
-            f"α h T ≥ {b['relaxation'][0]:g}: measured/replayed {b['median_ratio']:.3g} ({b['verdict']})"
-            for b in replayed) + " — windows of the minibatch-Hessian linearization with the run's sampling")
-    for w in s.get("warnings", []):
-        table.add_row("[yellow]warning[/]", w["message"])
-    if "error" in pot:
-        table.add_row("potential", f"[yellow]{pot['error']}[/]")
-    else:
-        sl = pot.get("sigma2_vs_u_flatness")
-        table.add_row("potential", f"{pot['kind']}; σ² vs U-flatness slope "
-                      f"{'n/a' if sl is None else format(sl['exponent'], '.2f')} (Boltzmann: +2"
-                      f"{'' if sl is None else ': ' + sl['paper_verdict']}); "
-                      f"‖Q‖/‖D‖ {pot['q_over_d']:.3g}; ‖[H_P, C_P]‖ {pot['commutator']:.3g}")
-    for key, label, ref in (("hessian_diag_vs_flatness", "H_P,ii vs F_i", "paper −2"),
-                            ("noise_diag_vs_flatness", "C_P,ii vs F_i", "paper −6"),
-                            ("theta_spread_vs_flatness", "σ_θ,i vs F_i", "FT +1, paper −1"),
-                            ("noise_vs_hessian_diag", "C_P,ii vs H_P,ii", "literature 1–2")):
-        f = s["exponents"][key]
-        if f is not None:
-            said = f.get("paper_verdict") + (f", FT {f['feng_tu_verdict']}" if "feng_tu_verdict" in f else "") if \
-                "paper_verdict" in f else ""
-            table.add_row(label, f"{f['exponent']:+.2f} [{f['ci95'][0]:+.2f}, {f['ci95'][1]:+.2f}] ({ref}"
-                          + (f": {said}" if said else "") + ")")
+def _print_scorecard(findings: dict, model: dict | None, title: str) -> None:
+    """The claims scorecard (:func:`~sgdpotential.report.words.scorecard_rows`) as a table."""
+    from .report.words import scorecard_rows
+
+    colour = {"consistent": "green", "inconsistent": "red", "inconclusive": "yellow"}
+    table = Table(title=title, title_justify="left")
+    for col in ("claim", "prediction ± margin", "measured [95% CI]", "verdict", "what moves it"):
+        table.add_column(col, overflow="fold")
+    for r in scorecard_rows(findings, model):
+        table.add_row(r["claim"], r["prediction"], r["measured"], f"[{colour[r['word']]}]{r['verdict']}[/]",
+                      r["moves"])
     console.print(table)
+
+
+def _print_summary(run_dir) -> None:
+    """The run's scorecard, its verdict sentences and its warnings with what each binds — the report's words."""
+    from .report.words import describe, sentences, warning_lines
+
+    s = RunDir(run_dir).load(RunDir.SUMMARY)
+    findings = s.get("findings") or {"claims": []}
+    _print_scorecard(findings, s.get("model"), "claims (summary.json findings)")
+    for sentence in sentences(s):
+        console.print(f"• {sentence}", highlight=False, soft_wrap=True)
+    for name, message in warning_lines(s.get("warnings", []), findings):
+        console.print(f"[yellow]warning[/] {name}: {message}", highlight=False, soft_wrap=True)
+    for sentence in describe(s):
+        console.print(f"  {sentence}", highlight=False, soft_wrap=True)
+    st = s.get("stationarity")
+    scan, ages = s.get("k_scan"), s.get("ages")
+    if scan:
+        console.print(f"  ψ by K (Feng & Tu / held out): {_psi_by(scan['rows'], 'k')}", highlight=False)
+    if ages:
+        console.print(f"  ψ by age (epochs after burn-in; Feng & Tu / held out): {_psi_by(ages['rows'], 'age')}",
+                      highlight=False)
+    if st:
+        console.print(f"  stationarity: Yaida's FDR ratio {st['fdr_ratio']:.3g} ± {st['se']:.2g}", highlight=False)
 
 
 def _psi_by(rows: list[dict], key: str) -> str:
@@ -654,8 +632,9 @@ def toy(
     table = Table(show_header=False, box=None, title="Eq. (20) toy model", title_justify="left")
     psi, ci = -r.psi.exponent, (-r.psi.ci[1], -r.psi.ci[0])
     table.add_row("IVF", f"ψ = {psi:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] with σ_θ ∝ F^{theta_exponent:+g} "
-                  f"(paper: 4 for −1)")
-    table.add_row("D_ii vs F_i", f"exponent {r.noise_vs_flatness.exponent:+.2f} (paper: −6 for −1)")
+                  f"(Eqs. 24–25 give {2 - 2 * theta_exponent:g})")
+    table.add_row("D_ii vs F_i", f"exponent {r.noise_vs_flatness.exponent:+.2f} (Eqs. 24–25 give "
+                  f"{2 * theta_exponent - 4:+g})")
     table.add_row("Eq. (24)", f"measured D_ii / L0²M²σ_θ² in [{(r.noise / r.eq24).min():.3f}, "
                   f"{(r.noise / r.eq24).max():.3f}]")
     table.add_row("exact discrete law", f"max |measured − exact| = {dev.max():.1f} standard errors"

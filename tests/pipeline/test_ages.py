@@ -1,6 +1,7 @@
 """Windows at several ages of one training run, through ``sgdpotential run``: recorded, probed and analysed
 each, tabulated and drawn in the run's summary and report."""
 
+import html
 import json
 
 import numpy as np
@@ -48,11 +49,22 @@ def test_every_age_is_a_complete_window_of_the_same_run(aged_run):
         assert cs["config"]["ages"] == [] and cs["config"]["train"]["age_epochs"] == age
         row = next(r for r in rows if r["age"] == age)
         assert row["feng_tu"]["psi"] == cs["ivf"]["psi"] and row["heldout"]["psi"] == cs["heldout"]["ivf_psi"]
-    assert s["ages"]["feng_tu_verdict"] in ("stable", "moves with age")
-    assert s["views"]["age"] == {"stable": "stable", "moves with age": "moves"}[s["ages"]["feng_tu_verdict"]]
+    claims = {c["key"]: c for c in s["findings"]["claims"]}
+    view = claims["psi"]["views"]["age"]  # the age view reads each later window's own claim
+    assert [r["age"] for r in view["rows"]] == [0, 3, 6]
+    for age in (3, 6):
+        child = json.loads((out / "ages" / f"age-{age}" / "summary.json").read_text())
+        mine = next(c for c in child["findings"]["claims"] if c["key"] == "psi")
+        row = next(r for r in view["rows"] if r["age"] == age)
+        assert (row["estimate"], row["ci95"], row["verdict"]) == (mine["estimate"], mine["ci95"], mine["verdict"])
+    assert view["verdict"] in ("moves", "stable", "inconclusive")
+    assert ("age" in claims["psi"]["moved_by"]) == (view["verdict"] == "moves")
+    assert "age" in claims["hessian_vs_flatness"]["views"]  # every equivalence claim has its age view
     assert "ψ by age" in result.stdout
-    page = (out / "report.html").read_text()
-    assert "at the network&#x27;s ages" in page or "at the network's ages" in page
+    from sgdpotential.report.words import view_text
+
+    page = " ".join(html.unescape((out / "report.html").read_text()).split())
+    assert view_text(claims["psi"], "age") in page
 
 
 def test_a_later_age_equals_a_fresh_run_opened_at_that_age(aged_run, tmp_path):

@@ -1,7 +1,9 @@
 """The main job on the quick preset: run → probes → summary.json; analyze reproduces it; seeds reproduce it."""
 
 import hashlib
+import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -22,10 +24,10 @@ def test_run_writes_every_stage(quick_run):
     assert sorted(p.stem for p in (out / "figures").glob("*.png")) == [
         "ivf", "ladder", "lyapunov", "profiles", "scaling", "spectra", "spectrum", "trajectory", "views"]
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 9 and "Verdict" in page and "inverse variance" in page
+    assert page.count("data:image/png;base64,") == 9 and "Verdict" in page and "IVF: σ_i² ∝ F_i^−ψ" in page
     assert "Which ingredient makes IVF?" in page
     s = json.loads((out / "summary.json").read_text())
-    assert s["schema"] == "sgdpotential.summary/1"
+    assert s["schema"] == "sgdpotential.summary/2"
     assert s["ivf"]["n_used"] + s["ivf"]["n_drift"] >= 19 and s["ivf"]["psi"] is not None
     assert [n["window"] for n in s["ivf"]["nested"]] == [35, 70, 140, 280]
     assert s["potential"]["kind"] in ("stable", "saddle")
@@ -33,21 +35,21 @@ def test_run_writes_every_stage(quick_run):
         assert key in s["lyapunov"]
     probes = np.load(out / "probes.npz")
     assert probes["hessian"].shape == probes["noise_cov"].shape == (20, 20)
-    assert "IVF" in result.stdout and "finite window" in result.stdout
+    assert "claims (summary.json findings)" in result.stdout and "At K = 20 (this run's K" in result.stdout
     s = json.loads((out / "summary.json").read_text())
     assert s["heldout"]["split"] + s["heldout"]["n_second"] == s["ivf"]["window"]
     assert len(s["sample_spectrum"]["simulated_mean"]) == 20 and len(s["sample_spectrum"]["bands"]) == 4
-    assert [w["name"] for w in s["warnings"]] == ["reshuffled_minibatches"]  # the quick preset reshuffles
-    views = s["views"]
-    assert views["age"] == "untested" and views["k"] in ("stable", "moves") and views["window"] in ("stable", "moves")
-    assert views["moved_by"] == [k for k in ("k", "window") if views[k] == "moves"]
+    # the quick preset reshuffles, and its window drifts (Yaida's ratio far from 1): most severe first
+    assert [w["name"] for w in s["warnings"]] == ["not_stationary", "reshuffled_minibatches"]
+    psi = next(c for c in s["findings"]["claims"] if c["key"] == "psi")
+    assert "age" not in psi["views"] and set(psi["views"]) == {"k", "window"}
+    assert psi["moved_by"] == [k for k in ("k", "window") if psi["views"][k]["verdict"] == "moves"]
     assert s["sample_spectrum"]["noise"]["source"] == "path"
-    assert s["stationarity"]["verdict"] in ("consistent", "inconsistent") and s["stationarity"]["se"] > 0
+    assert s["stationarity"]["se"] > 0 and "verdict" not in s["stationarity"]
     scan = s["k_scan"]  # quick: K = 20, T = 280 snapshots → K_max = 70
     assert scan["k_max"] == 70 and [r["k"] for r in scan["rows"]] == [20, 25, 50, 70]
     assert scan["rows"][0]["feng_tu"] == {k: s["ivf"][k] for k in ("psi", "ci95", "r2", "n_used")}  # nested reuse
-    assert scan["feng_tu_verdict"] in ("stable", "moves with K") and "ψ by K" in result.stdout
-    assert "sample spectrum" in result.stdout
+    assert "ψ by K" in result.stdout and "Σ = εU⁻¹ in the principal subspace" in result.stdout
     assert "<b>reshuffled_minibatches</b>" in (out / "report.html").read_text()
 
 
@@ -68,7 +70,12 @@ def test_same_seed_same_summary(quick_run, tmp_path):
     first, second = (json.loads((d / "summary.json").read_text()) for d in (out, again))
     # every number is the same; only the provenance of the recording (its date) tells the runs apart
     prov = second.pop("provenance")
+    found, again_found = first.pop("findings"), second.pop("findings")
     assert {k: v for k, v in first.items() if k != "provenance"} == second
+    # the findings too, but for the ladder's claims, which the second run (no ladder) cannot test
+    assert again_found["claims"] == [c for c in found["claims"] if not c["key"].startswith("ladder_")]
+    assert [u["key"] for u in again_found["untested"]] == [u["key"] for u in found["untested"]] + [
+        "ladder_batch", "ladder_full", "ladder_isotropic"]
     assert prov["record"]["date"] and prov["record"]["torch_threads"] >= 1 and prov["record"]["device"] == "cpu"
     assert prov["analysis"]["sgdpotential"] == prov["record"]["sgdpotential"]
 
@@ -130,25 +137,96 @@ def test_config_file_force_and_bad_outputs(tmp_path):
     assert r.exit_code == 2 and "does not exist; create it first" in r.stderr and "Traceback" not in r.output
 
 
-def test_every_verdict_on_an_exponent_follows_the_one_rule(quick_run):
-    """summary.json, the report and the command line say consistent / inconsistent / inconclusive by the rule of
-    sgdpotential.verdicts, from the stored interval — never a bare "contains the value"."""
-    import html
+def test_every_verdict_follows_the_one_rule_from_its_stored_interval_and_warnings(quick_run):
+    """summary.json's findings: each verdict is the rule applied to the stored interval, inconclusive exactly when a
+    warning (or too few directions) invalidates it; none is consistent on an interval wider than twice its margin."""
+    from sgdpotential.claims import claim, warning_kind
+    from sgdpotential.verdicts import MIN_POINTS, RULE, equivalence
 
-    from sgdpotential.verdicts import RULE, interval_verdict
+    out, _ = quick_run
+    s = json.loads((out / "summary.json").read_text())
+    names = [w["name"] for w in s["warnings"]]
+    claims = s["findings"]["claims"]
+    assert {c["key"] for c in claims} >= {"psi", "psi_heldout", "hessian_vs_flatness", "ladder_batch", "stationary"}
+    for c in claims:
+        reg = claim(c["key"])
+        if c["rule"] == "equivalence":
+            assert c["raw_verdict"] == equivalence(c["ci95"], reg.prediction, reg.margin)
+            if c["verdict"] == "consistent":
+                lo, hi = c["ci95"]
+                assert hi - lo <= 2 * c["margin"] + (0 if c["prediction"] is None or not isinstance(
+                    c["prediction"], list) else c["prediction"][1] - c["prediction"][0])
+        expected = [n for n in names if reg.tags & warning_kind(n).invalidates]
+        if c.get("n") is not None and c["n"] < MIN_POINTS:
+            expected.append("few_fit_points")
+        assert sorted(c["invalidated_by"]) == sorted(set(expected)), c["key"]
+        assert c["verdict"] == ("inconclusive" if c["invalidated_by"] else c["raw_verdict"])
+    page = html.unescape((out / "report.html").read_text())
+    assert RULE in page and 'id="scorecard"' in page
+
+
+NUMBER = re.compile(r"(?<![\w.])[−-]?\d+(?:\.\d+)?(?:e[−+-]?\d+)?%?")
+
+
+def _formats(x: float) -> set[str]:
+    out = set()
+    for fmt in (".2f", ".3g", "#.3g", ".3f", "g", ".2g", ".1%", ".2%", ".0%", "+.2f", ".4f", "d"):
+        try:
+            out.add(format(x, fmt))
+        except (ValueError, TypeError):
+            pass
+    return {v.replace("-", "−") for v in out} | out | {v.lstrip("+-−") for v in out}
+
+
+def _numbers(obj) -> set[str]:
+    """Every number of a JSON document in every format a page writes it with."""
+    out: set[str] = set()
+    if isinstance(obj, dict):
+        for v in obj.values():
+            out |= _numbers(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            out |= _numbers(v)
+    elif isinstance(obj, bool) or obj is None:
+        pass
+    elif isinstance(obj, int | float):
+        out |= _formats(obj)
+        if isinstance(obj, float) and obj.is_integer():
+            out |= _formats(int(obj))
+    elif isinstance(obj, str):
+        out |= set(NUMBER.findall(obj))
+    return out
+
+
+def test_every_rendered_sentence_reads_back_against_the_summary(quick_run):
+    """Each verdict sentence of the report and of the command line: its claim's verdict (with the warnings that
+    bind it) is the summary's, and every number in it is a number of summary.json (or of the claim registry's own
+    texts) — none is typed into the prose."""
+    from sgdpotential.report.words import headline, sentences, verdict_text
+    from sgdpotential.verdicts import RULE
 
     out, result = quick_run
     s = json.loads((out / "summary.json").read_text())
-    judged = [(e["ci95"], e["paper"], e["paper_verdict"]) for e in s["exponents"].values() if e]
-    judged.append((s["ivf"]["ci95"], 4.0, s["ivf"]["feng_tu_verdict"]))
-    sl = s["potential"].get("sigma2_vs_u_flatness")
-    if sl:
-        judged.append((sl["ci95"], sl["paper"], sl["paper_verdict"]))
-    for ci, predicted, said in judged:
-        assert said == interval_verdict(ci, tuple(predicted) if isinstance(predicted, list) else predicted)
-    page = html.unescape((out / "report.html").read_text())
-    assert RULE in page and f"ψ ≈ 4: {s['ivf']['feng_tu_verdict']}." in page
-    assert f"Feng & Tu: ψ ≈ 4 — {s['ivf']['feng_tu_verdict']}" in " ".join(result.stdout.split())
+    said = sentences(s)
+    page = " ".join(html.unescape((out / "report.html").read_text()).split())
+    stdout = " ".join(result.stdout.split())
+    allowed = _numbers(s) | set(NUMBER.findall(RULE))
+    for sentence in said:
+        assert " ".join(sentence.split()) in page
+        assert " ".join(sentence.split()) in stdout
+        stray = [n for n in NUMBER.findall(sentence) if n not in allowed]
+        assert stray == [], (stray, sentence)
+    for c in s["findings"]["claims"]:
+        if c["key"] in ("psi", "psi_heldout"):
+            continue
+        (mine,) = [x for x in said if x.startswith(c["title"] + " — ")]
+        assert f"{verdict_text(c)}." in mine, (c["key"], mine)
+    psi = next(c for c in s["findings"]["claims"] if c["key"] == "psi")
+    first = headline(s["findings"], s["model"])[0]
+    assert first.startswith(f"At K = {psi['at']['k']} (this run's K") and f"{verdict_text(psi)} with Feng & Tu" in first
+    rows = psi["views"]["k"]["rows"]
+    lo, hi = min(rows, key=lambda r: r["estimate"]), max(rows, key=lambda r: r["estimate"])
+    assert f"{lo['estimate']:.2f} at K = {lo['k']}" in first and f"{hi['estimate']:.2f} at K = {hi['k']}" in first
 
 
 def _health(**over):
@@ -159,7 +237,7 @@ def _health(**over):
          "pca": {"pc1_ratio": 0.9, "null_pc1_ratio": 0.6},
          "model": {"optimizer": "sgd"}}
     for key, value in over.items():
-        s[key] = {**s[key], **value}
+        s[key] = {**s.get(key, {}), **value}
     return s
 
 
@@ -175,6 +253,9 @@ def _health(**over):
     ({"model": {"optimizer": "adam", "approximate": "frozen", "preconditioner_drift": 0.125}}, (50, 1000, 2500),
      "frozen_preconditioner", "optimizer = 'adam': the laws treat its second-moment estimate as frozen over the "
                               "window (the preconditioner 1/(√v̂ + ϵ) moved by 12.5%"),
+    ({"stationarity": {"fdr_ratio": -108.0, "se": 45.0}}, (50, 1000, 2500), "not_stationary",
+     "Yaida's fluctuation–dissipation ratio over the window is -108 ± 45 (1 at stationarity)"),
+    ({"stationarity": {"fdr_ratio": 0.97, "se": 0.02}}, (50, 1000, 2500), None, None),  # within 1 ± margin
     ({"coupling": 0.015}, (50, 1000, 2500), "model_not_deterministic",
      "in training mode a sample's output depends on the rest of its minibatch (relative change 0.015"),
 ])
@@ -189,3 +270,16 @@ def test_each_health_check_names_its_warning(over, shape, name, words):
     assert [w["name"] for w in got] == ([name] if name else [])
     if words:
         assert words in got[0]["message"]
+
+
+def test_warnings_are_ordered_by_severity():
+    from sgdpotential.claims import WARNINGS
+    from sgdpotential.dynamics.training import TrainConfig
+    from sgdpotential.pipeline.analysis import _warnings
+
+    s = _health(burn_in={"reached_target": False, "accuracy": 0.4}, ivf={"n_used": 4, "n_drift": 0},
+                stationarity={"fdr_ratio": -5.0, "se": 1.0})
+    got = [w["name"] for w in _warnings(TrainConfig(sampling="shuffle"), s, 50, 120, 2500)]
+    assert got == ["target_not_reached", "few_snapshots", "k_close_to_t", "few_fit_points", "not_stationary",
+                   "drift_not_separated", "reshuffled_minibatches"]
+    assert got == [w.name for w in WARNINGS if w.name in got]

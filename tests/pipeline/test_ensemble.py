@@ -19,17 +19,28 @@ def test_run_replicas_writes_runs_and_the_ensemble(quick_ensemble, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["ensemble.html", "ensemble.json", "figures", "seed=5", "seed=6",
                                                       "seed=7"]
     page = (out / "ensemble.html").read_text()
-    assert page.count("data:image/png;base64,") == 1 and 'id="settings"' in page
-    assert "3 replicas (minibatch seeds 5, 6, 7 from one initialisation (model seed 0))" in page
+    assert page.count("data:image/png;base64,") == 1 and 'id="settings"' in page and 'id="scorecard"' in page
+    assert "3 replicas of SGD (minibatch seeds 5, 6, 7 from one initialisation (model seed 0))" in page
     ens = json.loads((out / "ensemble.json").read_text())
-    psis = [json.loads((out / f"seed={s}" / "summary.json").read_text())["ivf"]["psi"] for s in (5, 6, 7)]
+    summaries = [json.loads((out / f"seed={s}" / "summary.json").read_text()) for s in (5, 6, 7)]
+    psis = [s["ivf"]["psi"] for s in summaries]
     assert ens["seeds"] == [5, 6, 7] and ens["psi"]["values"] == psis
     assert ens["psi"]["mean"] == pytest.approx(np.mean(psis))
     assert ens["psi"]["se"] == pytest.approx(np.std(psis, ddof=1) / np.sqrt(3))
     lo, hi = ens["psi"]["ci95"]
     assert lo < ens["psi"]["mean"] < hi
-    assert "ensemble ψ" in result.stdout
-    summaries = [json.loads((out / f"seed={s}" / "summary.json").read_text()) for s in (5, 6, 7)]
+    claims = {c["key"]: c for c in ens["findings"]["claims"]}
+    psi = claims["psi"]
+    assert psi["estimate"] == pytest.approx(np.mean(psis)) and psi["ci95"] == pytest.approx(ens["psi"]["ci95"])
+    assert [r["estimate"] for r in psi["views"]["seed"]["rows"]] == psis
+    assert psi["views"]["seed"]["verdict"] in ("moves", "stable", "inconclusive")
+    assert [w["name"] for w in ens["warnings"]] == sorted({w["name"] for s in summaries for w in s["warnings"]},
+                                                          key=[w["name"] for w in ens["warnings"]].index)
+    assert all(w["runs"] for w in ens["warnings"])
+    assert [p["date"] for p in ens["provenance"]["record"]] == [s["provenance"]["record"]["date"] for s in summaries]
+    stdout = " ".join(result.stdout.split())
+    assert (f"Over 3 replicas of SGD (minibatch seeds 5, 6, 7 from one initialisation (model seed 0)), ψ at each "
+            f"run's K = {psi['estimate']:.2f}") in stdout and "claims over the seeds (ensemble.json)" in stdout
     k0 = summaries[0]["k_scan"]["rows"][0]["k"]
     by_k = [next(r for r in s["k_scan"]["rows"] if r["k"] == k0)["heldout"]["psi"] for s in summaries]
     assert ens["psi_by_k"][str(k0)]["heldout"]["values"] == by_k

@@ -44,6 +44,13 @@ def test_ladder_json_has_every_rung_measured_the_same_way(quick_run):
     for key in ("hessian_outside", "noise_outside", "hessian_other_layers", "noise_other_layers"):
         assert len(closure[key]) == K and all(0 <= x <= 1 for x in closure[key])
     assert "model ladder" in result.stdout
+    claims = {c["key"]: c for c in summary["findings"]["claims"]}  # the ladder's claims joined the findings
+    for name in ("batch", "full"):
+        c = claims[f"ladder_{name}"]
+        assert c["estimate"] == pytest.approx(rows[name]["psi"] - sgd["psi"])
+        (lo, hi), (slo, shi) = rows[name]["ci95"], sgd["ci95"]
+        assert c["ci95"] == pytest.approx([lo - shi, hi - slo])
+    assert claims["ladder_isotropic"]["estimate"] == rows["isotropic"]["psi"]
 
 
 def test_ladder_command_reuses_finished_replays(quick_run_copy):

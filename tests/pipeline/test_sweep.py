@@ -2,6 +2,7 @@
 what is missing; bad input is refused before anything is written."""
 
 import csv
+import html
 import json
 import os
 import signal
@@ -49,7 +50,16 @@ def test_grid_of_the_quick_preset_completes_locally(local_grid):
     assert meta["fits"]["n_done"] == 18 and "variance_vs_lr_over_b" in meta["fits"]
     assert sorted(p.name for p in (out / "figures").iterdir()) == ["psi_vs_batch_size.png", "psi_vs_lr.png",
                                                                   "variance_vs_lr_over_b.png"]
-    assert "(α/B)^" in (out / "sweep.html").read_text()
+    page = html.unescape((out / "sweep.html").read_text())
+    (slope,) = meta["fits"]["findings"]["claims"]  # the sweep's own claim, judged by the one rule
+    assert slope["key"] == "variance_vs_lr_over_b" and slope["n"] == 18
+    assert f"The top variances scale as α/B — {slope['source']}: slope = {slope['estimate']:.2f}" in page
+    assert 'id="scorecard"' in page and "(α/B)^" in page
+    for r in rows:  # each run's ψ verdict, as its own findings say
+        psi = next(c for c in json.loads((out / r["name"] / "summary.json").read_text())["findings"]["claims"]
+                   if c["key"] == "psi")
+        assert r["psi_verdict"] == psi["verdict"]
+    assert sum(meta["fits"]["psi_verdicts"].values()) == 18
     assert "18 run now, 0 already finished" in result.stdout
 
 

@@ -22,8 +22,8 @@ if chromium() is None:
 pytest.importorskip("playwright", reason="pip install -e '.[dev]' installs Playwright, which drives Chromium")
 
 
-def _check(page, n_images: int, header: bool = True):
-    r = render(page)
+def _check(page, n_images: int, header: bool = True, extra: tuple[str, ...] = ()):
+    r = render(page, ("#settings", "#verdict", "h1", *extra))
     assert r.errors == [], r.errors
     assert len(r.images) == n_images
     for alt, complete, w, h in r.images:
@@ -42,14 +42,28 @@ def _check(page, n_images: int, header: bool = True):
 def test_run_report_renders(quick_run):
     out, _ = quick_run
     n = len(list((out / "figures").glob("*.png")))
-    r = _check(out / "report.html", n)
+    r = _check(out / "report.html", n, extra=("#scorecard", "#warnings"))
     assert "α = " in r.text["#settings"] and "torch" in r.text["#settings"]
+    assert "prediction ± margin" in r.text["#scorecard"] and "not_stationary" in r.text["#warnings"]
 
 
-def test_ensemble_page_renders(quick_ensemble):
+def test_ensemble_page_renders_with_provenance_warnings_and_the_seeds_verdict(quick_ensemble):
+    import json
+
     out, _ = quick_ensemble
-    r = _check(out / "ensemble.html", 1)
+    r = _check(out / "ensemble.html", 1, extra=("#scorecard", "#warnings", "#verdict + ul"))
+    ens = json.loads((out / "ensemble.json").read_text())
     assert "replicas" in r.text["h1"]
+    for run, prov in zip(ens["runs"], ens["provenance"]["record"], strict=True):  # every recording's provenance
+        assert f"{run}: {prov['date']}" in r.text["#settings"] and "torch" in r.text["#settings"]
+    for w in ens["warnings"]:
+        assert w["name"] in r.text["#warnings"]
+    psi = next(c for c in ens["findings"]["claims"] if c["key"] == "psi")
+    seeds = psi["views"]["seed"]["verdict"]
+    said = {"moves": "the seed moves ψ", "stable": "the seed leaves ψ stable",
+            "inconclusive": "whether the seed moves ψ is inconclusive"}[seeds]
+    assert said in r.text["#verdict + ul"]  # the verdict sentences
+    assert "what moves it" in r.text["#scorecard"] and "seed:" in r.text["#scorecard"]
 
 
 def test_sweep_page_renders(quick_sweep):

@@ -164,7 +164,9 @@ def test_heldout_variances_carry_no_selection_bias(tmp_path):
 
 
 def test_yaidas_relation_tells_a_stationary_window_from_a_drift(tmp_path):
+    from sgdpotential.claims import claim
     from sgdpotential.trajectory.pca import stationarity
+    from sgdpotential.verdicts import equivalence
 
     rng = np.random.default_rng(0)
     T, N = 4000, 30
@@ -174,8 +176,11 @@ def test_yaidas_relation_tells_a_stationary_window_from_a_drift(tmp_path):
     still = Trajectory.create(tmp_path / "s.zarr", N, capacity=T)
     still.append(3.0 + x, np.arange(T))
     s = stationarity(still)
-    assert s.verdict == "consistent" and abs(s.fdr_ratio - 1) <= 2 * s.se
+    fdr = claim("stationary")
+    assert equivalence((s.fdr_ratio - 1.96 * s.se, s.fdr_ratio + 1.96 * s.se), fdr.prediction, fdr.margin) == \
+        "consistent" and abs(s.fdr_ratio - 1) <= 2 * s.se
     drifting = Trajectory.create(tmp_path / "d.zarr", N, capacity=T)
     drifting.append(3.0 + x + np.linspace(0, 0.5, T)[:, None], np.arange(T))  # |w| grows over the window
     d = stationarity(drifting)
-    assert d.verdict == "inconsistent" and d.fdr_ratio < 1 - 2 * d.se
+    assert equivalence((d.fdr_ratio - 1.96 * d.se, d.fdr_ratio + 1.96 * d.se), fdr.prediction, fdr.margin) == \
+        "inconsistent" and d.fdr_ratio < 1 - 2 * d.se

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_scalar
+from ..claims import PAPER_N
 from ..theory import Decomposition, LinearSGD, entropy_production_of, rotation_planes
 from ..theory.scaling import PowerLawFit, fit_power_law, flatness_of_quadratic
 
@@ -55,7 +56,8 @@ def scaling_demo(n: int = 40, *, coupling: float = 0.3, seed: int = 0, lr: float
     """Decompose a synthetic SGD minimum built with the paper's scalings and fit both IVF laws.
 
     Curvatures h_i are log-spaced over two decades (h_max = 1), C = K Kᵀ with
-    K = R diag(h^{3/2}) (I + coupling·G), G Gaussian/√n and R a random rotation, H = R diag(h) Rᵀ.
+    K = R diag(h^{n/2}) (I + coupling·G) with the paper's n (:data:`~sgdpotential.claims.PAPER_N`), G
+    Gaussian/√n and R a random rotation, H = R diag(h) Rᵀ.
     Cost O(n³).
 
     Examples
@@ -70,7 +72,7 @@ def scaling_demo(n: int = 40, *, coupling: float = 0.3, seed: int = 0, lr: float
     h = np.logspace(0.0, -2.0, n)
     R, _ = np.linalg.qr(rng.standard_normal((n, n)))
     H = (R * h) @ R.T
-    K = R @ (h[:, None] ** 1.5 * (np.eye(n) + coupling * rng.standard_normal((n, n)) / np.sqrt(n)))
+    K = R @ (h[:, None] ** (PAPER_N / 2) * (np.eye(n) + coupling * rng.standard_normal((n, n)) / np.sqrt(n)))
     C = K @ K.T
     model = LinearSGD(lr, batch_size)  # sampling with replacement: κ = 1
     dec = model.decompose(H, C)

@@ -12,7 +12,9 @@ from scipy import stats
 
 from .._atomic import write_json_atomic
 from ..errors import ConfigError
+from .findings import over_seeds
 from .rundir import RunDir
+from .stages import NO_PAGES, Pages
 
 __all__ = ["VARY", "ensemble_summary", "replica_configs", "run_replicas"]
 
@@ -52,6 +54,9 @@ def ensemble_summary(out_dir, run_dirs) -> dict:
     finite-window laws, and — when every run has a model ladder — ψ of each replay rung): the per-run values,
     their mean, standard deviation, standard error and the 95% Student-t interval of the mean. Run-to-run spread
     is the honest error bar of a seed ensemble; the within-run bootstrap intervals of ``summary.json`` are not.
+    Also ``findings`` (every claim measured in every run, judged on its run-to-run interval, with the verdict on
+    whether the seed moves it: :func:`~sgdpotential.pipeline.findings.over_seeds`), ``warnings`` (the runs'
+    named warnings with the runs each concerns) and ``provenance`` (each run's recording, the analysis versions).
     """
     out_dir = Path(out_dir)
     runs = [Path(d) for d in run_dirs]
@@ -96,8 +101,26 @@ def ensemble_summary(out_dir, run_dirs) -> dict:
             values = [v for v in values if v is not None]
             if values:
                 result["ladder_psi"][name] = _mean_and_interval(values)
+    result["findings"] = over_seeds([s.get("findings") or {"claims": []} for s in summaries], result["runs"])
+    result["warnings"] = _warnings(summaries, result["runs"])
+    result["provenance"] = {"record": [(s.get("provenance") or {}).get("record") for s in summaries],
+                            "analysis": (summaries[0].get("provenance") or {}).get("analysis")}
     write_json_atomic(out_dir / RunDir.ENSEMBLE, result)
     return result
+
+
+def _warnings(summaries: list[dict], names: list[str]) -> list[dict]:
+    """The runs' named warnings, one entry per name (most severe first) with the runs it concerns and the first
+    run's message."""
+    from ..claims import WARNINGS
+
+    out = []
+    for kind in WARNINGS:
+        hits = [(n, w) for n, s in zip(names, summaries, strict=True) for w in s.get("warnings", [])
+                if w["name"] == kind.name]
+        if hits:
+            out.append({"name": kind.name, "runs": [n for n, _ in hits], "message": hits[0][1]["message"]})
+    return out
 
 
 #: What replicas of ``run --replicas`` differ in: the minibatch seed, the initialisation, or both.
@@ -128,13 +151,14 @@ def replica_configs(config, replicas: int, vary: str = "sampler") -> tuple[list,
 
 
 def run_replicas(config, out, replicas: int, *, vary: str = "sampler", resume: bool = False,
-                 with_ladder: bool = False, progress=None) -> tuple[list[Path], dict]:
+                 with_ladder: bool = False, progress=None, pages: Pages = NO_PAGES) -> tuple[list[Path], dict]:
     """Train ``replicas`` replicas of ``config`` together (:func:`replica_configs`: they differ in their minibatch
     seed, their initialisation or both), run every other stage of each in its own folder under ``out``, and write
     ``out/ensemble.json``; returns the run directories and the ensemble summary.
 
     Every replica's settings are validated before anything is written. A batch that fails as a whole (e.g.
-    SGD diverged) leaves no folder behind; :class:`ConfigError` names the first failed replica.
+    SGD diverged) leaves no folder behind; :class:`ConfigError` names the first failed replica. ``pages``
+    (``sgdpotential.report.PAGES``) writes each run's report and ``out/ensemble.html``.
     """
     from .network import analysable, build_network
     from .sweep import run_group
@@ -156,15 +180,14 @@ def run_replicas(config, out, replicas: int, *, vary: str = "sampler", resume: b
         out.mkdir(exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {str(out)!r} ({exc.strerror or exc}); choose another --out.") from exc
-    results = run_group([c.to_dict() for c in configs], [str(d) for d in dirs], with_ladder, None, progress)
+    results = run_group([c.to_dict() for c in configs], [str(d) for d in dirs], with_ladder, None, progress, pages)
     failed = [(d, r) for d, r in zip(dirs, results, strict=True) if r["status"] != "done"]
     if failed and len(failed) == replicas and created:
         shutil.rmtree(out)  # nothing came of it (e.g. SGD diverged): leave no half-written folder behind
     if failed:
         raise ConfigError(f"{len(failed)} of {replicas} replicas failed; first: {failed[0][0].name}: "
                           f"{failed[0][1]['error']}")
-    from ..report.ensemble import make_ensemble_report
-
     summary = ensemble_summary(out, dirs)
-    make_ensemble_report(out)
+    if pages.ensemble is not None:
+        pages.ensemble(out)
     return dirs, summary

@@ -218,7 +218,7 @@ def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
             "tail_exponent": pca.tail_exponent, "n_components_90": pca.n_components_90,
             "pc1_ratio": float(pca.explained_variance_ratio[0]), "null_pc1_ratio": float(pca.null_ratio[0]),
             "pc1_drift": float(pca.drift[0])},
-        "stationarity": None if fdr is None else {"fdr_ratio": fdr.fdr_ratio, "se": fdr.se, "verdict": fdr.verdict},
+        "stationarity": None if fdr is None else {"fdr_ratio": fdr.fdr_ratio, "se": fdr.se},
         "seconds": seconds, "resumed": tr.resumed, "provenance": provenance(net.train.device),
     })
     return RecordResult(rd.path, tr, pca, seconds)

@@ -5,18 +5,38 @@
 earlier ones wrote to the run directory (:class:`~sgdpotential.pipeline.rundir.RunDir`) and writes its
 product; when resuming, an expensive stage whose product exists is skipped, and the cheap ones (analysis,
 report) are always redone from the stored arrays.
+
+The pipeline never imports the report layer above it: the pages are handed in as :class:`Pages`
+(``sgdpotential.report.PAGES``, which the command line passes), and without them the report stage writes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import ConfigError
 from .config import RunConfig
 from .rundir import RunDir
 
-__all__ = ["STAGES", "Stage", "plan", "run_stages"]
+__all__ = ["NO_PAGES", "STAGES", "Pages", "Stage", "plan", "run_stages"]
+
+
+@dataclass(frozen=True)
+class Pages:
+    """The pages the layer above the pipeline writes, handed in so that the pipeline never imports it:
+    ``run(run_dir)`` (report.html), ``ensemble(out_dir)`` (ensemble.html) and ``sweep(out, rows, fits, spec)``
+    (sweep.html), each returning the page's path. Top-level functions, so that a process pool or a Ray task can
+    receive them (``sgdpotential.report.PAGES``); a missing one writes no page."""
+
+    run: Callable[[Path], Path] | None = None
+    ensemble: Callable[[Path], Path] | None = None
+    sweep: Callable[..., Path] | None = None
+
+
+#: No pages: the pipeline alone writes every file but the HTML pages.
+NO_PAGES = Pages()
 
 
 @dataclass(frozen=True)
@@ -28,6 +48,7 @@ class _Context:
     resume: bool
     progress: Callable[[str, int, int], None] | None
     rungs: tuple[str, ...] | None
+    pages: Pages
 
 
 def _record(rd: RunDir, c: _Context) -> None:
@@ -75,9 +96,8 @@ def _ladder(rd: RunDir, c: _Context) -> None:
 
 
 def _report(rd: RunDir, c: _Context) -> None:
-    from ..report import make_report
-
-    make_report(rd.path)
+    if c.pages.run is not None:
+        c.pages.run(rd.path)
 
 
 @dataclass(frozen=True)
@@ -131,7 +151,8 @@ def plan(first: str = "record", last: str = "report", *, ladder: bool = False) -
 
 
 def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig | None = None, resume: bool = False,
-               progress: Callable[[str, int, int], None] | None = None, rungs: tuple[str, ...] | None = None) -> RunDir:
+               progress: Callable[[str, int, int], None] | None = None, rungs: tuple[str, ...] | None = None,
+               pages: Pages = NO_PAGES) -> RunDir:
     """Run ``stages`` (see :func:`plan`) in order on ``run_dir``.
 
     Parameters
@@ -146,6 +167,8 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
     progress : callable(phase, done, total), optional
     rungs : tuple of str, optional
         The ladder's replays (default: all).
+    pages : Pages, optional
+        The report stage's page writer (``sgdpotential.report.PAGES``); without it the report stage writes nothing.
 
     Everything that can be checked is checked before any work starts: the settings against the data and
     model, and — when an analysis stage follows — that the theory models the run's optimizer (a run with
@@ -172,7 +195,7 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
     if missing and "record" not in stages:
         raise ConfigError(f"{str(rd.path)!r} has no {missing[0]}; finish the earlier stages first "
                           f"(sgdpotential run --out {rd.path} --resume).")
-    context = _Context(config, net, resume, progress, rungs)
+    context = _Context(config, net, resume, progress, rungs, pages)
     for name in stages:
         stage = STAGES[_NAMES.index(name)]
         if resume and not stage.always and stage.missing(rd, config) is None:

@@ -6,8 +6,8 @@ A sweep directory holds ``sweep.json`` (the specification), one run directory pe
 ``sweep.html``. Every run is independent and resumable, so a failed run is recorded and the others go on,
 and rerunning a sweep finishes only what is missing.
 
-The theory predicts the noise strength ε = α²/2B and a force ∝ α, so variances ∝ α/B (slope 1); Feng & Tu
-report ψ ≈ 4 across learning rates and batch sizes.
+Across the runs the sweep tests the claims of :data:`sgdpotential.claims.SWEEP_CLAIMS` (the linear model's
+variance ∝ α/B); each run's own claims are in its ``summary.json``, their ψ verdict in ``results.csv``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from .analysis import DRIFT_MAX
 from .config import RunConfig, config_from_mapping, read_toml, with_overrides
 from .rundir import RunDir
-from .stages import plan, run_stages
+from .stages import NO_PAGES, Pages, plan, run_stages
 
 __all__ = ["BACKENDS", "SweepPoint", "SweepResult", "load_sweep", "parse_axes", "run_group", "run_point", "sweep",
            "sweep_points"]
@@ -47,6 +47,7 @@ RESULTS = "results.csv"
 #: Columns of ``results.csv`` after the swept settings (wall times live in ``sweep.json``, so that the table
 #: is the same whatever the backend).
 COLUMNS = ("name", "status", "lr", "batch_size", "seed", "lr_over_b", "psi", "psi_lo", "psi_hi", "psi_r2", "n_used",
+           "psi_verdict",
            "top_variance", "total_variance", "pc1_ratio", "pc1_drift", "burn_in_epochs", "burn_in_accuracy",
            "continuous_median_ratio", "window_median_ratio", "hessian_vs_flatness", "noise_vs_flatness", "loss0",
            "warnings", "error")
@@ -192,10 +193,10 @@ def load_sweep(path) -> tuple[RunConfig, dict | None, list | None]:
 # ---------------------------------------------------------------------------------------------------- one run
 
 
-def _finished(run_dir: Path, with_ladder: bool) -> bool:
-    """Every stage written and no failure recorded."""
+def _finished(run_dir: Path, with_ladder: bool, page: bool) -> bool:
+    """Every stage written (the report too when ``page``) and no failure recorded."""
     rd = RunDir(run_dir)
-    needed = [RunDir.SUMMARY, RunDir.REPORT, *([RunDir.LADDER] if with_ladder else [])]
+    needed = [RunDir.SUMMARY, *([RunDir.REPORT] if page else []), *([RunDir.LADDER] if with_ladder else [])]
     return not rd.has(RunDir.FAILED) and rd.has(*needed)
 
 
@@ -208,7 +209,8 @@ def _failed(run_dir: Path, error: str) -> None:
         pass
 
 
-def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: int | None = None) -> dict:
+def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: int | None = None,
+              pages: Pages = NO_PAGES) -> dict:
     """Run (or finish) one point of a sweep in ``run_dir``: every stage of :func:`~.stages.run_stages`. Never
     raises: a failure is returned as ``{"status": "failed", "error": …}`` and written to ``run_dir/failed.json``
     (the next sweep retries it from scratch). A run that was interrupted resumes from its checkpoint.
@@ -230,7 +232,8 @@ def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: in
             if run_dir.exists() and ((run_dir / RunDir.FAILED).exists() or not resumable):
                 shutil.rmtree(run_dir)  # a failed or barely started run: start it again
                 resumable = False
-            run_stages(run_dir, plan(ladder=with_ladder), config=RunConfig.from_dict(config), resume=resumable)
+            run_stages(run_dir, plan(ladder=with_ladder), config=RunConfig.from_dict(config), resume=resumable,
+                       pages=pages)
         return {"status": "done", "seconds": time.perf_counter() - t0}
     except Exception as exc:  # a sweep records every failure and goes on
         error = f"{type(exc).__name__}: {exc}"
@@ -239,7 +242,7 @@ def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: in
 
 
 def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = False, threads: int | None = None,
-              progress=None) -> list[dict]:
+              progress=None, pages: Pages = NO_PAGES) -> list[dict]:
     """Run points that differ only in their seed (and/or lr) as replicas trained together
     (:func:`~sgdpotential.pipeline.record.record_replicas`), then the other stages of each. Finished runs are
     skipped; unfinished ones are started afresh together (replica batches are not resumable). Never raises:
@@ -254,7 +257,7 @@ def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = Fals
 
         if threads:
             torch.set_num_threads(threads)
-        todo = [i for i, d in enumerate(run_dirs) if not _finished(Path(d), with_ladder)]
+        todo = [i for i, d in enumerate(run_dirs) if not _finished(Path(d), with_ladder, pages.run is not None)]
         for i in set(range(len(configs))) - set(todo):
             out[i] = {"status": "done", "seconds": None, "skipped": True}
         with threadpool_limits(limits=threads):
@@ -267,7 +270,7 @@ def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = Fals
                 record_replicas([RunConfig.from_dict(configs[i]) for i in batch], [Path(run_dirs[i]) for i in batch],
                                 progress=progress)
             for i in todo:  # every replica is now recorded: the rest is per run
-                out[i] = run_point(configs[i], run_dirs[i], with_ladder, threads)
+                out[i] = run_point(configs[i], run_dirs[i], with_ladder, threads, pages)
     except Exception as exc:  # the batch itself failed (e.g. one replica diverged): every unfinished run failed
         error = f"{type(exc).__name__}: {exc}"
         for i, d in enumerate(run_dirs):
@@ -333,7 +336,7 @@ def _ray(jobs, workers: int, on_result, address: str | None, cpus_per_run: float
 def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None = None, backend: str = "local",
           workers: int | None = None, address: str | None = None, cpus_per_run: float | None = None,
           gpus_per_run: float = 0.0, with_ladder: bool = False, replicas: bool = False,
-          progress: Callable[[str, int, int], None] | None = None) -> SweepResult:
+          progress: Callable[[str, int, int], None] | None = None, pages: Pages = NO_PAGES) -> SweepResult:
     """Run every point of a grid (``axes``) or list (``runs``) of configurations under ``out``.
 
     Parameters
@@ -357,6 +360,8 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
         (:func:`~sgdpotential.dynamics.replicas.train_replicas`: several times the throughput of separate runs for small
         networks; results equal to separate runs up to floating-point summation order).
     progress : callable(phase, done, total), optional
+    pages : Pages, optional
+        The report pages of every run and of the sweep (``sgdpotential.report.PAGES``); without them none is written.
 
     Returns
     -------
@@ -385,7 +390,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     pending = []
     for p in points:
         rd = out / p.name
-        if _finished(rd, with_ladder):
+        if _finished(rd, with_ladder, pages.run is not None):
             statuses[p.name] = {"status": "done", "seconds": None, "skipped": True}
         else:
             pending.append(p)
@@ -394,9 +399,9 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
         names = [p.name for p in group]
         configs, dirs = [p.config.to_dict() for p in group], [str(out / p.name) for p in group]
         if len(group) == 1:
-            jobs.append((names, run_point, (configs[0], dirs[0], with_ladder, threads)))
+            jobs.append((names, run_point, (configs[0], dirs[0], with_ladder, threads, pages)))
         else:
-            jobs.append((names, run_group, (configs, dirs, with_ladder, threads)))
+            jobs.append((names, run_group, (configs, dirs, with_ladder, threads, None, pages)))
     done = len(points) - len(pending)
     if progress:
         progress("sweep", done, len(points))
@@ -421,9 +426,8 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     write_json_atomic(out / SWEEP_SPEC, {**spec, "backend": backend, "workers": workers, "seconds": seconds,
                                            "run_seconds": {n: s.get("seconds") for n, s in statuses.items()},
                                            "fits": fits})
-    from ..report.sweep import sweep_report
-
-    sweep_report(out, rows, fits, spec={**spec, "backend": backend, "workers": workers})
+    if pages.sweep is not None:
+        pages.sweep(out, rows, fits, spec={**spec, "backend": backend, "workers": workers})
     return SweepResult(out, rows, ran=[n for j in jobs for n in j[0]], skipped=[p.name for p in points
                                                                        if statuses[p.name].get("skipped")],
                        failed=[r["name"] for r in rows if r["status"] != "done"], seconds=seconds, fits=fits)
@@ -494,9 +498,11 @@ def _row(p: SweepPoint, run_dir: Path, status: dict) -> dict:
     drift = pca["drift"]
     top = pca["variances"][drift <= DRIFT_MAX][:TOP]
     ex = s["exponents"]
+    psi_claim = next((c for c in (s.get("findings") or {}).get("claims", []) if c["key"] == "psi"), None)
     row.update({
         "psi": ivf["psi"], "psi_lo": ivf["ci95"][0] if ivf["ci95"] else None,
         "psi_hi": ivf["ci95"][1] if ivf["ci95"] else None, "psi_r2": ivf["r2"], "n_used": ivf["n_used"],
+        "psi_verdict": psi_claim["verdict"] if psi_claim else "inconclusive",
         "top_variance": float(np.mean(top)) if top.size else None, "total_variance": s["pca"]["total_variance"],
         "pc1_ratio": s["pca"]["pc1_ratio"], "pc1_drift": s["pca"]["pc1_drift"],
         "burn_in_epochs": s["burn_in"]["epochs"], "burn_in_accuracy": s["burn_in"]["accuracy"],
@@ -510,8 +516,10 @@ def _row(p: SweepPoint, run_dir: Path, status: dict) -> dict:
 
 
 def _fits(rows: list[dict]) -> dict:
-    """Across the finished runs: variance against α/B (theory: slope 1) and the range of ψ."""
+    """Across the finished runs: variance against α/B (the claim of :data:`~sgdpotential.claims.SWEEP_CLAIMS`,
+    with its verdict in ``findings``), the range of ψ and how many runs' ψ verdicts read each word."""
     from ..theory import fit_power_law
+    from .findings import sweep_findings
 
     ok = [r for r in rows if r["status"] == "done" and r.get("top_variance")]
     out: dict = {"n_done": len(ok), "n_failed": sum(r["status"] != "done" for r in rows)}
@@ -523,6 +531,9 @@ def _fits(rows: list[dict]) -> dict:
     if psis:
         out["psi_range"] = [float(min(psis)), float(max(psis))]
         out["psi_median"] = float(np.median(psis))
+    out["psi_verdicts"] = {w: sum(r.get("psi_verdict") == w for r in ok) for w in ("consistent", "inconsistent",
+                                                                                    "inconclusive")}
+    out["findings"] = sweep_findings(out.get("variance_vs_lr_over_b"))
     return out
 
 

@@ -1,5 +1,6 @@
-"""The ensemble page: ψ over the seeds of ``run --replicas`` — by K and by age, Feng & Tu's way and held out —
-each seed's value beside the mean and its 95% t-interval over seeds (``ensemble.json``)."""
+"""The ensemble page: the claims over the seeds of ``run --replicas`` (run-to-run intervals, and whether the seed
+moves each claim), ψ by K and by age — each seed's value beside the mean and its 95% t-interval over seeds — with
+the replicas' provenance and warnings (``ensemble.json``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from ..pipeline.rundir import RunDir
-from .figures import _log_ticks, _save, subplots
+from .figures import _log_ticks, _save, prediction_band, subplots
 from .html import settings_header, write_page
+from .words import RULES, claim_sentence, optimizer_name, scorecard_rows, verdict_text, view_text, warning_lines
 
 
 def over_seeds(x: dict | None) -> str:
@@ -35,6 +37,34 @@ def replicas_differ(ens: dict) -> str:
     return f"minibatch seeds {listed(seeds)} and initialisations (model seeds) {listed(inits)}"
 
 
+def ensemble_sentences(ens: dict, model: dict | None = None) -> list[str]:
+    """The ensemble's verdicts in words, from ``ensemble.json``'s findings: ψ over the seeds with its run-to-run
+    interval and verdict, whether the seeds move it, every other claim, and ψ by K and by age."""
+    f = ens.get("findings") or {"claims": []}
+    by = {c["key"]: c for c in f["claims"]}
+    opt = optimizer_name(model)
+    out = []
+    psi = by.get("psi")
+    n = len(ens["runs"])
+    if psi is not None:
+        seeds = view_text(psi, "seed")
+        out.append(f"Over {n} replicas of {opt} ({replicas_differ(ens)}), ψ at each run's K = {psi['estimate']:.2f} "
+                   f"[{psi['ci95'][0]:.2f}, {psi['ci95'][1]:.2f}] ({psi['interval']}): {verdict_text(psi)} with Feng & "
+                   f"Tu's ψ ≈ {psi['prediction']:g} ± {psi['margin']:g}; "
+                   + (seeds or "the seed view is untested") + " (each run's own 95% interval) — the runs' own "
+                   "verdicts: " + ", ".join(psi["runs_verdicts"]) + ".")
+    out += [claim_sentence(c, model) + (f" Seeds: {t}." if (t := view_text(c, "seed")) else "")
+            for c in f["claims"] if c["key"] != "psi"]
+    for name, table in (("K", ens.get("psi_by_k") or {}), ("age", ens.get("psi_by_age") or {})):
+        if table:
+            out.append(f"ψ by {name}, mean [95% t-interval over seeds], Feng & Tu's way / held out: " + "; ".join(
+                f"{k}: {over_seeds(v['feng_tu'])} / {over_seeds(v['heldout'])}" for k, v in table.items()) + ".")
+    if f.get("untested"):
+        out.append("Not judged over the seeds: " + "; ".join(f"{u['title']} ({u['why']})" for u in f["untested"])
+                   + ".")
+    return out
+
+
 def _panel(ax, table: dict, numeric, label: str) -> None:
     keys = sorted(table, key=numeric)
     x = np.array([numeric(k) for k in keys], float)
@@ -50,40 +80,50 @@ def _panel(ax, table: dict, numeric, label: str) -> None:
         name = "Feng & Tu (own directions)" if way == "feng_tu" else "held out"
         ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], fmt=fmt, color=color, capsize=3,
                     label=f"{name}: mean, 95% interval over seeds (dots: each seed)")
-    ax.axhline(4, color="k", ls=":", lw=0.8, label="Feng & Tu's ψ ≈ 4")
+    prediction_band(ax)
     ax.set_xlabel(label)
     ax.legend(fontsize=6)
+
+
+def _header(ens: dict, summaries: list[dict]) -> list[tuple[str, str]]:
+    """The first run's settings with the replicas' seeds, burn-ins and the provenance of every recording."""
+    rows = dict(settings_header(summaries[0]))
+    rows["seeds"] = replicas_differ(ens)
+    rows["burn-in"] = "; ".join(f"{name}: {s['burn_in']['epochs']} epochs, accuracy {s['burn_in']['accuracy']:.4f}"
+                                for name, s in zip(ens["runs"], summaries, strict=True))
+    provs = [(s.get("provenance") or {}).get("record") or {} for s in summaries]
+    rows["recorded"] = "; ".join(f"{name}: {p.get('date', '?')} on {p.get('device', '?')}, "
+                                 f"{p.get('torch_threads', '?')} torch threads, commit {p.get('commit') or 'unknown'}"
+                                 for name, p in zip(ens["runs"], provs, strict=True))
+    return list(rows.items())
 
 
 def make_ensemble_report(out_dir) -> Path:
     """Write ``out_dir/ensemble.html`` from ``ensemble.json`` and the replicas' summaries; returns its path."""
     out = Path(out_dir)
     ens = json.loads((out / RunDir.ENSEMBLE).read_text())
-    first = RunDir(out / ens["runs"][0]).load(RunDir.SUMMARY)
+    summaries = [RunDir(out / r).load(RunDir.SUMMARY) for r in ens["runs"]]
+    model = summaries[0].get("model")
     (out / RunDir.FIGURES).mkdir(exist_ok=True)
-    fig, (ak, aa) = subplots(1, 2, figsize=(10, 4), sharey=True)
+    ages = bool(ens.get("psi_by_age"))
+    fig, axes = subplots(1, 2 if ages else 1, figsize=(10 if ages else 5.5, 4), sharey=True)
+    ak = axes[0] if ages else axes
     if ens.get("psi_by_k"):
         _panel(ak, ens["psi_by_k"], int, "K, principal directions in the fit (nested)")
         _log_ticks(ak, sorted(int(k) for k in ens["psi_by_k"]))
-    if ens.get("psi_by_age"):
-        _panel(aa, ens["psi_by_age"], int, "age: epochs after the burn-in ends")
-    else:
-        aa.text(0.5, 0.5, "one age recorded: set ages = [...] for more", transform=aa.transAxes, ha="center",
-                fontsize=8)
+    if ages:
+        _panel(axes[1], ens["psi_by_age"], int, "age: epochs after the burn-in ends")
     ak.set_ylabel("ψ (σ_i² ∝ F_i^−ψ)")
     fig_path = _save(fig, out / RunDir.FIGURES / "ensemble.png")
-
-    sentences = [f"{len(ens['runs'])} replicas ({replicas_differ(ens)}): ψ = {over_seeds(ens['psi'])} "
-                 f"Feng & Tu's way, {over_seeds(ens.get('psi_heldout'))} held out (mean and 95% t-interval of the mean "
-                 f"over seeds — the run-to-run error bar; each run's bootstrap interval is within-run)."]
-    for name, table in (("K", ens.get("psi_by_k") or {}), ("age", ens.get("psi_by_age") or {})):
-        if table:
-            sentences.append(f"By {name}: " + "; ".join(
-                f"{k}: {over_seeds(v['feng_tu'])} / {over_seeds(v['heldout'])}" for k, v in table.items())
-                + " (Feng & Tu / held out).")
-    header = [(k, v) for k, v in settings_header(first) if k not in ("seeds", "burn-in", "recorded")]
-    return write_page(out / "ensemble.html", f"Ensemble of {len(ens['runs'])} replicas: {out.name}", sentences,
-                      [(fig_path, "ψ against K and against the network's age: every seed (dots) and the mean with "
-                                  "its 95% t-interval over seeds, Feng & Tu's way and held out.")],
-                      ens, header=header, note="Each run's own report: " + ", ".join(
-                          f"{r}/report.html" for r in ens["runs"]) + ".")
+    findings = ens.get("findings") or {"claims": []}
+    caption = ("ψ against K" + (" and against the network's age" if ages else "") + ": every seed (dots) and the "
+               "mean with its 95% t-interval over seeds, Feng & Tu's way and held out; the dotted line and grey band "
+               "are Feng & Tu's prediction and its equivalence margin.")
+    return write_page(out / "ensemble.html",
+                      f"Ensemble of {len(ens['runs'])} replicas of {optimizer_name(model)}: {out.name}",
+                      ensemble_sentences(ens, model), [(fig_path, caption)], ens, header=_header(ens, summaries),
+                      warnings=warning_lines(ens.get("warnings", []), findings),
+                      scorecard=scorecard_rows(findings, model),
+                      note=" ".join(RULES) + " Over seeds the interval is the 95% t-interval of the mean over runs; "
+                           "the seed moves a claim by the same rule over the runs' own intervals. Each run's own "
+                           "report: " + ", ".join(f"{r}/report.html" for r in ens["runs"]) + ".")

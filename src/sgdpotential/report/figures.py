@@ -14,8 +14,10 @@ import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..claims import claim
 from ..pipeline.rundir import RunDir
 from ..trajectory.pca import TAIL_RANGE
+from .words import band_label, relaxation_symbol
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, sharex=False, sharey=False, **kw):
@@ -123,16 +125,14 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     _fitted(axes[0], width, var, used, "σ² ∝ F^−ψ (ψ = −slope)")
     axes[0].set_xlabel("loss flatness F_i")
     axes[0].set_ylabel("σ_i²")
-    ivf = summary["ivf"]
-    axes[0].set_title(f"IVF: ψ = {ivf['psi']:.2f} [{ivf['ci95'][0]:.2f}, {ivf['ci95'][1]:.2f}]; Feng & Tu ψ ≈ 4: "
-                      f"{ivf.get('feng_tu_verdict', '')}" if ivf["psi"] is not None else "IVF", fontsize=9)
+    claims = _claims(summary)
+    axes[0].set_title(_titled(claims.get("psi"), "IVF ψ"), fontsize=9)
     axes[0].legend(fontsize=7)
     if "u_flatness" in pot:
         uf = np.array([np.nan if x is None else x for x in pot["u_flatness"]])
         _loglog(axes[1], uf, var, "principal directions (fitted)", used, color="C1")
         _fitted(axes[1], uf, var, used, "σ² against U-flatness", color="C1")
-        sl = pot.get("sigma2_vs_u_flatness")
-        axes[1].set_title(f"Boltzmann in U predicts +2: {sl.get('paper_verdict', '')}" if sl else "", fontsize=9)
+        axes[1].set_title(_titled(claims.get("boltzmann_u"), "Boltzmann in U, slope"), fontsize=9)
         axes[1].legend(fontsize=7)
     axes[1].set_xlabel("flatness of the stochastic potential U")
     axes[1].set_ylabel("σ_i²")
@@ -174,7 +174,7 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
         sx.set_ylabel("σ_i²")
         sx.set_title("the test: sample spectra, same T and PCA (no selection bias)", fontsize=9)
         sx.legend(fontsize=7)
-    _band_verdicts(bx, spec, summary.get("sample_spectrum_replay") or {})
+    _band_verdicts(bx, spec, summary.get("sample_spectrum_replay") or {}, relaxation_symbol(summary.get("model")))
     figs["lyapunov"] = _save(fig, out / "lyapunov.png")
 
     fig, ax = subplots(figsize=(5, 3.6))
@@ -188,9 +188,13 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     figs["spectra"] = _save(fig, out / "spectra.png")
 
     fig, axes = subplots(2, 2, figsize=(8, 6))
-    panels = [(width, np.diag(H), "F_i", "H_P,ii (paper −2)"), (width, np.diag(C), "F_i", "C_P,ii (paper −6)"),
-              (width, probes["theta_std"], "F_i", "σ_θ,i (FT +1, paper −1)"),
-              (np.diag(H), np.diag(C), "H_P,ii", "C_P,ii (literature 1–2)")]
+    lit = claim("noise_vs_hessian").prediction
+    panels = [(width, np.diag(H), "F_i", f"H_P,ii (paper {claim('hessian_vs_flatness').prediction:+g})"),
+              (width, np.diag(C), "F_i", f"C_P,ii (paper {claim('noise_vs_flatness').prediction:+g})"),
+              (width, probes["theta_std"], "F_i", f"σ_θ,i (Feng & Tu {claim('theta_feng_tu').prediction:+g}, "
+                                                  f"paper {claim('theta_paper').prediction:+g})"),
+              (np.diag(H), np.diag(C), "H_P,ii", f"C_P,ii (literature {lit[0]:g}–{lit[1]:g}, paper "
+                                                 f"{claim('noise_vs_hessian_paper').prediction:g})")]
     for ax, (x, y, xl, yl) in zip(axes.ravel(), panels, strict=True):
         _loglog(ax, x, y, "directions", used)
         _fitted(ax, np.abs(x), y, used, "fit")
@@ -202,16 +206,34 @@ def draw_all(run_dir: Path, summary: dict, pca, probes) -> dict[str, Path]:
     return figs
 
 
-def band_label(b: dict) -> str:
-    """A relaxation band [lo, hi) of a comparison, as the report writes it."""
-    lo, hi = b["relaxation"]
-    return f"[{lo:g}, {'∞' if hi is None else f'{hi:g}'})"
+def prediction_band(ax, key: str = "psi", label: str | None = None) -> None:
+    """The prediction of claim ``key`` as a dotted line with its equivalence margin as a shaded band (the
+    registry's numbers): an interval inside the band is *consistent*."""
+    c = claim(key)
+    lo, hi = (c.prediction if isinstance(c.prediction, tuple) else (c.prediction, c.prediction))
+    ax.axhspan(lo - c.margin, hi + c.margin, color="k", alpha=0.07, lw=0)
+    ax.axhline((lo + hi) / 2, color="k", ls=":", lw=0.8,
+               label=label or f"{c.source.split(';')[0]}: {c.symbol} ≈ {c.prediction:g} (band: ± {c.margin:g}, "
+                              f"the equivalence margin)")
 
 
-def _band_verdicts(ax, spec: dict, replay: dict) -> None:
+def _claims(summary: dict) -> dict:
+    return {c["key"]: c for c in (summary.get("findings") or {}).get("claims", [])}
+
+
+def _titled(c: dict | None, what: str) -> str:
+    """A panel title naming a claim's estimate, prediction ± margin and verdict (from the findings)."""
+    if c is None or c.get("estimate") is None:
+        return what
+    return (f"{what}: {c['estimate']:.2f} [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]; predicted {c['prediction']:g} ± "
+            f"{c['margin']:g}: {c['verdict']}")
+
+
+def _band_verdicts(ax, spec: dict, replay: dict, rate: str = "α h T") -> None:
     """The sample-spectrum verdicts band by band: each relaxed band's median measured/simulated σ² (marker) and
     what sampling alone gives (bar: the 2.5–97.5% range of the same statistic among the simulated windows), for
-    the law's simulated windows and, where the run has them, the replayed ones."""
+    the law's simulated windows and, where the run has them, the replayed ones; ``rate`` names the relaxation index
+    of the run's optimizer."""
     drawn = []
     for shift, comp, name, marker, color in ((-0.12, spec, "law (simulated windows)", "o", "C1"),
                                              (0.12, replay, "replayed windows (Eq. 20)", "D", "C2")):
@@ -224,7 +246,8 @@ def _band_verdicts(ax, spec: dict, replay: dict) -> None:
                     label=f"{name}: measured/simulated, median" if k == 0 else None)
             drawn += [lo, hi, b["median_ratio"]]
         if bands:
-            ax.set_xticks(range(len(bands)), [f"α h T ∈ {band_label(b)}" for b in bands], fontsize=7)
+            ax.set_xticks(range(len(bands)), [f"{rate} ∈ {band_label(b)}\n{b['n']} components" for b in bands],
+                          fontsize=7)
     if not drawn:
         ax.set_axis_off()
         return
@@ -294,7 +317,7 @@ def draw_views(summary: dict, path: Path) -> Path:
     for ax, xl in ((ak, "K, principal directions in the fit (nested)"),
                    (aw, "last T′ snapshots of the window (same directions)"),
                    (aa, "age: epochs after the burn-in ends")):
-        ax.axhline(4, color="k", ls=":", lw=0.8, label="Feng & Tu's ψ ≈ 4")
+        prediction_band(ax)
         ax.set_xlabel(xl)
         ax.legend(fontsize=6)
     ak.set_ylabel("ψ (σ_i² ∝ F_i^−ψ), 95% CI")

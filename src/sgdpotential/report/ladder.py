@@ -21,40 +21,38 @@ def _interval(r: dict) -> str:
     return f"ψ = {r['psi']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
 
 
-def _placed(r: dict) -> str:
-    if r.get("outside_sgd_interval_by") is None:
-        return ""
-    d = r["outside_sgd_interval_by"]
-    return "within real SGD's interval" if d == 0 else f"outside real SGD's interval by {d:.2f}"
+def _delta(r: dict) -> str:
+    return "" if r.get("delta_psi") is None else f"Δψ = {r['delta_psi']:+.2f} from the recorded run"
 
 
-def ladder_sentences(ladder: dict) -> list[str]:
-    """Plain sentences from ``ladder.json``: each rung against real SGD, and which ingredient matters."""
+def _label(r: dict, opt: str) -> str:
+    return f"real {opt} (the recorded run)" if r["name"] == "sgd" else r["label"]
+
+
+def ladder_sentences(ladder: dict, findings: dict | None = None, opt: str = "SGD") -> list[str]:
+    """Plain sentences from ``ladder.json`` and the ladder's claims in the run's findings (their verdicts): each
+    rung against the recorded run, and which ingredient matters."""
     rows = {r["name"]: r for r in ladder["rungs"]}
+    claims = {c["key"]: c for c in (findings or {}).get("claims", []) if c["key"].startswith("ladder_")}
     sgd = rows["sgd"]
     if sgd.get("psi") is None:
-        return ["Real SGD has too few usable directions for an IVF fit; the ladder cannot be compared."]
-    out = [f"Real SGD: {_interval(sgd)}."]
-    ok = {}
+        return [f"Real {opt} has too few usable directions for an IVF fit; the ladder cannot be compared."]
+    out = [f"Real {opt}: {_interval(sgd)}."]
     for name, label in REPLAY_NAMES.items():
-        r = rows.get(name)
+        r, c = rows.get(name), claims.get(f"ladder_{name}")
         if r is None or r.get("psi") is None:
             continue
-        ok[name] = r["outside_sgd_interval_by"] == 0
-        out.append(f"In all weights, {label} gives {_interval(r)}, {_placed(r)}; its variances along real SGD's "
-                   f"directions are {r['median_ratio']:.2g}× real SGD's (median).")
-    iso = rows.get("isotropic")
-    survives = None
+        said = f": {c['verdict']} with reproducing it (|Δψ| within ± {c['margin']:g})" if c else ""
+        out.append(f"In all weights, {label} gives {_interval(r)}, {_delta(r)}{said}; its variances along real "
+                   f"{opt}'s directions are {r['median_ratio']:.2g}× real {opt}'s (median).")
+    iso, c_iso = rows.get("isotropic"), claims.get("ladder_isotropic")
     if iso is not None and iso.get("psi") is not None:
-        lo, hi = iso["ci95"]
-        survives = lo > 0
-        what = ("IVF survives" if survives else "the relation is reversed (variance grows with flatness)" if hi < 0
-                else "no IVF is detected (the interval contains 0)")
-        out.append(f"With isotropic gradient noise of the same total variance (full Hessian), {_interval(iso)}: {what} "
-                   f"without anisotropic noise.")
+        said = (f": {c_iso['verdict']} with equilibrium in the loss (ψ = {c_iso['prediction']:g} ± "
+                f"{c_iso['margin']:g})") if c_iso else ""
+        out.append(f"With isotropic gradient noise of the same total variance (full Hessian), {_interval(iso)}{said}.")
     laws = [rows[n] for n in ("continuous", "discrete", "window") if n in rows and rows[n].get("psi") is not None]
     if laws:
-        parts = ", ".join(f"{r['name']} ψ = {r['psi']:.2f} ({_placed(r)})" for r in laws)
+        parts = ", ".join(f"{r['name']} ψ = {r['psi']:.2f} ({_delta(r)})" for r in laws)
         out.append(f"Restricted to the {len(sgd['ratio_along_sgd'])} principal directions, the subspace laws give "
                    f"{parts}.")
     cl = ladder.get("closure", {})
@@ -83,50 +81,57 @@ def ladder_sentences(ladder: dict) -> list[str]:
                    f"{against('increment_variance_ratio_median', fit['increment_variance_ratio_median'], '×')} "
                    f"α²C_P/B. The null is the same fit on {null.get('paths', 0)} simulated paths of the exact "
                    f"subspace model of the same length (relative Frobenius differences).")
-    if ok and survives is not None:
-        linear = ok.get("full", ok.get("batch"))
-        if linear and not survives:
-            out.append("Conclusion: the linear model in all weights reproduces IVF with SGD's anisotropic noise and "
-                       "loses it with isotropic noise — the noise anisotropy, acting through the whole weight space, "
-                       "makes the relation; the principal-subspace laws alone do not.")
-        elif linear and survives:
-            out.append("Conclusion: the linear model in all weights reproduces IVF even with isotropic noise — the "
-                       "Hessian alone shapes the relation here.")
+    replay = claims.get("ladder_full") or claims.get("ladder_batch")
+    if replay and c_iso:
+        if replay["verdict"] == "consistent" and c_iso["verdict"] == "consistent":
+            out.append(f"Conclusion: the linear model in all weights reproduces real {opt}'s ψ with its anisotropic "
+                       f"noise, and isotropic noise of the same trace gives equilibrium's ψ — the noise anisotropy, "
+                       f"acting through the whole weight space, makes the relation.")
+        elif replay["verdict"] == "consistent" and c_iso["verdict"] == "inconsistent":
+            out.append(f"Conclusion: the linear model in all weights reproduces real {opt}'s ψ, but isotropic noise "
+                       f"does not give equilibrium's ψ either — here the Hessian, not only the noise, shapes the "
+                       f"relation.")
+        elif replay["verdict"] == "inconsistent":
+            out.append(f"Conclusion: the linear model in all weights does not reproduce real {opt}'s ψ; the "
+                       f"non-quadratic loss matters here.")
         else:
-            out.append("Conclusion: the linear model in all weights does not reproduce real SGD's ψ; the "
-                       "non-quadratic loss matters here.")
+            out.append("No conclusion on which ingredient makes IVF: the ladder's verdicts are inconclusive "
+                       f"(replay {replay['verdict']}, isotropic control {c_iso['verdict']}).")
     return out
 
 
-def ladder_table(ladder: dict) -> str:
+def ladder_table(ladder: dict, opt: str = "SGD") -> str:
     """An HTML table of the rungs."""
-    head = ("<tr><th>rung</th><th>ψ</th><th>95% CI</th><th>vs real SGD</th><th>total variance</th>"
-            "<th>PC1 share</th><th>variance in real SGD's K directions</th><th>median ratio to SGD</th></tr>")
+    head = (f"<tr><th>rung</th><th>ψ</th><th>95% CI</th><th>Δψ from real {opt}</th><th>total variance</th>"
+            f"<th>PC1 share</th><th>variance in real {opt}'s K directions</th><th>median ratio to real {opt}</th>"
+            f"</tr>")
     body = []
     for r in ladder["rungs"]:
         if "error" in r:
-            body.append(f"<tr><td>{html.escape(r['label'])}</td><td colspan=7>{html.escape(r['error'])}</td></tr>")
+            body.append(f"<tr><td>{html.escape(_label(r, opt))}</td><td colspan=7>{html.escape(r['error'])}</td>"
+                        f"</tr>")
             continue
 
         def f(v, fmt=".3g"):
             return "—" if v is None else format(v, fmt)
 
         ci = "—" if r["ci95"] is None else f"{r['ci95'][0]:.2f} – {r['ci95'][1]:.2f}"
-        body.append(f"<tr><td>{html.escape(r['label'])}</td><td>{f(r['psi'], '.2f')}</td><td>{ci}</td>"
-                    f"<td>{html.escape(_placed(r)) or '—'}</td><td>{f(r.get('total_variance'))}</td>"
+        body.append(f"<tr><td>{html.escape(_label(r, opt))}</td><td>{f(r['psi'], '.2f')}</td><td>{ci}</td>"
+                    f"<td>{f(r.get('delta_psi'), '+.2f')}</td><td>{f(r.get('total_variance'))}</td>"
                     f"<td>{f(r.get('pc1_ratio'), '.3f')}</td><td>{f(r['subspace_variance'])}</td>"
                     f"<td>{f(r['median_ratio'])}</td></tr>")
     return f"<table border=1 cellpadding=4 style='border-collapse:collapse'>{head}{''.join(body)}</table>"
 
 
-def draw_ladder(run_dir: Path, ladder: dict) -> Path:
-    """figures/ladder.png: σ² against F for every trajectory rung, and variance ratios along real SGD's p_i."""
+def draw_ladder(run_dir: Path, ladder: dict, opt: str = "SGD") -> Path:
+    """figures/ladder.png: σ² against F for every trajectory rung, and variance ratios along the recorded run's
+    p_i (``opt``: the optimizer it used)."""
     run_dir = Path(run_dir)
     rd = RunDir(run_dir)
     (rd / RunDir.FIGURES).mkdir(exist_ok=True)
     pca, probes = rd.load(RunDir.PCA), rd.load(RunDir.PROBES)
     fig, (a, b) = subplots(1, 2, figsize=(11, 4.2))
-    _loglog(a, probes["width"], pca["variances"], "real SGD", color=COLOURS["sgd"])
+    _loglog(a, probes["width"], pca["variances"], f"real {opt}", color=COLOURS["sgd"])
     for name in ("batch", "full", "isotropic"):
         path = rd / RunDir.REPLAYS / f"{name}.npz"
         if path.exists():
@@ -148,8 +153,8 @@ def draw_ladder(run_dir: Path, ladder: dict) -> Path:
                    ms=6 if hollow else 3, mfc="none" if hollow else None, label=r["name"],
                    color=COLOURS[r["name"]])
     b.axhline(1.0, color="k", lw=0.8)
-    b.set_xlabel("real SGD principal direction i")
-    b.set_ylabel("variance / real SGD's")
+    b.set_xlabel(f"real {opt}'s principal direction i")
+    b.set_ylabel(f"variance / real {opt}'s")
     b.legend(fontsize=7)
     b.set_title("agreement direction by direction")
     return _save(fig, rd / RunDir.FIGURES / "ladder.png")

@@ -1,5 +1,6 @@
-"""The sweep page: ψ against α and B, the top-direction variances against α/B (theory: slope 1), with the sweep's
-settings and the runs' warnings in its header — the same page, figure style and verdict grammar as a run."""
+"""The sweep page: ψ against α and B, the top-direction variances against α/B (the linear model's claim), with the
+sweep's settings, the runs' warnings and the sweep's scorecard — the same page, figure style and verdict rules as
+a run, rendered from the findings in ``sweep.json``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..verdicts import interval_verdict
-from .figures import _fitted, _log_ticks, _loglog, _save, subplots
+from ..claims import claim
+from .figures import _fitted, _log_ticks, _loglog, _save, prediction_band, subplots
 from .html import write_page
+from .words import RULES, claim_sentence, scorecard_rows
 
 
 def _by(rows, key, group):
@@ -29,7 +31,7 @@ def draw_sweep(out: Path, rows: list[dict], fits: dict) -> list[tuple[Path, str]
         for g, a in _by(rows, key, group).items():
             ax.errorbar(a[:, 0], a[:, 1], yerr=[a[:, 1] - a[:, 2], a[:, 3] - a[:, 1]], fmt="o-", ms=4, capsize=3,
                         label=f"{group} = {g:g}")
-        ax.axhline(4, color="k", ls=":", lw=0.8, label="Feng & Tu ψ ≈ 4")
+        prediction_band(ax)
         ax.set_xscale("log")
         _log_ticks(ax, sorted({float(v) for a in _by(rows, key, group).values() for v in a[:, 0]}))
         ax.set_xlabel(label)
@@ -43,7 +45,9 @@ def draw_sweep(out: Path, rows: list[dict], fits: dict) -> list[tuple[Path, str]
         y = np.array([r["top_variance"] for r in ok])
         _loglog(ax, x, y, "runs (one point each)")
         if fits.get("variance_vs_lr_over_b"):  # the fit of sweep.json (same data, same bootstrap seed)
-            _fitted(ax, x, y, np.ones(x.size, bool), "σ² ∝ (α/B)^slope (theory: 1)")
+            c = claim("variance_vs_lr_over_b")
+            _fitted(ax, x, y, np.ones(x.size, bool), f"σ² ∝ (α/B)^slope (linear model: {c.prediction:g} ± "
+                                                      f"{c.margin:g})")
         ax.legend(fontsize=7)
     ax.set_xlabel("α / B")
     ax.set_ylabel("mean σ² of the top non-drift directions")
@@ -53,20 +57,21 @@ def draw_sweep(out: Path, rows: list[dict], fits: dict) -> list[tuple[Path, str]
 
 
 def sweep_sentences(rows: list[dict], fits: dict) -> list[str]:
+    """The sweep's verdicts in words: runs finished and failed, ψ's range and how many runs' ψ verdicts read
+    each word (each run's own rule and warnings), and the sweep's own claims."""
     out = [f"{fits['n_done']} runs finished, {fits['n_failed']} failed."]
     for r in rows:
         if r["status"] != "done":
             out.append(f"{r['name']} failed: {r['error']}")
+    psi = claim("psi")
     if "psi_range" in fits:
         lo, hi = fits["psi_range"]
-        out.append(f"ψ ranges over {lo:.2f}–{hi:.2f} across the sweep (median {fits['psi_median']:.2f}); Feng & Tu "
-                   f"report ψ ≈ 4 across learning rates and batch sizes.")
-    f = fits.get("variance_vs_lr_over_b")
-    if f:
-        lo, hi = f["ci95"]
-        out.append(f"The top-direction variance scales as (α/B)^{f['exponent']:.2f} (95% CI {lo:.2f}–{hi:.2f}, "
-                   f"{f['n']} runs): {interval_verdict(f['ci95'], 1.0)} with the linear theory's slope 1 "
-                   f"(ε = α²/2B, force ∝ α).")
+        said = ", ".join(f"{n} {w}" for w, n in fits.get("psi_verdicts", {}).items() if n)
+        out.append(f"ψ ranges over {lo:.2f}–{hi:.2f} across the sweep (median {fits['psi_median']:.2f}); against "
+                   f"Feng & Tu's ψ ≈ {psi.prediction:g} ± {psi.margin:g}, each run at its own K: {said}.")
+    found = fits.get("findings") or {"claims": [], "untested": []}
+    out += [claim_sentence(c) for c in found["claims"]]
+    out += [f"{u['title']}: not tested ({u['why']})." for u in found.get("untested", [])]
     return out
 
 
@@ -99,5 +104,8 @@ def sweep_warnings(rows: list[dict]) -> list[dict]:
 def sweep_report(out: Path, rows: list[dict], fits: dict, spec: dict | None = None) -> Path:
     """Figures and ``sweep.html`` for a sweep directory (``spec``: ``sweep.json``'s settings, for the header)."""
     figs = draw_sweep(out, rows, fits)
+    found = fits.get("findings") or {"claims": []}
     return write_page(out / "sweep.html", f"Sweep {out.name}", sweep_sentences(rows, fits), figs,
-                      {"fits": fits, "rows": rows}, header=sweep_header(spec), warnings=sweep_warnings(rows))
+                      {"fits": fits, "rows": rows}, header=sweep_header(spec),
+                      warnings=[(w["name"], w["message"]) for w in sweep_warnings(rows)],
+                      scorecard=scorecard_rows(found), note=" ".join(RULES))

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..claims import claim
 from ..theory.scaling import fit_power_law
-from ..verdicts import RULE, interval_verdict
+from ..verdicts import RULE, equivalence
 from .figures import _fitted, _log_ticks, _loglog, _save, subplots
 from .html import write_page
 
@@ -19,7 +20,8 @@ def toy_numbers(r, settings: dict) -> dict:
     return {
         "settings": settings,
         "psi": -r.psi.exponent, "psi_ci95": ci, "psi_exact_law": psi_law,
-        "psi_verdict": interval_verdict(ci, psi_law),
+        "psi_margin": claim("psi").margin,
+        "psi_verdict": equivalence(ci, psi_law, claim("psi").margin),
         "noise_vs_flatness": r.noise_vs_flatness.exponent,
         "eq24_ratio_range": [float((r.noise / r.eq24).min()), float((r.noise / r.eq24).max())],
         "max_deviation_from_exact_law_se": float(dev.max()),
@@ -57,7 +59,8 @@ def toy_report(r, settings: dict, out_dir) -> Path:
     sentences = [
         f"With σ_θ,i ∝ F_i^{settings['theta_exponent']:+g}, SGD on the Eq. (20) model gives ψ = {n['psi']:.2f} "
         f"(95% CI {n['psi_ci95'][0]:.2f}–{n['psi_ci95'][1]:.2f}); the exact discrete law on the same directions "
-        f"has ψ = {n['psi_exact_law']:.2f}: {n['psi_verdict']}. The gradient noise scales as "
+        f"has ψ = {n['psi_exact_law']:.2f} (equivalence margin ± {n['psi_margin']:g}): {n['psi_verdict']}. "
+        f"The gradient noise scales as "
         f"F^{n['noise_vs_flatness']:.2f}.",
         f"Eq. (24) holds to within {100 * max(abs(1 - x) for x in n['eq24_ratio_range']):.1f}% per direction.",
         f"The exact discrete SGD law is off by at most {n['max_deviation_from_exact_law_se']:.1f} standard errors "

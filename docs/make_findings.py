@@ -1,0 +1,277 @@
+"""Regenerate the findings tables of README.md and docs/*.md from stored run summaries and the claim registry.
+
+    python docs/make_findings.py                          # rewrite every generated block
+    python docs/make_findings.py --check                  # exit 1 when a block is stale (the test suite runs this)
+    python docs/make_findings.py --store RUN_DIR NAME     # keep a run's summary.json (or ensemble.json) as
+                                                          # docs/data/NAME/, then regenerate
+
+Each generated block sits between ``<!-- generated: NAME -->`` and ``<!-- /generated: NAME -->``; the text between
+the markers is this script's, never typed by hand. The tables render through ``sgdpotential.report.words`` — the
+same words as report.html and the command line — so a README number is always a stored summary's number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from sgdpotential.claims import CLAIMS, SWEEP_CLAIMS, WARNINGS
+from sgdpotential.report.words import RULES, headline, scorecard_rows
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "data"
+DOCS = [ROOT / "README.md", *sorted(HERE.glob("*.md"))]
+MARK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- /generated: \2 -->)", re.S)
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(head: list[str], rows: list[list]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def _provenance(record: dict | None, what: str) -> str:
+    r = record or {}
+    return (f"*{what}: measured {r.get('date', '?')[:10]} with sgdpotential {r.get('sgdpotential', '?')} (commit "
+            f"{(r.get('commit') or 'unknown')[:7]}), torch {r.get('torch', '?')}, {r.get('torch_threads', '?')} "
+            f"torch threads on {r.get('device', '?')}; stored in `docs/data/`.*\n")
+
+
+def claims_table() -> str:
+    rows = []
+    for c in (*CLAIMS, *SWEEP_CLAIMS):
+        if c.rule == "equivalence":
+            p = c.prediction
+            pred = (f"[{p[0]:g}, {p[1]:g}]" if isinstance(p, tuple) else f"{p:g}") + f" ± {c.margin:g}"
+        else:
+            pred = {"null": "inside sampling alone", "above_null": "above diffusion alone"}[c.rule]
+        rows.append([f"`{c.key}`", c.title, c.source, c.quantity, pred, c.margin_reason])
+    return _table(["key", "claim", "source", "measured", "prediction ± margin", "why this margin"], rows)
+
+
+def warnings_table() -> str:
+    tags = {}
+    for c in CLAIMS:
+        for t in c.tags:
+            tags.setdefault(t, []).append(f"`{c.key}`")
+
+    def keys(group):
+        return ", ".join(sorted({k for t in group for k in tags.get(t, [])})) or "—"
+
+    rows = [[f"`{w.name}`", keys(w.invalidates) if w.name != "few_fit_points" else "each fit it names",
+             keys(w.qualifies), w.explanation] for w in WARNINGS]
+    return _table(["warning (most severe first)", "invalidates (→ inconclusive)", "qualifies", "what it means"],
+                  rows)
+
+
+def rules_text() -> str:
+    return "".join(f"* {r}\n" for r in RULES)
+
+
+def _load(name: str, file: str) -> dict:
+    return json.loads((DATA / name / file).read_text())
+
+
+def scorecard(name: str) -> str:
+    s = _load(name, "summary.json")
+    rows = [[r["claim"], r["prediction"], r["measured"], f"**{r['verdict']}**", r["moves"]]
+            for r in scorecard_rows(s["findings"], s["model"])]
+    return (_provenance(s["provenance"]["record"], f"`{name}`") + "\n"
+            + _table(["claim", "prediction ± margin", "measured [95% CI]", "verdict", "what moves it"], rows))
+
+
+def headline_text(name: str) -> str:
+    s = _load(name, "summary.json")
+    return "".join(f"> {x}\n>\n" for x in headline(s["findings"], s["model"])).rstrip(">\n") + "\n"
+
+
+def seeds_scorecard(name: str) -> str:
+    ens = _load(name, "ensemble.json")
+    model = {"optimizer": "sgd"}
+    rows = [[r["claim"], r["prediction"], r["measured"], f"**{r['verdict']}**", r["moves"]]
+            for r in scorecard_rows(ens["findings"], model)]
+    return (_provenance(ens["provenance"]["record"][0], f"`{name}`, {len(ens['runs'])} seeds ({', '.join(ens['runs'])})"
+                        ) + "\n"
+            + _table(["claim", "prediction ± margin", "mean over seeds [95% t-interval]", "verdict",
+                      "what moves it (the seed: the runs' own intervals)"], rows))
+
+
+def seeds_psi(name: str) -> str:
+    ens = _load(name, "ensemble.json")
+
+    def cell(x):
+        return "—" if not x else (f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]" if "ci95" in x else
+                                  f"{x['mean']:.2f}")
+
+    rows = [[f"K = {k}", cell(v["feng_tu"]), cell(v["heldout"])] for k, v in ens["psi_by_k"].items()]
+    rows += [[f"age {a} epochs", cell(v["feng_tu"]), cell(v["heldout"])] for a, v in ens["psi_by_age"].items()]
+    return _table(["view", "ψ, own directions (Feng & Tu's way)", "ψ held out"], rows)
+
+
+def _seed_runs(name: str) -> list[tuple[str, dict]]:
+    ens = _load(name, "ensemble.json")
+    return [(run, _load(f"{name}/{run}", "summary.json")) for run in ens["runs"]]
+
+
+def _windows(name: str):
+    """(seed, age, summary) of every window of an ensemble: each run's own and its later ages'."""
+    for run, s in _seed_runs(name):
+        seed = s["config"]["train"]["seed"]
+        yield seed, s["burn_in"].get("age_epochs", 0), s
+        for a in s["config"].get("ages") or []:
+            yield seed, a, _load(f"{name}/{run}/ages/age-{a}", "summary.json")
+
+
+def _psi_cell(f) -> str:
+    return "—" if not f or f.get("psi") is None else f"{f['psi']:.2f} [{f['ci95'][0]:.2f}, {f['ci95'][1]:.2f}]"
+
+
+def windows_table(name: str) -> str:
+    """ψ of every window (Feng & Tu's way / held out) at the run's K and at K_max, with Yaida's ratio and the
+    verdicts of how K and the window move ψ."""
+    rows = []
+    for seed, age, s in sorted(_windows(name), key=lambda x: (x[1], x[0])):
+        scan = {r["k"]: r for r in s["k_scan"]["rows"]}
+        k, kmax = s["ivf"]["k"], s["k_scan"]["k_max"]
+        psi = next(c for c in s["findings"]["claims"] if c["key"] == "psi")
+        st = s["stationarity"]
+        rows.append([age, seed, s["burn_in"]["epochs"], _psi_cell(scan[k]["feng_tu"]), _psi_cell(scan[k]["heldout"]),
+                     _psi_cell(scan[kmax]["feng_tu"]), _psi_cell(scan[kmax]["heldout"]),
+                     " / ".join(psi["views"][v]["verdict"] if v in psi["views"] else "—" for v in ("k", "window")),
+                     f"{st['fdr_ratio']:.3g} ± {st['se']:.2g}"])
+    first = _seed_runs(name)[0][1]
+    k, kmax = first["ivf"]["k"], first["k_scan"]["k_max"]
+    return _table(["age", "seed", "epochs at window", f"K = {k}: own", f"K = {k}: held out", f"K = {kmax}: own",
+                   f"K = {kmax}: held out", "K / window (moves rule)", "Yaida FDR ratio (1 if stationary)"], rows)
+
+
+def theory_table(name: str) -> str:
+    """Per window: the subspace law along the window's own directions (biased), held out with the white-noise law,
+    and the sample-spectrum comparison band by band with its verdict."""
+    rows = []
+    for seed, age, s in sorted(_windows(name), key=lambda x: (x[1], x[0])):
+        own = (s["lyapunov"].get("window_from_w0") or {}).get("median_ratio")
+        held = ((s.get("heldout") or {}).get("window_from_w0") or {})
+        spec = [b for b in s["sample_spectrum"]["bands"] if b["relaxation"][1] is not None]
+        rows.append([age, seed, "—" if own is None else f"{own:.3g}",
+                     " / ".join("—" if (held.get(g) or {}).get("median_ratio") is None else
+                                f"{held[g]['median_ratio']:.3g}" for g in ("slow", "relaxed")),
+                     "; ".join(f"{'—' if b['median_ratio'] is None else format(b['median_ratio'], '.3g')} "
+                               f"(n = {b['n']}, {b['verdict']})" for b in spec)])
+    bands = ", ".join(f"[{b['relaxation'][0]:g}, {b['relaxation'][1]:g})" for b in
+                      _seed_runs(name)[0][1]["sample_spectrum"]["bands"] if b["relaxation"][1] is not None)
+    return _table(["age", "seed", "law along own p_i, predicted/measured (biased)",
+                   "held out, white-noise law, predicted/measured: r < 1 / r ≥ 1",
+                   f"sample spectrum, measured/simulated, bands {bands}"], rows)
+
+
+def ladder_table(name: str) -> str:
+    """The model ladder over the seeds: each rung's ψ and its verdict, and its variance along real SGD's
+    directions."""
+    runs = _seed_runs(name)
+    ladders = [_load(f"{name}/{run}", "ladder.json") for run, _ in runs]
+    claims = [{c["key"]: c for c in s["findings"]["claims"]} for _, s in runs]
+    rows = []
+    for i, rung in enumerate(ladders[0]["rungs"]):
+        cells = []
+        for lad, cl in zip(ladders, claims, strict=True):
+            r = lad["rungs"][i]
+            c = cl.get(f"ladder_{rung['name']}")
+            cells.append("—" if r.get("psi") is None else _psi_cell(r) + (f", {c['verdict']}" if c else ""))
+        ratio = " / ".join("—" if lad["rungs"][i].get("median_ratio") is None else
+                           f"{lad['rungs'][i]['median_ratio']:.2g}" for lad in ladders)
+        rows.append([rung["label"], *cells, ratio])
+    seeds = [s["config"]["train"]["seed"] for _, s in runs]
+    return _table(["rung", *[f"seed {x}: ψ, verdict of its claim" for x in seeds],
+                   "variance along real SGD's p_i, median ratio"], rows)
+
+
+def blocks() -> dict[str, callable]:
+    return {
+        "rules": rules_text, "claims": claims_table, "warnings": warnings_table,
+        "default-headline": lambda: headline_text("feng-tu-x3/seed=0"),
+        "default-scorecard": lambda: scorecard("feng-tu-x3/seed=0"),
+        "seeds-scorecard": lambda: seeds_scorecard("feng-tu-x3"), "seeds-psi": lambda: seeds_psi("feng-tu-x3"),
+        "windows": lambda: windows_table("feng-tu-x3"), "theory-windows": lambda: theory_table("feng-tu-x3"),
+        "ladder": lambda: ladder_table("feng-tu-x3"),
+        "cnn-scorecard": lambda: scorecard("lenet-bn"), "short-scorecard": lambda: scorecard("cut-short"),
+    }
+
+
+def regenerate(check: bool) -> list[str]:
+    """Rewrite (or, with ``check``, compare) every generated block; returns the stale ones as 'file: block'."""
+    made = blocks()
+    stale = []
+    for doc in DOCS:
+        text = doc.read_text()
+
+        def fill(m, doc=doc):
+            name = m.group(2)
+            if name not in made:
+                raise SystemExit(f"{doc.name}: unknown generated block {name!r}; known: {', '.join(made)}.")
+            new = made[name]()
+            if new != m.group(3):
+                stale.append(f"{doc.relative_to(ROOT)}: {name}")
+            return m.group(1) + new + m.group(4)
+
+        new_text = MARK.sub(fill, text)
+        if not check and new_text != text:
+            doc.write_text(new_text)
+    return stale
+
+
+#: Lists of more numbers than this are left out of a stored summary (per-direction arrays): the tables read
+#: scalars, bands and findings.
+KEEP = 16
+
+
+def _trim(obj):
+    if isinstance(obj, dict):
+        return {k: _trim(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        if len(obj) > KEEP and all(isinstance(x, int | float) or x is None for x in obj):
+            return f"[{len(obj)} numbers left out of the stored copy]"
+        return [_trim(v) for v in obj]
+    return obj
+
+
+def store(run_dir: Path, name: str) -> None:
+    """Keep a run's summary.json and ladder.json (per-direction arrays left out), or an ensemble's ensemble.json
+    with those of its runs and of their later ages, as docs/data/NAME/ (the same tree)."""
+    run_dir = Path(run_dir)
+    target = DATA / name
+    if target.exists():
+        shutil.rmtree(target)
+    for path in sorted(run_dir.rglob("*.json")):
+        if path.name in ("summary.json", "ensemble.json", "ladder.json") and "replays" not in path.parts:
+            out = target / path.relative_to(run_dir)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(_trim(json.loads(path.read_text())), indent=1) + "\n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 when a generated block is stale")
+    ap.add_argument("--store", nargs=2, metavar=("RUN_DIR", "NAME"), help="keep a run's summary as docs/data/NAME")
+    args = ap.parse_args(argv)
+    if args.store:
+        store(Path(args.store[0]), args.store[1])
+    stale = regenerate(args.check)
+    if args.check and stale:
+        print("stale generated blocks (run python docs/make_findings.py): " + "; ".join(stale))
+        return 1
+    print(("checked" if args.check else "regenerated") + f" {len(blocks())} kinds of block in {len(DOCS)} files")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
