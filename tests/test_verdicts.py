@@ -45,18 +45,20 @@ def test_a_bad_margin_is_refused():
         equivalence((1, 2), 1.0, -1)
 
 
-@pytest.mark.parametrize(("cis", "margin", "expected"), [
-    ([(1.0, 1.6), (3.6, 4.1)], 1.0, "moves"),               # separated by 2.0 > 1
-    ([(2.37, 3.17), (3.74, 4.02)], 1.0, "inconclusive"),    # apart, but by less than the margin
-    ([(3.7, 4.0), (3.9, 4.3)], 1.0, "stable"),              # every difference within ± 1
-    ([(1.24, 6.24), (3.1, 6.5)], 1.0, "inconclusive"),      # overlap is not stability: too wide
-    ([(2.0, 2.2), (2.1, 2.3), (3.5, 3.6)], 1.0, "moves"),   # any pair decides
-    ([(2.0, 2.5)], 1.0, "untested"),
-    ([], 1.0, "untested"),
-    ([(2.0, 2.5), None, (math.nan, 1)], 1.0, "untested"),   # missing intervals do not count
+@pytest.mark.parametrize(("est", "cis", "margin", "expected"), [
+    ([1.3, 3.88], [(0.6, 2.9), (3.74, 4.02)], 1.0, "moves"),          # apart by 2.6 > 1, intervals disjoint
+    ([2.73, 3.88], [(2.37, 3.17), (3.74, 4.02)], 1.0, "moves"),       # 1.15 > 1, disjoint
+    ([2.9, 3.45], [(2.5, 3.15), (3.2, 3.7)], 1.0, "inconclusive"),    # disjoint, but closer than the margin
+    ([1.3, 3.88], [(-1.0, 4.0), (3.74, 4.02)], 1.0, "inconclusive"),  # far apart, but the intervals overlap
+    ([3.85, 4.1], [(3.7, 4.0), (3.9, 4.3)], 1.0, "stable"),           # every difference within ± 1
+    ([2.55, 4.79], [(1.24, 6.24), (3.1, 6.5)], 1.0, "inconclusive"),  # overlap is not stability: too wide
+    ([2.1, 2.2, 3.55], [(2.0, 2.2), (2.1, 2.3), (3.5, 3.6)], 1.0, "moves"),  # any pair decides
+    ([2.2], [(2.0, 2.5)], 1.0, "untested"),
+    ([], [], 1.0, "untested"),
+    ([2.2, None, 1.0], [(2.0, 2.5), (1, 2), (math.nan, 1)], 1.0, "untested"),  # missing values do not count
 ])
-def test_moves_every_branch(cis, margin, expected):
-    assert moves(cis, margin) == expected
+def test_moves_every_branch(est, cis, margin, expected):
+    assert moves(est, cis, margin) == expected
 
 
 @pytest.mark.parametrize(("median", "null95", "n", "expected"), [
@@ -130,17 +132,28 @@ def test_the_rule_is_translation_and_mirror_invariant(ci, prediction, margin, sh
     assert equivalence((-ci[1], -ci[0]), -prediction, margin) == v
 
 
-@given(st.lists(intervals(), min_size=2, max_size=6), margins)
-def test_moves_and_stable_exclude_each_other_and_follow_the_margin(cis, margin):
-    verdict = moves(cis, margin)
+@st.composite
+def estimates(draw):
+    lo, hi = draw(intervals())
+    return lo + draw(st.integers(0, 8)) * (hi - lo) / 8, (lo, hi)
+
+
+@given(st.lists(estimates(), min_size=2, max_size=6), margins)
+def test_moves_and_stable_exclude_each_other_and_follow_the_margin(pts, margin):
+    est, cis = [p for p, _ in pts], [c for _, c in pts]
+    verdict = moves(est, cis, margin)
     span = max(hi for _, hi in cis) - min(lo for lo, _ in cis)
-    gap = max(lo for lo, _ in cis) - min(hi for _, hi in cis)
-    assert verdict == ("moves" if gap > margin else "stable" if span <= margin else "inconclusive")
-    if verdict == "stable":  # stable needs narrow intervals: each at most one margin wide
-        assert all(hi - lo <= margin + 1e-12 for lo, hi in cis)
+    moved = any(abs(a - b) > margin and (ca[1] < cb[0] or cb[1] < ca[0])
+                for a, ca in pts for b, cb in pts)
+    assert verdict == ("moves" if moved else "stable" if span <= margin else "inconclusive")
+    if verdict == "stable":  # stable needs narrow intervals: each at most one margin wide, estimates close
+        assert all(hi - lo <= margin for lo, hi in cis) and max(est) - min(est) <= margin
+    if verdict == "moves":
+        assert max(est) - min(est) > margin
 
 
-@given(st.lists(intervals(), min_size=2, max_size=6), margins)
-def test_adding_a_choice_never_unmoves_an_estimate(cis, margin):
-    if moves(cis[:-1], margin) == "moves":
-        assert moves(cis, margin) == "moves"
+@given(st.lists(estimates(), min_size=2, max_size=6), margins)
+def test_adding_a_choice_never_unmoves_an_estimate(pts, margin):
+    est, cis = [p for p, _ in pts], [c for _, c in pts]
+    if moves(est[:-1], cis[:-1], margin) == "moves":
+        assert moves(est, cis, margin) == "moves"

@@ -71,7 +71,10 @@ class Claim:
         ``"equivalence"`` (interval against prediction ± margin), ``"null"`` (band medians inside the range
         sampling alone gives) or ``"above_null"`` (above that range).
     tags : frozenset of str
-        What the claim rests on; a warning invalidates or qualifies the claims whose tags it names.
+        What the claim rests on (``pca_fit``: a fit along the window's principal directions; ``protocol``: Feng &
+        Tu's window, after the target accuracy; ``probes_vs_run``: the trajectory set against the probes; ``law``: a
+        linear law or replay; ``moment_law``: the subspace moment law; ``stationary``: a stationary law; ``ladder``;
+        ``premise``); a warning invalidates or qualifies the claims whose tags it names.
     """
 
     key: str
@@ -93,22 +96,21 @@ def _n_step(what: str) -> str:
 
 
 _PSI = Claim(
-    key="psi", title="IVF: σ_i² ∝ F_i^−ψ, ψ ≈ 4 (own directions)",
+    key="psi", title="IVF: σ_i² ∝ F_i^−ψ, ψ ≈ 4",
     source="Feng & Tu, PNAS 2021; founding paper Eq. (2), derived in its Scaling Analysis",
     quantity="ψ, minus the slope of log σ_i² against log F_i over the window's own principal directions (drift and "
              "censored directions left out), with a 95% pairs-bootstrap interval",
     symbol="ψ", prediction=FENG_TU_PSI, margin=PSI_MARGIN,
     margin_reason=("ψ = 2n − 2 when D ∝ F^n, so one unit of ψ is " + _n_step("ψ") + "; it also separates the "
                    "prediction from isotropic noise (ψ = 0) and from equilibrium in the loss (ψ = −2)"),
-    tags=frozenset({"pca_fit", "protocol"}))
+    tags=frozenset({"pca_fit", "protocol", "probes_vs_run"}))
 
 #: Every claim a run tests, in the scorecard's order.
 CLAIMS: tuple[Claim, ...] = (
     _PSI,
-    replace(_PSI, key="psi_heldout", title="IVF: ψ ≈ 4, held out (no selection of the directions by their own "
-                                           "variances)",
+    replace(_PSI, key="psi_heldout", title="IVF ψ ≈ 4, held out",
             quantity="ψ over directions from the first half of the window and variances from the second half"),
-    Claim(key="sigma_subspace", title="Σ = εU⁻¹ in the principal subspace (its exact finite-window form)",
+    Claim(key="sigma_subspace", title="Σ = εU⁻¹ in the principal subspace (exact finite-window form)",
           source="founding paper Eqs. (14)–(15), with SGD's exact discrete law (Liu, Ziyin & Ueda 2021)",
           quantity="per band of the relaxation index, the median of measured σ_i² over the mean of the same PCA "
                    "applied to windows simulated from the linear law with F = αH_P, D = κC̄_P (same T, stride, "
@@ -232,12 +234,14 @@ WARNINGS: tuple[WarningKind, ...] = (
                 "Burn-in ended below the target training accuracy: the window is not the protocol's (Feng & Tu "
                 "measure after the training error reaches zero), so every claim about the trained network's window "
                 "is inconclusive. The comparisons of this very window with its own linear law stand."),
-    WarningKind("model_not_deterministic", frozenset({"law"}), frozenset({"pca_fit", "protocol"}),
+    WarningKind("model_not_deterministic", frozenset({"law", "probes_vs_run"}), frozenset({"pca_fit", "protocol"}),
                 "In training mode a sample's output depends on the rest of its minibatch (BatchNorm's batch "
                 "statistics): SGD descended a batch-coupled loss, while probes, laws and replays use eval mode (the "
-                "running statistics at the window's end) — a nearby per-sample process, not the one trained. The "
-                "law comparisons are inconclusive; flatness, Hessian and noise are eval-mode numbers (qualified). "
-                "Compare with GroupNorm (model = 'resnet-gn')."),
+                "running statistics at the window's end) — a nearby per-sample process, not the one trained. Claims "
+                "that set the trained trajectory against eval-mode probes (ψ: the run's variances against eval-mode "
+                "flatness) or against a law of the eval-mode process are inconclusive; relations among eval-mode "
+                "probes alone (curvature, noise and flatness) stand, qualified. Compare with GroupNorm "
+                "(model = 'resnet-gn')."),
     WarningKind("few_snapshots", frozenset({"pca_fit"}), frozenset(),
                 "Fewer snapshots than a tenth of the recorded weights: the window sees a small corner of the "
                 "weight space and its principal directions are mostly sampling noise. Fits along them are "

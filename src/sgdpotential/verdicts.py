@@ -8,8 +8,9 @@ Three rules, each stated once in words (:data:`RULE`, :data:`MOVES_RULE`, :data:
   prediction ± margin, *inconsistent* when it excludes the prediction, *inconclusive* otherwise. A wide interval
   is never consistent: consistency needs an interval no wider than the prediction's range plus twice the margin.
 * :func:`moves` — the same test on differences: does a choice (K, window, age, seed) move an estimate? *moves* when
-  two intervals lie farther apart than the margin, *stable* when every interval lies within one margin of every
-  other (so stable needs narrow intervals), *inconclusive* otherwise, *untested* with fewer than two estimates.
+  two estimates differ by more than the margin and their intervals do not overlap, *stable* when every interval
+  lies within one margin of every other (equivalence of every difference with zero: stable needs narrow
+  intervals), *inconclusive* otherwise, *untested* with fewer than two estimates.
 * :func:`null_band` — a median ratio against the 95% range that sampling alone gives (simulated windows of a law):
   *consistent* inside, *inconsistent* outside, *inconclusive* over fewer than :data:`MIN_POINTS` components; and
   :func:`above_null`, its one-sided form for a statistic claimed to exceed its null (PC1 as a drift).
@@ -40,9 +41,10 @@ RULE = ("A claim is consistent with its prediction when the 95% interval of its 
         f"{MIN_POINTS} directions.")
 
 #: The rule for "a choice moves the estimate".
-MOVES_RULE = ("A choice (K, window length, age, seed) moves an estimate when two of its 95% intervals lie farther "
-              "apart than the claim's margin; it leaves the estimate stable when all its intervals lie within one "
-              "margin of each other; otherwise the intervals are too wide to tell (inconclusive).")
+MOVES_RULE = ("A choice (K, window length, age, seed) moves an estimate when two of its values differ by more than "
+              "the claim's margin and their 95% intervals do not overlap; it leaves the estimate stable when all its "
+              "intervals lie within one margin of each other (every difference equivalent to none); otherwise the "
+              "data cannot tell (inconclusive).")
 
 #: The rule of the band comparisons against simulated or replayed windows.
 NULL_RULE = ("A band of the sample-spectrum comparison is consistent when its median measured/simulated variance "
@@ -92,25 +94,29 @@ def equivalence(ci, prediction, margin: float) -> str:
     return "inconclusive"
 
 
-def moves(cis, margin: float) -> str:
-    """The verdict of :data:`MOVES_RULE` over the 95% intervals ``cis`` of one estimate under several values of a
-    choice: *moves* when some pair is separated by more than ``margin`` (the difference of the two estimates lies
-    beyond ±margin even at its most favourable), *stable* when max(hi) − min(lo) ≤ ``margin`` (every difference
-    lies within ±margin), *inconclusive* otherwise, *untested* with fewer than two intervals.
+def moves(estimates, cis, margin: float) -> str:
+    """The verdict of :data:`MOVES_RULE` over the estimates and 95% intervals ``cis`` of one quantity under several
+    values of a choice: *moves* when some pair differs by more than ``margin`` and its intervals do not overlap (the
+    difference is practically large and statistically clear), *stable* when max(hi) − min(lo) ≤ ``margin`` (every
+    difference lies within ±margin even at its least favourable: equivalent to no movement), *inconclusive*
+    otherwise, *untested* with fewer than two estimates with intervals.
 
     Examples
     --------
-    >>> moves([(1.0, 1.6), (3.6, 4.1)], 1.0), moves([(3.7, 4.0), (3.9, 4.3)], 1.0)
+    >>> moves([1.3, 3.88], [(0.6, 2.9), (3.74, 4.02)], 1.0), moves([3.85, 4.1], [(3.7, 4.0), (3.9, 4.3)], 1.0)
     ('moves', 'stable')
-    >>> moves([(1.24, 6.24), (3.1, 6.5)], 1.0), moves([(2.0, 2.5)], 1.0)
+    >>> moves([2.55, 4.79], [(1.24, 6.24), (3.1, 6.5)], 1.0), moves([2.2], [(2.0, 2.5)], 1.0)
     ('inconclusive', 'untested')
     """
-    ivs = [iv for iv in (interval(c) for c in cis) if iv is not None]
-    if len(ivs) < 2:
+    pts = [(float(e), iv) for e, c in zip(estimates, cis, strict=True)
+           if e is not None and math.isfinite(e) and (iv := interval(c)) is not None]
+    if len(pts) < 2:
         return "untested"
-    if max(lo for lo, _ in ivs) - min(hi for _, hi in ivs) > margin:
-        return "moves"
-    if max(hi for _, hi in ivs) - min(lo for lo, _ in ivs) <= margin:
+    for i, (a, (alo, ahi)) in enumerate(pts):
+        for b, (blo, bhi) in pts[i + 1:]:
+            if abs(a - b) > margin and (ahi < blo or bhi < alo):
+                return "moves"
+    if max(hi for _, (_, hi) in pts) - min(lo for _, (lo, _) in pts) <= margin:
         return "stable"
     return "inconclusive"
 

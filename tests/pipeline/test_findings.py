@@ -77,7 +77,7 @@ def test_a_clean_run_is_judged_by_its_intervals():
     ("few_snapshots", ["psi", "hessian_vs_flatness", "boltzmann_u"], ["pc1_drift", "sigma_subspace"]),
     ("k_close_to_t", ["psi", "noise_vs_hessian"], ["sigma_subspace", "stationary"]),
     ("not_stationary", ["boltzmann_u"], ["psi", "sigma_subspace", "hessian_vs_flatness"]),
-    ("model_not_deterministic", ["sigma_subspace", "boltzmann_u"], ["stationary"]),
+    ("model_not_deterministic", ["psi", "psi_heldout", "sigma_subspace", "boltzmann_u"], ["stationary"]),
 ])
 def test_a_warning_turns_the_verdicts_it_invalidates_into_inconclusive(warning, invalidated, untouched):
     clean = _claims(assess(summary()))

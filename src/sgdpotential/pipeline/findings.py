@@ -129,10 +129,12 @@ def _view(c: Claim, rows: list[dict], invalid: bool) -> dict:
     row with an interval); inconclusive when the claim itself is invalidated or too few rows remain."""
     for r in rows:
         r.setdefault("verdict", _row_verdict(c, r))
+        if invalid and r["verdict"] != "inconclusive":  # the claim's warnings bind each of its rows too
+            r["raw_verdict"], r["verdict"] = r["verdict"], "inconclusive"
     measured = [r for r in rows if interval(r.get("ci95")) is not None]
     usable = [r for r in measured if not r.get("invalidated_by") and (r.get("n") is None or r["n"] >= MIN_POINTS)]
-    raw = moves([r["ci95"] for r in measured], c.margin)
-    said = moves([r["ci95"] for r in usable], c.margin)
+    raw = moves([r["estimate"] for r in measured], [r["ci95"] for r in measured], c.margin)
+    said = moves([r["estimate"] for r in usable], [r["ci95"] for r in usable], c.margin)
     if raw != "untested" and (said == "untested" or invalid):
         said = "inconclusive"
     est = [r["estimate"] for r in rows if r.get("estimate") is not None]

@@ -51,8 +51,8 @@ def ensemble_sentences(ens: dict, model: dict | None = None) -> list[str]:
         out.append(f"Over {n} replicas of {opt} ({replicas_differ(ens)}), ψ at each run's K = {psi['estimate']:.2f} "
                    f"[{psi['ci95'][0]:.2f}, {psi['ci95'][1]:.2f}] ({psi['interval']}): {verdict_text(psi)} with Feng & "
                    f"Tu's ψ ≈ {psi['prediction']:g} ± {psi['margin']:g}; "
-                   + (seeds or "the seed view is untested") + " (each run's own 95% interval) — the runs' own "
-                   "verdicts: " + ", ".join(psi["runs_verdicts"]) + ".")
+                   + (seeds or "the seed view is untested") + ", judged on each run's own 95% interval; the runs' "
+                   "own verdicts: " + ", ".join(psi["runs_verdicts"]) + ".")
     out += [claim_sentence(c, model) + (f" Seeds: {t}." if (t := view_text(c, "seed")) else "")
             for c in f["claims"] if c["key"] != "psi"]
     for name, table in (("K", ens.get("psi_by_k") or {}), ("age", ens.get("psi_by_age") or {})):

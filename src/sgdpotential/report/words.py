@@ -70,7 +70,7 @@ def measured_text(c: dict, rate: str = "α h T") -> str:
                          for b in c["bands"] if b["n"]) or "no relaxed component"
     if c["rule"] == "above_null":
         return f"{c['estimate']:.3f} (diffusion alone {_pair(c['null95'], '.3f')})"
-    n = f", n = {c['n']}" if c.get("n") is not None else ""
+    n = "" if c.get("n") is None else f", {c['n']} runs" if c.get("interval") else f", n = {c['n']}"
     return f"{c['estimate']:.2f} {_pair(c['ci95'])}{n}"
 
 
@@ -94,7 +94,8 @@ def view_text(c: dict, name: str, short: bool = False) -> str | None:
     lo, hi = min(rows, key=lambda r: r["estimate"]), max(rows, key=lambda r: r["estimate"])
     unit = _VIEW_UNITS[name]
     who, sym, verdict = _VIEW_NAMES[name], c["symbol"], view["verdict"]
-    why = ("a warning invalidates the fits" if view["raw_verdict"] != "inconclusive" else
+    why = (f"invalidated by {', '.join(c['invalidated_by'])}" if c.get("invalidated_by") else
+           "a warning invalidates its rows" if view["raw_verdict"] != "inconclusive" else
            "the intervals are too wide to tell")
     if short:
         span = f"{lo['estimate']:.2f} {unit.format(lo[name])} → {hi['estimate']:.2f} {unit.format(hi[name])}"
@@ -122,17 +123,17 @@ def scorecard_rows(findings: dict, model: dict | None = None) -> list[dict]:
 
 
 def _where_consistent(c: dict, name: str) -> str:
+    """Where along a view the claim is consistent ('' when its warnings leave every row inconclusive)."""
     rows = (c.get("views", {}).get(name) or {}).get("rows", [])
-    unit = _VIEW_UNITS[name]
+    unit, what = _VIEW_UNITS[name], _VIEW_NAMES[name].replace("the ", "")
+    words = {r.get("verdict") for r in rows}
     good = [str(r[name]) for r in rows if r.get("verdict") == "consistent"]
-    if not rows:
+    if not rows or words == {"inconclusive"}:
         return ""
-    if not good:
-        words = {r.get("verdict") for r in rows}
-        every = "inconsistent" if words == {"inconsistent"} else "consistent"
-        return (f"inconsistent with {_pred(c)} at every {_VIEW_NAMES[name].replace('the ', '')}" if every ==
-                "inconsistent" else f"consistent with {_pred(c)} at none")
-    return f"consistent with {_pred(c)} {unit.format(', '.join(good))}"
+    if good:
+        return f"consistent with {_pred(c)} {unit.format(', '.join(good))}"
+    return f"inconsistent with {_pred(c)} at every {what}" if words == {"inconsistent"} else \
+        f"consistent with {_pred(c)} at no {what}"
 
 
 def _pred(c: dict) -> str:
@@ -166,8 +167,9 @@ def headline(findings: dict, model: dict | None = None) -> list[str]:
         view = h.get("views", {}).get("k")
         if view:
             rows = [r for r in view["rows"] if r.get("estimate") is not None]
+            where = _where_consistent(h, "k")
             text += (f"; ψ = {min(r['estimate'] for r in rows):.2f}–{max(r['estimate'] for r in rows):.2f} over K = "
-                     f"{rows[0]['k']}–{rows[-1]['k']}, {_where_consistent(h, 'k')}; {view_text(h, 'k')}")
+                     f"{rows[0]['k']}–{rows[-1]['k']}" + (f", {where}" if where else "") + f"; {view_text(h, 'k')}")
         out.append(text + ".")
     rest = [t for v in ("window", "age") if (t := view_text(c, v))]
     if rest:
