@@ -3,7 +3,17 @@
     python docs/make_findings.py                          # rewrite every generated block
     python docs/make_findings.py --check                  # exit 1 when a block is stale (the test suite runs this)
     python docs/make_findings.py --store RUN_DIR NAME     # keep a run's summary.json (or ensemble.json) as
-                                                          # docs/data/NAME/, then regenerate
+                                                          # docs/data/NAME/, then regenerate (repeatable)
+
+The stored runs (``docs/data/``) were made with::
+
+    sgdpotential run --replicas 3 --out runs/ft3                     # feng-tu-x3: seeds 0-2, three ages, ladder
+    sgdpotential run --preset quick --model lenet-bn --params type:Conv2d --components 20 --no-ladder \
+        --out runs/lenet-bn                                          # lenet-bn
+    sgdpotential run --config cut.toml --no-ladder --out runs/cut-short   # cut-short: quick, [train]
+                                                          # max_burn_in_epochs = 2, window_epochs = 0.5
+    python docs/make_findings.py --store runs/ft3 feng-tu-x3 --store runs/lenet-bn lenet-bn \
+        --store runs/cut-short cut-short
 
 Each generated block sits between ``<!-- generated: NAME -->`` and ``<!-- /generated: NAME -->``; the text between
 the markers is this script's, never typed by hand. The tables render through ``sgdpotential.report.words`` — the
@@ -59,16 +69,12 @@ def claims_table() -> str:
 
 
 def warnings_table() -> str:
-    tags = {}
-    for c in CLAIMS:
-        for t in c.tags:
-            tags.setdefault(t, []).append(f"`{c.key}`")
-
-    def keys(group):
-        return ", ".join(sorted({k for t in group for k in tags.get(t, [])})) or "—"
+    def keys(tags, minus=frozenset()):
+        got = [f"`{c.key}`" for c in CLAIMS if c.tags & tags and not c.tags & minus]
+        return ", ".join(got) or "—"
 
     rows = [[f"`{w.name}`", keys(w.invalidates) if w.name != "few_fit_points" else "each fit it names",
-             keys(w.qualifies), w.explanation] for w in WARNINGS]
+             keys(w.qualifies, w.invalidates), w.explanation] for w in WARNINGS]
     return _table(["warning (most severe first)", "invalidates (→ inconclusive)", "qualifies", "what it means"],
                   rows)
 
@@ -261,10 +267,11 @@ def store(run_dir: Path, name: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="exit 1 when a generated block is stale")
-    ap.add_argument("--store", nargs=2, metavar=("RUN_DIR", "NAME"), help="keep a run's summary as docs/data/NAME")
+    ap.add_argument("--store", nargs=2, action="append", default=[], metavar=("RUN_DIR", "NAME"),
+                    help="keep a run's summaries as docs/data/NAME (repeatable)")
     args = ap.parse_args(argv)
-    if args.store:
-        store(Path(args.store[0]), args.store[1])
+    for run_dir, name in args.store:
+        store(Path(run_dir), name)
     stale = regenerate(args.check)
     if args.check and stale:
         print("stale generated blocks (run python docs/make_findings.py): " + "; ".join(stale))
