@@ -184,3 +184,17 @@ def test_yaidas_relation_tells_a_stationary_window_from_a_drift(tmp_path):
     d = stationarity(drifting)
     assert equivalence((d.fdr_ratio - 1.96 * d.se, d.fdr_ratio + 1.96 * d.se), fdr.prediction, fdr.margin) == \
         "inconsistent" and d.fdr_ratio < 1 - 2 * d.se
+
+
+def test_the_pc1_null_follows_the_spectrum_of_the_diffusing_directions():
+    """Isotropic diffusion gives PC1 about 6/π² of the variance; one dominant diffusing direction gives it nearly
+    all; the range is seeded."""
+    from sgdpotential.trajectory.pca import random_walk_pc1_range
+
+    lo, hi = random_walk_pc1_range(np.ones(500), 2000)
+    assert lo < 6 / np.pi**2 < hi and hi - lo < 0.25
+    lo1, _ = random_walk_pc1_range(np.r_[1.0, 1.0, np.full(300, 1e-6)], 2000)
+    assert lo1 > 0.95
+    assert random_walk_pc1_range(np.ones(500), 2000, seed=3) == random_walk_pc1_range(np.ones(500), 2000, seed=3)
+    with pytest.raises(ConfigError, match="a PC1 null needs T ≥ 3 snapshots"):
+        random_walk_pc1_range(np.ones(1), 100)
