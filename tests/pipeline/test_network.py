@@ -5,6 +5,7 @@ At 0bee5a8 a run with momentum = 0.9 was trained and then analysed with plain SG
 without a word; until the momentum laws existed it was refused.
 """
 
+import html
 import json
 
 import pytest
@@ -76,4 +77,12 @@ def test_a_momentum_run_goes_through_run_and_the_ladder_with_its_own_laws(tmp_pa
     assert s["lyapunov"]["window_from_w0"]["predicted"] == pytest.approx(list(law), rel=1e-9)
     plain = np.diag(LinearSGD(0.02, B, s["model"]["n_train"]).window(H, C, T, start=0))
     assert np.median(law / plain) > 2  # momentum's laws, not plain SGD's at the same α
-    assert "momentum 0.9" in (out / "report.html").read_text()
+    page = html.unescape((out / "report.html").read_text())
+    assert "momentum 0.9" in page
+    # named as what it is, in the title, the headline, the ladder and the relaxation index of its bands
+    assert "<title>heavy-ball SGD (μ = 0.9) as a stochastic process" in page
+    assert "heavy-ball SGD (μ = 0.9) gives ψ" in page and "Real heavy-ball SGD (μ = 0.9):" in page
+    assert "SGD gives ψ" not in page.replace("heavy-ball SGD (μ = 0.9) gives ψ", "")
+    spectrum = next(c for c in s["findings"]["claims"] if c["key"] == "sigma_subspace")
+    if any(b["n"] for b in spectrum["bands"]):
+        assert "α h T/(1 − μ) ∈ [" in page

@@ -11,7 +11,7 @@ import numpy as np
 from ..claims import claim
 from .figures import _fitted, _log_ticks, _loglog, _save, prediction_band, subplots
 from .html import write_page
-from .words import RULES, claim_sentence, scorecard_rows
+from .words import RULES, claim_sentence, optimizer_name, scorecard_rows
 
 
 def _by(rows, key, group):
@@ -85,10 +85,18 @@ def sweep_header(spec: dict | None) -> list[tuple[str, str]]:
     return [("varied", varied),
             ("base", f"data {base['dataset']}, hidden {base['hidden']}, "
                      f"{base['activation']}, weights {base['params']}, K = {base['components']}"),
-            ("optimizer", f"SGD, α = {t['lr']:g}, B = {t['batch_size']}, sampling {t.get('sampling', 'shuffle')}, "
+            ("optimizer", f"{optimizer_name(_model_of(t))}, α = {t['lr']:g}, B = {t['batch_size']}, sampling "
+                          f"{t.get('sampling', 'shuffle')}, "
                           f"seed {t.get('seed', 0)}, initialisation {base['model_seed']} (unless varied)"),
             ("engine", f"{spec.get('backend', '?')} backend, {spec.get('workers', '?')} workers, ladder "
                        f"{'on' if spec.get('ladder') else 'off'}, replicas {'on' if spec.get('replicas') else 'off'}")]
+
+
+def _model_of(train: dict) -> dict:
+    """The optimizer of a configuration's ``train`` table, as :func:`~.words.optimizer_name` reads it."""
+    if train.get("optimizer", "sgd") == "sgd" and train.get("momentum"):
+        return {"optimizer": "sgd_momentum", "momentum": train["momentum"]}
+    return {"optimizer": train.get("optimizer", "sgd")}
 
 
 def sweep_warnings(rows: list[dict]) -> list[dict]:
