@@ -170,6 +170,8 @@ def headline(findings: dict, model: dict | None = None) -> list[str]:
             where = _where_consistent(h, "k")
             text += (f"; ψ = {min(r['estimate'] for r in rows):.2f}–{max(r['estimate'] for r in rows):.2f} over K = "
                      f"{rows[0]['k']}–{rows[-1]['k']}" + (f", {where}" if where else "") + f"; {view_text(h, 'k')}")
+        if (age := view_text(h, "age")) is not None:
+            text += f"; {age}"
         out.append(text + ".")
     rest = [t for v in ("window", "age") if (t := view_text(c, v))]
     if rest:
