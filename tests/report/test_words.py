@@ -25,8 +25,9 @@ NUMBER = re.compile(r"(?<![\w.])[−-]?\d+(?:\.\d+)?%?")
 def _numbers(obj, out=None) -> set[str]:
     """Every number of a JSON document, in every format the words write numbers with."""
     out = set() if out is None else out
-    if isinstance(obj, dict):
-        for v in obj.values():
+    if isinstance(obj, dict):  # keys too: ψ by K and by age are keyed by K and the age
+        for k, v in obj.items():
+            out |= set(NUMBER.findall(str(k)))
             _numbers(v, out)
     elif isinstance(obj, list):
         for v in obj:
@@ -113,3 +114,24 @@ def _summary(**config) -> dict:
 def test_a_users_model_is_named_as_such(config, said, not_said):
     rows = dict(settings_header(_summary(**config)))
     assert said in rows["model"] and not_said not in rows["model"]
+
+
+def test_the_stored_ensembles_sentences_read_back_against_ensemble_json():
+    """The ensemble page's words: each claim's run-to-run interval and verdict, and whether the seed moves it, are
+    ensemble.json's; every number in them is one of its numbers."""
+    from sgdpotential.report.ensemble import ensemble_sentences
+
+    ens = json.loads((DATA / "feng-tu-x3" / "ensemble.json").read_text())
+    said = ensemble_sentences(ens, {"optimizer": "sgd"})
+    allowed = _numbers(ens)
+    for sentence in said:
+        stray = [n for n in NUMBER.findall(sentence) if n not in allowed]
+        assert stray == [], (stray, sentence)
+    psi = next(c for c in ens["findings"]["claims"] if c["key"] == "psi")
+    assert said[0].startswith("Over 3 replicas of SGD (minibatch seeds 0, 1, 2 from one initialisation")
+    assert f"{verdict_text(psi)} with Feng & Tu's ψ ≈ {psi['prediction']:g} ± {psi['margin']:g}" in said[0]
+    assert view_text(psi, "seed") in said[0] and psi["views"]["seed"]["verdict"] in ("moves", "stable", "inconclusive")
+    for c in ens["findings"]["claims"]:
+        if c["key"] != "psi":
+            (mine,) = [x for x in said if x.startswith(c["title"] + " — ")]
+            assert f"{verdict_text(c)}." in mine
