@@ -43,6 +43,10 @@ LINEAR_VARIANCE_SLOPE = 1.0
 
 #: The equivalence margin of ψ and of the claims measured in units of ψ.
 PSI_MARGIN = 1.0
+#: Half the distance between the two competing σ_θ exponents (the founding paper's 2 − n and Feng & Tu's).
+_THETA_MARGIN = (FENG_TU_THETA - (2 - PAPER_N)) / 2
+#: Half the step between the literature's upper noise exponent and the founding paper's n.
+_GAMMA_MARGIN = (PAPER_N - LITERATURE_GAMMA[1]) / 2
 
 
 @dataclass(frozen=True)
@@ -145,25 +149,25 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(key="theta_paper", title="Minibatch-minimum spread: σ_θ,i ∝ F_i^−1 (the founding paper)",
           source="founding paper Eq. (24) and Scaling Analysis (σ_θ,i² ∝ F_i^−2)",
           quantity="slope of log σ_θ,i (spread of the minibatch minima, Eq. 20) against log F_i", symbol="slope",
-          prediction=2 - PAPER_N, margin=(FENG_TU_THETA - (2 - PAPER_N)) / 2,
+          prediction=2 - PAPER_N, margin=_THETA_MARGIN,
           margin_reason="half the distance between the two competing predictions (the founding paper's and Feng & "
                         "Tu's)", tags=frozenset({"pca_fit", "protocol"})),
     Claim(key="theta_feng_tu", title="Minibatch-minimum spread: σ_θ,i ∝ F_i^+1 (Feng & Tu)",
           source="Feng & Tu, PNAS 2021, Fig. S6 (disputed by the founding paper)",
           quantity="slope of log σ_θ,i against log F_i", symbol="slope", prediction=FENG_TU_THETA,
-          margin=(FENG_TU_THETA - (2 - PAPER_N)) / 2,
+          margin=_THETA_MARGIN,
           margin_reason="half the distance between the two competing predictions (the founding paper's and Feng & "
                         "Tu's)", tags=frozenset({"pca_fit", "protocol"})),
     Claim(key="noise_vs_hessian", title="Noise against curvature: C_ii ∝ H_ii^γ, 1 ≤ γ ≤ 2 (literature)",
           source="Zhang, Yang & Tu 2026; Xie, Sato & Sugiyama, ICLR 2021 (C ≈ H/B)",
           quantity="slope of log C_P,ii against log H_P,ii", symbol="γ", prediction=LITERATURE_GAMMA,
-          margin=(PAPER_N - LITERATURE_GAMMA[1]) / 2,
+          margin=_GAMMA_MARGIN,
           margin_reason="half the step from the literature's upper end to the founding paper's n",
           tags=frozenset({"pca_fit", "protocol"})),
     Claim(key="noise_vs_hessian_paper", title="Noise against curvature: C_ii ∝ H_ii^n, n ≈ 3 (founding paper)",
           source="founding paper, Scaling Analysis (“we expect D ∼ F^n with n > 2”, “taking n ≈ 3”)",
           quantity="slope of log C_P,ii against log H_P,ii", symbol="γ", prediction=PAPER_N,
-          margin=(PAPER_N - LITERATURE_GAMMA[1]) / 2,
+          margin=_GAMMA_MARGIN,
           margin_reason="half the step from the founding paper's n to the literature's upper end",
           tags=frozenset({"pca_fit", "protocol"})),
     Claim(key="pc1_drift", title="Low-dimensional drift–diffusion: PC1 is a drift",
