@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 from sgdpotential.claims import CLAIMS, SWEEP_CLAIMS, WARNINGS
-from sgdpotential.report.words import RULES, headline, scorecard_rows
+from sgdpotential.report.words import RULES, headline, prediction_text, scorecard_rows
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -59,11 +59,8 @@ def _provenance(record: dict | None, what: str) -> str:
 def claims_table() -> str:
     rows = []
     for c in (*CLAIMS, *SWEEP_CLAIMS):
-        if c.rule == "equivalence":
-            p = c.prediction
-            pred = (f"[{p[0]:g}, {p[1]:g}]" if isinstance(p, tuple) else f"{p:g}") + f" ± {c.margin:g}"
-        else:
-            pred = {"null": "inside sampling alone", "above_null": "above diffusion alone"}[c.rule]
+        pred = prediction_text({"rule": c.rule, "margin": c.margin,
+                                "prediction": list(c.prediction) if isinstance(c.prediction, tuple) else c.prediction})
         rows.append([f"`{c.key}`", c.title, c.source, c.quantity, pred, c.margin_reason])
     return _table(["key", "claim", "source", "measured", "prediction ± margin", "why this margin"], rows)
 

@@ -8,18 +8,33 @@ equation), the quantity measured, the prediction, the **equivalence margin** and
 that turn an interval into a verdict are in :mod:`sgdpotential.verdicts`; the findings of a run are assembled in
 :mod:`sgdpotential.pipeline.findings`; every sentence and table is rendered from those by :mod:`sgdpotential.report`.
 
-Margins follow one principle: **half the distance from the prediction to its nearest competitor**, in the units of
-the claim, so that a *consistent* interval tells the prediction apart from that competitor. The reasons say which
-competitor; ``docs/verdicts.md`` is generated from this module (``python docs/make_findings.py``).
+Where a claim has a competing prediction, its margin is **half the distance from the prediction to the nearest
+competitor**, in the units of the claim, so that a *consistent* interval tells the two apart; the others (curvature
+against flatness, stationarity) state their own reason. ``docs/verdicts.md`` is generated from this module
+(``python docs/make_findings.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-__all__ = ["BOLTZMANN_SLOPE", "CLAIMS", "FENG_TU_PSI", "FENG_TU_THETA", "LINEAR_VARIANCE_SLOPE", "LITERATURE_GAMMA",
-           "PAPER_N", "QUADRATIC_H_EXPONENT", "SWEEP_CLAIMS", "WARNINGS", "Claim", "WarningKind", "claim",
-           "warning_kind"]
+__all__ = [
+    "BOLTZMANN_SLOPE",
+    "CLAIMS",
+    "FENG_TU_PSI",
+    "FENG_TU_THETA",
+    "LINEAR_VARIANCE_SLOPE",
+    "LITERATURE_GAMMA",
+    "PAPER_N",
+    "QUADRATIC_H_EXPONENT",
+    "SWEEP_CLAIMS",
+    "WARNINGS",
+    "Claim",
+    "WarningKind",
+    "claim",
+    "group_warnings",
+    "warning_kind",
+]
 
 # ------------------------------------------------------------------------------------------------ the predictions
 
@@ -47,6 +62,11 @@ PSI_MARGIN = 1.0
 _THETA_MARGIN = (FENG_TU_THETA - (2 - PAPER_N)) / 2
 #: Half the step between the literature's upper noise exponent and the founding paper's n.
 _GAMMA_MARGIN = (PAPER_N - LITERATURE_GAMMA[1]) / 2
+
+
+def _num(x: float, signed: bool = False) -> str:
+    """A prediction as a title writes it: a true minus sign, ``signed`` for exponents (+2, −6)."""
+    return format(x, "+g" if signed else "g").replace("-", "−")
 
 
 @dataclass(frozen=True)
@@ -100,7 +120,7 @@ def _n_step(what: str) -> str:
 
 
 _PSI = Claim(
-    key="psi", title="IVF: σ_i² ∝ F_i^−ψ, ψ ≈ 4",
+    key="psi", title=f"IVF: σ_i² ∝ F_i^−ψ, ψ ≈ {_num(FENG_TU_PSI)}",
     source="Feng & Tu, PNAS 2021; founding paper Eq. (2), derived in its Scaling Analysis",
     quantity="ψ, minus the slope of log σ_i² against log F_i over the window's own principal directions (drift and "
              "censored directions left out), with a 95% pairs-bootstrap interval",
@@ -112,7 +132,7 @@ _PSI = Claim(
 #: Every claim a run tests, in the scorecard's order.
 CLAIMS: tuple[Claim, ...] = (
     _PSI,
-    replace(_PSI, key="psi_heldout", title="IVF ψ ≈ 4, held out",
+    replace(_PSI, key="psi_heldout", title=f"IVF ψ ≈ {_num(FENG_TU_PSI)}, held out",
             quantity="ψ over directions from the first half of the window and variances from the second half"),
     Claim(key="sigma_subspace", title="Σ = εU⁻¹ in the principal subspace (exact finite-window form)",
           source="founding paper Eqs. (14)–(15), with SGD's exact discrete law (Liu, Ziyin & Ueda 2021)",
@@ -128,43 +148,48 @@ CLAIMS: tuple[Claim, ...] = (
           prediction=None, margin=None,
           margin_reason="decided against the range that sampling alone gives over the replayed windows",
           rule="null", tags=frozenset({"law"})),
-    Claim(key="boltzmann_u", title="Boltzmann in the stochastic potential: σ_i² ∝ F_U,i^+2",
+    Claim(key="boltzmann_u", title=f"Boltzmann in the stochastic potential: σ_i² ∝ F_U,i^{_num(BOLTZMANN_SLOPE, True)}",
           source="founding paper Eqs. (6), (15) and its Fig. 1",
           quantity="slope of log σ_i² against the log flatness of U = εΣ⁻¹ of the continuous subspace law",
           symbol="slope", prediction=BOLTZMANN_SLOPE, margin=BOLTZMANN_SLOPE / 2,
           margin_reason="half the distance to no relation between variance and the potential's flatness (slope 0)",
           tags=frozenset({"pca_fit", "law", "stationary"})),
-    Claim(key="hessian_vs_flatness", title="Curvature against flatness: H_P,ii ∝ F_i^−2",
+    Claim(key="hessian_vs_flatness",
+          title=f"Curvature against flatness: H_P,ii ∝ F_i^{_num(QUADRATIC_H_EXPONENT, True)}",
           source="founding paper Eq. (25) (“by definition of flatness”)",
           quantity="slope of log H_P,ii against log F_i", symbol="slope", prediction=QUADRATIC_H_EXPONENT,
           margin=PSI_MARGIN / (PAPER_N - 1),
           margin_reason=("σ² ∝ F^(−a(n−1)) when H ∝ F^a, so at the paper's n an error of this size in a moves ψ by "
                          "ψ's own margin"),
           tags=frozenset({"pca_fit", "protocol"})),
-    Claim(key="noise_vs_flatness", title="Diffusion against flatness: C_P,ii ∝ F_i^−6",
+    Claim(key="noise_vs_flatness", title=f"Diffusion against flatness: C_P,ii ∝ F_i^{_num(-2 * PAPER_N, True)}",
           source="founding paper, Scaling Analysis (D_ii ∝ F_i^−2n, n ≈ 3)",
           quantity="slope of log C_P,ii against log F_i", symbol="slope", prediction=-2 * PAPER_N, margin=1.0,
           margin_reason="D ∝ F^−2n, so one unit of slope is " + _n_step("the slope"),
           tags=frozenset({"pca_fit", "protocol"})),
-    Claim(key="theta_paper", title="Minibatch-minimum spread: σ_θ,i ∝ F_i^−1 (the founding paper)",
+    Claim(key="theta_paper",
+          title=f"Minibatch-minimum spread: σ_θ,i ∝ F_i^{_num(2 - PAPER_N, True)} (the founding paper)",
           source="founding paper Eq. (24) and Scaling Analysis (σ_θ,i² ∝ F_i^−2)",
           quantity="slope of log σ_θ,i (spread of the minibatch minima, Eq. 20) against log F_i", symbol="slope",
           prediction=2 - PAPER_N, margin=_THETA_MARGIN,
           margin_reason="half the distance between the two competing predictions (the founding paper's and Feng & "
                         "Tu's)", tags=frozenset({"pca_fit", "protocol"})),
-    Claim(key="theta_feng_tu", title="Minibatch-minimum spread: σ_θ,i ∝ F_i^+1 (Feng & Tu)",
+    Claim(key="theta_feng_tu", title=f"Minibatch-minimum spread: σ_θ,i ∝ F_i^{_num(FENG_TU_THETA, True)} (Feng & Tu)",
           source="Feng & Tu, PNAS 2021, Fig. S6 (disputed by the founding paper)",
           quantity="slope of log σ_θ,i against log F_i", symbol="slope", prediction=FENG_TU_THETA,
           margin=_THETA_MARGIN,
           margin_reason="half the distance between the two competing predictions (the founding paper's and Feng & "
                         "Tu's)", tags=frozenset({"pca_fit", "protocol"})),
-    Claim(key="noise_vs_hessian", title="Noise against curvature: C_ii ∝ H_ii^γ, 1 ≤ γ ≤ 2 (literature)",
+    Claim(key="noise_vs_hessian",
+          title=f"Noise against curvature: C_ii ∝ H_ii^γ, {_num(LITERATURE_GAMMA[0])} ≤ γ ≤ "
+                f"{_num(LITERATURE_GAMMA[1])} (literature)",
           source="Zhang, Yang & Tu 2026; Xie, Sato & Sugiyama, ICLR 2021 (C ≈ H/B)",
           quantity="slope of log C_P,ii against log H_P,ii", symbol="γ", prediction=LITERATURE_GAMMA,
           margin=_GAMMA_MARGIN,
           margin_reason="half the step from the literature's upper end to the founding paper's n",
           tags=frozenset({"pca_fit", "protocol"})),
-    Claim(key="noise_vs_hessian_paper", title="Noise against curvature: C_ii ∝ H_ii^n, n ≈ 3 (founding paper)",
+    Claim(key="noise_vs_hessian_paper",
+          title=f"Noise against curvature: C_ii ∝ H_ii^n, n ≈ {_num(PAPER_N)} (founding paper)",
           source="founding paper, Scaling Analysis (“we expect D ∼ F^n with n > 2”, “taking n ≈ 3”)",
           quantity="slope of log C_P,ii against log H_P,ii", symbol="γ", prediction=PAPER_N,
           margin=_GAMMA_MARGIN,
@@ -194,7 +219,8 @@ CLAIMS: tuple[Claim, ...] = (
           symbol="Δψ", prediction=0.0, margin=PSI_MARGIN,
           margin_reason="ψ's own margin: a replay reproduces the run when their ψ differ by less than it",
           tags=frozenset({"law", "ladder"})),
-    Claim(key="ladder_isotropic", title="With isotropic noise IVF is lost: equilibrium in the loss, ψ = −2",
+    Claim(key="ladder_isotropic",
+          title=f"With isotropic noise IVF is lost: equilibrium in the loss, ψ = {_num(-BOLTZMANN_SLOPE)}",
           source="founding paper, Discussion (the loss is the energy iff the noise is isotropic; Chaudhari & "
                  "Soatto 2018)", quantity="ψ of the full-Hessian replay with isotropic noise of the same trace",
           symbol="ψ", prediction=-BOLTZMANN_SLOPE, margin=PSI_MARGIN,
@@ -262,7 +288,7 @@ WARNINGS: tuple[WarningKind, ...] = (
                 "on a stationary law (Boltzmann in U) are inconclusive; the finite-window comparisons, which "
                 "simulate the window from its start, stand but are qualified."),
     WarningKind("frozen_preconditioner", frozenset(), frozenset({"law"}),
-                "Adam or RMSprop: the laws treat the second-moment estimate as frozen over the window; every law, "
+                "The laws treat Adam's or RMSprop's second-moment estimate as frozen over the window: every law, "
                 "simulated spectrum and replay is that approximation's (the warning states how far the "
                 "preconditioner moved)."),
     WarningKind("drift_not_separated", frozenset(), frozenset({"pca_fit"}),
@@ -283,3 +309,19 @@ _WARNING_BY_NAME = {w.name: w for w in WARNINGS}
 def warning_kind(name: str) -> WarningKind:
     """The registered warning named ``name``."""
     return _WARNING_BY_NAME[name]
+
+
+def group_warnings(named: list[tuple[str, list[str]]]) -> list[dict]:
+    """The warnings of several runs (``[(run name, [warning names])]``), one entry per warning, most severe first:
+    its ``name``, the ``runs`` it concerns and a ``message`` that holds for all of them (each run's own numbers are
+    in its own report)."""
+    out = []
+    for kind in WARNINGS:
+        runs = [run for run, names in named if kind.name in names]
+        if runs:
+            first = kind.explanation.split(": ")[0].split(". ")[0].rstrip(".")
+            first = first[0].lower() + first[1:] if first[1:2].islower() else first
+            out.append({"name": kind.name, "runs": runs,
+                        "message": f"{len(runs)} of {len(named)} runs: {first} (each run's report gives its "
+                                   f"numbers)."})
+    return out

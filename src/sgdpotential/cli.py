@@ -375,7 +375,7 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
                   with_ladder: bool) -> None:
     from .pipeline.ensemble import run_replicas
     from .report import PAGES
-    from .report.ensemble import ensemble_sentences
+    from .report.words import ensemble_sentences
 
     out = _default_out(out, f"{preset}-x{replicas}", resume)
     bar, progress = _progress_bar()
@@ -403,7 +403,7 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
 
 def _print_ensemble_views(ens: dict) -> None:
     """ψ over seeds by K and by age, Feng & Tu's way and held out."""
-    from .report.ensemble import over_seeds
+    from .report.words import over_seeds
 
     table = Table(title="ψ over the seeds: mean [95% interval of the mean]", title_justify="left")
     for col in ("view", "Feng & Tu (own directions)", "held out"):
@@ -493,7 +493,7 @@ def sweep(
                       f"{r['top_variance']:.3g}" if r.get("top_variance") else "—", str(r.get("burn_in_epochs", "—")))
     console.print(table)
     console.print(f"{len(res.ran)} run now, {len(res.skipped)} already finished, {res.seconds:.1f} s", soft_wrap=True)
-    from .report.sweep import sweep_sentences
+    from .report.words import sweep_sentences
 
     for sentence in sweep_sentences(res.rows, res.fits):
         console.print(f"• {sentence}", highlight=False)

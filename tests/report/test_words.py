@@ -119,7 +119,7 @@ def test_a_users_model_is_named_as_such(config, said, not_said):
 def test_the_stored_ensembles_sentences_read_back_against_ensemble_json():
     """The ensemble page's words: each claim's run-to-run interval and verdict, and whether the seed moves it, are
     ensemble.json's; every number in them is one of its numbers."""
-    from sgdpotential.report.ensemble import ensemble_sentences
+    from sgdpotential.report.words import ensemble_sentences
 
     ens = json.loads((DATA / "feng-tu-x3" / "ensemble.json").read_text())
     said = ensemble_sentences(ens, {"optimizer": "sgd"})

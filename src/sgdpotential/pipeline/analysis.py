@@ -18,10 +18,10 @@ from ..claims import WARNINGS, claim
 from ..errors import ConfigError, DecompositionError
 from ..theory import entropy_production_of, fit_power_law, flatness_of_quadratic, rotation_planes
 from ..verdicts import MIN_POINTS, equivalence, null_band
-from .findings import Z95, assess
+from .findings import assess, stationary_interval
 from .rundir import RunDir
 
-__all__ = ["age_row", "analyze", "ivf_exponent", "probe_run", "refresh_findings", "usable_directions"]
+__all__ = ["age_row", "analyze", "ivf_exponent", "probe_run", "usable_directions"]
 
 #: Bands of the relaxation index r_i = α H_ii T_steps (T_steps: the SGD steps of the compared window). r < 1: the
 #: direction has not relaxed within the window — its variance is diffusive, not stationary — and is reported apart.
@@ -486,9 +486,7 @@ def _warnings(tcfg, summary: dict, K: int, T: int, N: int, coupling: float = 0.0
             + " — their verdicts are inconclusive; raise K or the window length.")
     st = summary.get("stationarity")
     fdr = claim("stationary")
-    if st and st.get("se") is not None and equivalence(
-            [st["fdr_ratio"] - Z95 * st["se"], st["fdr_ratio"] + Z95 * st["se"]], fdr.prediction,
-            fdr.margin) == "inconsistent":
+    if (ci := stationary_interval(st)) is not None and equivalence(ci, fdr.prediction, fdr.margin) == "inconsistent":
         said["not_stationary"] = (
             f"Yaida's fluctuation–dissipation ratio over the window is {st['fdr_ratio']:.3g} ± {st['se']:.2g} "
             f"({fdr.prediction:g} at stationarity): the weights drift, so the stationary laws do not describe the "
@@ -499,9 +497,10 @@ def _warnings(tcfg, summary: dict, K: int, T: int, N: int, coupling: float = 0.0
             f"(the preconditioner 1/(√v̂ + ϵ) moved by {summary['model'].get('preconditioner_drift', math.nan):.1%} "
             f"between the window's first and last step, relative Frobenius change on the recorded weights).")
     pca = summary["pca"]
-    if summary["ivf"]["n_drift"] == 0 and pca["pc1_ratio"] > pca["null_pc1_ratio"]:
+    null = (pca.get("pc1_null95") or [None, pca["null_pc1_ratio"]])[1]  # the drift claim's null when there is one
+    if summary["ivf"]["n_drift"] == 0 and pca["pc1_ratio"] > null:
         said["drift_not_separated"] = (
-            f"PC1 holds {pca['pc1_ratio']:.2f} of the variance (random-walk null {pca['null_pc1_ratio']:.2f}) but "
+            f"PC1 holds {pca['pc1_ratio']:.2f} of the variance (above what diffusion alone gives, {null:.2f}) but "
             f"no direction's motion is a trend (drift share ≤ {DRIFT_MAX}): PC1 stays in the fits — check "
             f"trajectory.png.")
     if tcfg.sampling == "shuffle":
@@ -660,11 +659,3 @@ def _findings(rd: RunDir, cfg, summary: dict) -> dict:
             for a, child in rd.age_dirs(cfg)] if cfg.ages else []
     return assess(summary, ladder, ages)
 
-
-def refresh_findings(run_dir) -> dict:
-    """Re-assess ``summary.json``'s findings (after the model ladder wrote ``ladder.json``); returns the summary."""
-    rd = RunDir(run_dir)
-    summary = rd.load(RunDir.SUMMARY)
-    summary["findings"] = _findings(rd, rd.config(), summary)
-    rd.save(RunDir.SUMMARY, summary)
-    return summary

@@ -7,28 +7,15 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
-from scipy import stats
-
 from .._atomic import write_json_atomic
+from ..claims import group_warnings
 from ..errors import ConfigError
+from .findings import mean_and_interval as _mean_and_interval
 from .findings import over_seeds
 from .rundir import RunDir
 from .stages import NO_PAGES, Pages
 
 __all__ = ["VARY", "ensemble_summary", "replica_configs", "run_replicas"]
-
-
-def _mean_and_interval(values: list[float]) -> dict:
-    """Mean, standard deviation, standard error and the 95% Student-t interval of the mean."""
-    x = np.asarray(values, dtype=float)
-    out = {"n": int(x.size), "values": [float(v) for v in x], "mean": float(x.mean())}
-    if x.size >= 2:
-        sd = float(x.std(ddof=1))
-        se = sd / np.sqrt(x.size)
-        half = float(stats.t.ppf(0.975, x.size - 1) * se)
-        out.update({"std": sd, "se": se, "ci95": [out["mean"] - half, out["mean"] + half]})
-    return out
 
 
 def _by(summaries: list[dict], rows_of, key: str) -> dict:
@@ -102,25 +89,12 @@ def ensemble_summary(out_dir, run_dirs) -> dict:
             if values:
                 result["ladder_psi"][name] = _mean_and_interval(values)
     result["findings"] = over_seeds([s.get("findings") or {"claims": []} for s in summaries], result["runs"])
-    result["warnings"] = _warnings(summaries, result["runs"])
+    result["warnings"] = group_warnings([(n, [w["name"] for w in s.get("warnings", [])])
+                                         for n, s in zip(result["runs"], summaries, strict=True)])
     result["provenance"] = {"record": [(s.get("provenance") or {}).get("record") for s in summaries],
                             "analysis": (summaries[0].get("provenance") or {}).get("analysis")}
     write_json_atomic(out_dir / RunDir.ENSEMBLE, result)
     return result
-
-
-def _warnings(summaries: list[dict], names: list[str]) -> list[dict]:
-    """The runs' named warnings, one entry per name (most severe first) with the runs it concerns and the first
-    run's message."""
-    from ..claims import WARNINGS
-
-    out = []
-    for kind in WARNINGS:
-        hits = [(n, w) for n, s in zip(names, summaries, strict=True) for w in s.get("warnings", [])
-                if w["name"] == kind.name]
-        if hits:
-            out.append({"name": kind.name, "runs": [n for n, _ in hits], "message": hits[0][1]["message"]})
-    return out
 
 
 #: What replicas of ``run --replicas`` differ in: the minibatch seed, the initialisation, or both.

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from ..claims import CLAIMS, SWEEP_CLAIMS, WARNINGS, Claim, warning_kind
 from ..verdicts import MIN_POINTS, above_null, equivalence, interval, moves
 
-__all__ = ["VIEWS", "assess", "over_seeds", "sweep_findings"]
+__all__ = ["VIEWS", "assess", "mean_and_interval", "over_seeds", "stationary_interval", "sweep_findings"]
 
 #: The choices that can move an estimate, in the order the reports name them.
 VIEWS = ("k", "window", "age", "seed")
@@ -64,11 +64,32 @@ def _rung(ladder: dict | None, name: str, against_sgd: bool) -> dict | None:
     return {"estimate": r["psi"] - sgd["psi"], "ci95": [lo - shi, hi - slo], "n": min(r["n_used"], sgd["n_used"])}
 
 
-def _stationary(st: dict | None) -> dict | None:
+def stationary_interval(st: dict | None) -> list[float] | None:
+    """The 95% interval of Yaida's ratio (``summary.json["stationarity"]``: ratio ± z·se), or None."""
     if not st or st.get("se") is None:
         return None
-    r, se = st["fdr_ratio"], st["se"]
-    return {"estimate": r, "ci95": [r - Z95 * se, r + Z95 * se], "n": None}
+    return [st["fdr_ratio"] - Z95 * st["se"], st["fdr_ratio"] + Z95 * st["se"]]
+
+
+def mean_and_interval(values: list[float]) -> dict:
+    """Over runs: ``n``, ``values``, ``mean`` and, from two values on, ``std``, ``se`` and ``ci95`` (the 95%
+    Student-t interval of the mean)."""
+    import numpy as np
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    out = {"n": int(x.size), "values": [float(v) for v in x], "mean": float(x.mean())}
+    if x.size >= 2:
+        sd = float(x.std(ddof=1))
+        se = sd / np.sqrt(x.size)
+        half = float(stats.t.ppf(0.975, x.size - 1) * se)
+        out.update({"std": sd, "se": se, "ci95": [out["mean"] - half, out["mean"] + half]})
+    return out
+
+
+def _stationary(st: dict | None) -> dict | None:
+    ci = stationary_interval(st)
+    return None if ci is None else {"estimate": st["fdr_ratio"], "ci95": ci, "n": None}
 
 
 def _estimates(s: dict, ladder: dict | None) -> dict:
@@ -176,7 +197,7 @@ def _bound(c: Claim, warnings: list[dict]) -> tuple[list[str], list[str]]:
     invalid, qualified = [], []
     for w in warnings:
         kind = warning_kind(w["name"])
-        if c.tags & kind.invalidates or c.key in w.get("claims", ()):
+        if c.tags & kind.invalidates:
             invalid.append(w["name"])
         elif c.tags & kind.qualifies:
             qualified.append(w["name"])
@@ -229,9 +250,6 @@ def over_seeds(findings: list[dict], names: list[str]) -> dict:
     mean over runs, the verdict of that interval (inconclusive when any run's verdict was invalidated, with those
     warnings named) and the seed view — whether the seed moves the estimate (:func:`~sgdpotential.verdicts.moves`
     over the within-run intervals)."""
-    import numpy as np
-    from scipy import stats
-
     claims, untested = [], []
     by_run = [{c["key"]: c for c in f["claims"]} for f in findings]
     for c in CLAIMS:
@@ -241,22 +259,18 @@ def over_seeds(findings: list[dict], names: list[str]) -> dict:
                    "not measured in every run")
             untested.append({"key": c.key, "title": c.title, "why": why})
             continue
-        x = np.array([g["estimate"] for g in got], dtype=float)
-        mean = float(x.mean())
-        ci = None
-        if x.size >= 2:
-            half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
-            ci = [mean - half, mean + half]
+        stat = mean_and_interval([g["estimate"] for g in got])
+        mean, ci = stat["mean"], stat.get("ci95")
         invalid = [k.name for k in WARNINGS if any(k.name in g["invalidated_by"] for g in got)]
         rows = [{"seed": name, "estimate": g["estimate"], "ci95": g["ci95"], "n": g.get("n"),
                  "verdict": g["verdict"], "invalidated_by": g["invalidated_by"]} for name, g in zip(
             names, got, strict=True)]
         raw = equivalence(ci, c.prediction, c.margin)
-        seed_view = _view(c, rows, bool(invalid))
+        seed_view = _view(c, rows, False)  # an invalidated run's row is shown, never decides (its invalidated_by)
         claims.append({
             "key": c.key, "title": c.title, "source": c.source, "symbol": c.symbol, "rule": c.rule,
             "prediction": list(c.prediction) if isinstance(c.prediction, tuple) else c.prediction,
-            "margin": c.margin, "margin_reason": c.margin_reason, "estimate": mean, "ci95": ci, "n": int(x.size),
+            "margin": c.margin, "margin_reason": c.margin_reason, "estimate": mean, "ci95": ci, "n": stat["n"],
             "interval": "95% t-interval of the mean over runs", "raw_verdict": raw,
             "verdict": "inconclusive" if invalid else raw, "invalidated_by": invalid,
             "qualified_by": [k.name for k in WARNINGS if any(k.name in g["qualified_by"] for g in got)],

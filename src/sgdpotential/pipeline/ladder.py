@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ConfigError, DecompositionError
 from ..theory import LinearSGD, area_rate, decompose, fit_linear_sde
-from .analysis import ivf_exponent, refresh_findings, usable_directions
+from .analysis import ivf_exponent, usable_directions
 from .network import analysable
 from .replayed import optimizer_of
 from .rundir import RunDir
@@ -85,8 +85,8 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
     the run's parameter subset; it is expanded in *all* the network's weights.
 
     Cost: per replay one Hessian-vector product per step (``full``: over all N_L samples), a PCA and K
-    flatness searches; then K Hessian- and noise-vector products over all weights for the closure. A run that
-    already has its ``summary.json`` gets its findings re-assessed with the ladder's claims.
+    flatness searches; then K Hessian- and noise-vector products over all weights for the closure. The analysis
+    stage, which follows, judges the ladder's claims with the run's others.
     """
     from ..dynamics.replay import linearized_replay
     from ..nn.models import select_parameters
@@ -165,8 +165,6 @@ def ladder(run_dir, *, rungs=tuple(REPLAYS), progress=None) -> dict:
            "fitted_sde": _fitted_sde(pca["projections"], ~is_drift, H, C, model, stride),
            "closure": _closure(closure_fractions(obj_all, w0_all, _embed(P, inside, obj_all), inside=inside))}
     rd.save(RunDir.LADDER, out)
-    if rd.has(RunDir.SUMMARY):  # the ladder's claims join the run's findings
-        refresh_findings(rd.path)
     return out
 
 

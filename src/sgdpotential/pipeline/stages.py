@@ -1,4 +1,4 @@
-"""The stages of a run, in their one order: record → ages → probes → analysis → ladder → report.
+"""The stages of a run, in their one order: record → ages → probes → ladder → analysis → report.
 
 ``sgdpotential run``, ``record``, ``analyze``, ``ladder``, every sweep point and every replica of
 ``run --replicas`` go through :func:`run_stages`; nothing else knows the order. Each stage reads what the
@@ -126,8 +126,8 @@ STAGES = (
     Stage("record", RunDir.RECORD, _record),
     Stage("ages", RunDir.RECORD, _ages, windows=lambda rd, config: _windows(rd, config)[1:]),
     Stage("probes", RunDir.PROBES, _probes, windows=_windows),
+    Stage("ladder", RunDir.LADDER, _ladder, optional=True),  # a measurement: the analysis judges its claims
     Stage("analysis", RunDir.SUMMARY, _analysis, always=True),
-    Stage("ladder", RunDir.LADDER, _ladder, optional=True),
     Stage("report", RunDir.REPORT, _report, always=True),
 )
 _NAMES = [s.name for s in STAGES]
@@ -140,8 +140,10 @@ def plan(first: str = "record", last: str = "report", *, ladder: bool = False) -
     --------
     >>> plan()
     ('record', 'ages', 'probes', 'analysis', 'report')
-    >>> plan("analysis", ladder=True)
-    ('analysis', 'ladder', 'report')
+    >>> plan(ladder=True)
+    ('record', 'ages', 'probes', 'ladder', 'analysis', 'report')
+    >>> plan("ladder")
+    ('ladder', 'analysis', 'report')
     """
     for name in (first, last):
         if name not in _NAMES:

@@ -12,57 +12,7 @@ import numpy as np
 from ..pipeline.rundir import RunDir
 from .figures import _log_ticks, _save, prediction_band, subplots
 from .html import settings_header, write_page
-from .words import RULES, claim_sentence, optimizer_name, scorecard_rows, verdict_text, view_text, warning_lines
-
-
-def over_seeds(x: dict | None) -> str:
-    """An ``ensemble.json`` statistic as "mean [95% t-interval of the mean]" over the seeds ("—" when missing)."""
-    if not x:
-        return "—"
-    return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]" if "ci95" in x else f"{x['mean']:.2f}"
-
-
-def replicas_differ(ens: dict) -> str:
-    """What the replicas of an ``ensemble.json`` differ in, in words: their minibatch seeds, their initialisations
-    (model seeds) or both."""
-    seeds, inits = ens["seeds"], ens.get("model_seeds") or [None] * len(ens["seeds"])
-
-    def listed(v):
-        return ", ".join(str(x) for x in v)
-
-    if len(set(inits)) == 1:
-        return f"minibatch seeds {listed(seeds)} from one initialisation (model seed {inits[0]})"
-    if len(set(seeds)) == 1:
-        return f"initialisations (model seeds) {listed(inits)} with one minibatch seed ({seeds[0]})"
-    return f"minibatch seeds {listed(seeds)} and initialisations (model seeds) {listed(inits)}"
-
-
-def ensemble_sentences(ens: dict, model: dict | None = None) -> list[str]:
-    """The ensemble's verdicts in words, from ``ensemble.json``'s findings: ψ over the seeds with its run-to-run
-    interval and verdict, whether the seeds move it, every other claim, and ψ by K and by age."""
-    f = ens.get("findings") or {"claims": []}
-    by = {c["key"]: c for c in f["claims"]}
-    opt = optimizer_name(model)
-    out = []
-    psi = by.get("psi")
-    n = len(ens["runs"])
-    if psi is not None:
-        seeds = view_text(psi, "seed")
-        out.append(f"Over {n} replicas of {opt} ({replicas_differ(ens)}), ψ at each run's K = {psi['estimate']:.2f} "
-                   f"[{psi['ci95'][0]:.2f}, {psi['ci95'][1]:.2f}] ({psi['interval']}): {verdict_text(psi)} with Feng & "
-                   f"Tu's ψ ≈ {psi['prediction']:g} ± {psi['margin']:g}; "
-                   + (seeds or "the seed view is untested") + ", judged on each run's own 95% interval; the runs' "
-                   "own verdicts: " + ", ".join(psi["runs_verdicts"]) + ".")
-    out += [claim_sentence(c, model) + (f" Seeds: {t}." if (t := view_text(c, "seed")) else "")
-            for c in f["claims"] if c["key"] != "psi"]
-    for name, table in (("K", ens.get("psi_by_k") or {}), ("age", ens.get("psi_by_age") or {})):
-        if table:
-            out.append(f"ψ by {name}, mean [95% t-interval over seeds], Feng & Tu's way / held out: " + "; ".join(
-                f"{k}: {over_seeds(v['feng_tu'])} / {over_seeds(v['heldout'])}" for k, v in table.items()) + ".")
-    if f.get("untested"):
-        out.append("Not judged over the seeds: " + "; ".join(f"{u['title']} ({u['why']})" for u in f["untested"])
-                   + ".")
-    return out
+from .words import RULES, ensemble_sentences, optimizer_name, replicas_differ, scorecard_rows, warning_lines
 
 
 def _panel(ax, table: dict, numeric, label: str) -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..claims import claim
+from ..claims import claim, group_warnings
+from ..verdicts import MIN_POINTS
 from .figures import _fitted, _log_ticks, _loglog, _save, prediction_band, subplots
 from .html import write_page
-from .words import RULES, claim_sentence, optimizer_name, scorecard_rows
+from .words import RULES, optimizer_name, scorecard_rows, sweep_sentences
 
 
 def _by(rows, key, group):
@@ -56,25 +57,6 @@ def draw_sweep(out: Path, rows: list[dict], fits: dict) -> list[tuple[Path, str]
     return figs
 
 
-def sweep_sentences(rows: list[dict], fits: dict) -> list[str]:
-    """The sweep's verdicts in words: runs finished and failed, ψ's range and how many runs' ψ verdicts read
-    each word (each run's own rule and warnings), and the sweep's own claims."""
-    out = [f"{fits['n_done']} runs finished, {fits['n_failed']} failed."]
-    for r in rows:
-        if r["status"] != "done":
-            out.append(f"{r['name']} failed: {r['error']}")
-    psi = claim("psi")
-    if "psi_range" in fits:
-        lo, hi = fits["psi_range"]
-        said = ", ".join(f"{n} {w}" for w, n in fits.get("psi_verdicts", {}).items() if n)
-        out.append(f"ψ ranges over {lo:.2f}–{hi:.2f} across the sweep (median {fits['psi_median']:.2f}); against "
-                   f"Feng & Tu's ψ ≈ {psi.prediction:g} ± {psi.margin:g}, each run at its own K: {said}.")
-    found = fits.get("findings") or {"claims": [], "untested": []}
-    out += [claim_sentence(c) for c in found["claims"]]
-    out += [f"{u['title']}: not tested ({u['why']})." for u in found.get("untested", [])]
-    return out
-
-
 def sweep_header(spec: dict | None) -> list[tuple[str, str]]:
     """The settings a reader needs before a sweep's numbers: what varied, the shared base, how it ran."""
     if not spec:
@@ -99,14 +81,16 @@ def _model_of(train: dict) -> dict:
     return {"optimizer": train.get("optimizer", "sgd")}
 
 
-def sweep_warnings(rows: list[dict]) -> list[dict]:
-    """The runs' named warnings (``results.csv``), one entry per warning name with the runs it concerns."""
-    by_name: dict[str, list[str]] = {}
-    for r in rows:
-        for w in filter(None, (r.get("warnings") or "").split(";")):
-            by_name.setdefault(w, []).append(r["name"])
-    return [{"name": w, "message": f"{len(names)} of {len(rows)} runs: {', '.join(names)} (see each run's report)."}
-            for w, names in sorted(by_name.items())]
+def sweep_warnings(rows: list[dict], fits: dict | None = None) -> list[dict]:
+    """The runs' named warnings (``results.csv``), one entry per warning with the runs it concerns, and the sweep's
+    own (a fit over too few runs)."""
+    out = group_warnings([(r["name"], list(filter(None, (r.get("warnings") or "").split(";")))) for r in rows])
+    for c in ((fits or {}).get("findings") or {}).get("claims", []):
+        if "few_fit_points" in c["invalidated_by"]:
+            out.append({"name": "few_fit_points", "runs": [],
+                        "message": f"the sweep's fit ({c['key']}) uses {c['n']} runs, fewer than the "
+                                   f"{MIN_POINTS} points a fit needs for a verdict."})
+    return out
 
 
 def sweep_report(out: Path, rows: list[dict], fits: dict, spec: dict | None = None) -> Path:
@@ -115,5 +99,5 @@ def sweep_report(out: Path, rows: list[dict], fits: dict, spec: dict | None = No
     found = fits.get("findings") or {"claims": []}
     return write_page(out / "sweep.html", f"Sweep {out.name}", sweep_sentences(rows, fits), figs,
                       {"fits": fits, "rows": rows}, header=sweep_header(spec),
-                      warnings=[(w["name"], w["message"]) for w in sweep_warnings(rows)],
+                      warnings=[(w["name"], w["message"]) for w in sweep_warnings(rows, fits)],
                       scorecard=scorecard_rows(found), note=" ".join(RULES))

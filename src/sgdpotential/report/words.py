@@ -6,11 +6,12 @@ into a string — every number comes from the findings, every prediction from th
 
 from __future__ import annotations
 
+from ..claims import claim
 from ..verdicts import ABOVE_NULL_RULE, MOVES_RULE, NULL_RULE, RULE
 
-__all__ = ["RULES", "band_label", "claim_sentence", "describe", "headline", "measured_text", "optimizer_name",
-           "prediction_text", "relaxation_symbol", "scorecard_rows", "sentences", "verdict_text", "view_text",
-           "warning_lines"]
+__all__ = ["RULES", "band_label", "claim_sentence", "describe", "ensemble_sentences", "feng_tu", "headline",
+           "measured_text", "optimizer_name", "over_seeds", "prediction_text", "relaxation_symbol", "replicas_differ",
+           "scorecard_rows", "sentences", "sweep_sentences", "verdict_text", "view_text", "warning_lines"]
 
 #: Every rule a page applies, in the words it prints under its scorecard.
 RULES = (RULE, MOVES_RULE, NULL_RULE, ABOVE_NULL_RULE)
@@ -105,7 +106,7 @@ def view_text(c: dict, name: str, short: bool = False) -> str | None:
     if verdict == "moves":
         return f"{who} moves {sym} {span}"
     if verdict == "stable":
-        return f"{who} leaves {sym} stable ({span}, within ± {c['margin']:g})"
+        return f"{who} leaves {sym} stable ({span}, all intervals within {c['margin']:g} of each other)"
     return f"whether {who} moves {sym} is inconclusive ({why}; {sym} runs {span})"
 
 
@@ -136,6 +137,12 @@ def _where_consistent(c: dict, name: str) -> str:
         f"consistent with {_pred(c)} at no {what}"
 
 
+def feng_tu(c) -> str:
+    """"Feng & Tu's ψ ≈ <prediction> ± <margin>" from a claim (a findings dict or a registry Claim)."""
+    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
+    return f"Feng & Tu's ψ ≈ {get('prediction'):g} ± {get('margin'):g}"
+
+
 def _pred(c: dict) -> str:
     return f"{c['prediction']:g}" if not isinstance(c["prediction"], list) else prediction_text(c)
 
@@ -152,8 +159,8 @@ def headline(findings: dict, model: dict | None = None) -> list[str]:
         return [f"No IVF exponent ψ for {opt} in this run: {why}."]
     at = c["at"]
     first = (f"At K = {at['k']} (this run's K; window of T = {at['window']} snapshots at age {at['age']}), {opt} gives "
-             f"ψ = {c['estimate']:.2f} {_pair(c['ci95'])} over {c['n']} directions: {verdict_text(c)} with Feng & "
-             f"Tu's ψ ≈ {c['prediction']:g} ± {c['margin']:g}")
+             f"ψ = {c['estimate']:.2f} {_pair(c['ci95'])} over {c['n']} directions: {verdict_text(c)} with "
+             f"{feng_tu(c)}")
     k = view_text(c, "k")
     if k:
         where = _where_consistent(c, "k")
@@ -164,12 +171,9 @@ def headline(findings: dict, model: dict | None = None) -> list[str]:
         text = (f"Held out (directions from the first half of the window, variances from the second): ψ = "
                 f"{h['estimate']:.2f} {_pair(h['ci95'])} at K = {at['k']}: {verdict_text(h)} with {_pred(h)} ± "
                 f"{h['margin']:g}")
-        view = h.get("views", {}).get("k")
-        if view:
-            rows = [r for r in view["rows"] if r.get("estimate") is not None]
+        if (k := view_text(h, "k")) is not None:
             where = _where_consistent(h, "k")
-            text += (f"; ψ = {min(r['estimate'] for r in rows):.2f}–{max(r['estimate'] for r in rows):.2f} over K = "
-                     f"{rows[0]['k']}–{rows[-1]['k']}" + (f", {where}" if where else "") + f"; {view_text(h, 'k')}")
+            text += f"; {k}" + (f", {where}" if where else "")
         if (age := view_text(h, "age")) is not None:
             text += f"; {age}"
         out.append(text + ".")
@@ -262,3 +266,70 @@ def sentences(s: dict) -> list[str]:
         out.append("Not tested in this run: " + "; ".join(f"{u['title']} ({u['why']})" for u in f["untested"]) + ".")
     return out
 
+
+def over_seeds(x: dict | None) -> str:
+    """An ``ensemble.json`` statistic as "mean [95% t-interval of the mean]" over the seeds ("—" when missing)."""
+    if not x:
+        return "—"
+    return f"{x['mean']:.2f} [{x['ci95'][0]:.2f}, {x['ci95'][1]:.2f}]" if "ci95" in x else f"{x['mean']:.2f}"
+
+
+def replicas_differ(ens: dict) -> str:
+    """What the replicas of an ``ensemble.json`` differ in, in words: their minibatch seeds, their initialisations
+    (model seeds) or both."""
+    seeds, inits = ens["seeds"], ens.get("model_seeds") or [None] * len(ens["seeds"])
+
+    def listed(v):
+        return ", ".join(str(x) for x in v)
+
+    if len(set(inits)) == 1:
+        return f"minibatch seeds {listed(seeds)} from one initialisation (model seed {inits[0]})"
+    if len(set(seeds)) == 1:
+        return f"initialisations (model seeds) {listed(inits)} with one minibatch seed ({seeds[0]})"
+    return f"minibatch seeds {listed(seeds)} and initialisations (model seeds) {listed(inits)}"
+
+
+def ensemble_sentences(ens: dict, model: dict | None = None) -> list[str]:
+    """The ensemble's verdicts in words, from ``ensemble.json``'s findings: ψ over the seeds with its run-to-run
+    interval and verdict, whether the seeds move it, every other claim, and ψ by K and by age."""
+    f = ens.get("findings") or {"claims": []}
+    by = {c["key"]: c for c in f["claims"]}
+    opt = optimizer_name(model)
+    out = []
+    psi = by.get("psi")
+    n = len(ens["runs"])
+    if psi is not None:
+        seeds = view_text(psi, "seed")
+        out.append(f"Over {n} replicas of {opt} ({replicas_differ(ens)}), ψ at each run's K = {psi['estimate']:.2f} "
+                   f"[{psi['ci95'][0]:.2f}, {psi['ci95'][1]:.2f}] ({psi['interval']}): {verdict_text(psi)} with "
+                   f"{feng_tu(psi)}; "
+                   + (seeds or "the seed view is untested") + ", judged on each run's own 95% interval; the runs' "
+                   "own verdicts: " + ", ".join(psi["runs_verdicts"]) + ".")
+    out += [claim_sentence(c, model) + (f" Seeds: {t}." if (t := view_text(c, "seed")) else "")
+            for c in f["claims"] if c["key"] != "psi"]
+    for name, table in (("K", ens.get("psi_by_k") or {}), ("age", ens.get("psi_by_age") or {})):
+        if table:
+            out.append(f"ψ by {name}, mean [95% t-interval over seeds], Feng & Tu's way / held out: " + "; ".join(
+                f"{k}: {over_seeds(v['feng_tu'])} / {over_seeds(v['heldout'])}" for k, v in table.items()) + ".")
+    if f.get("untested"):
+        out.append("Not judged over the seeds: " + "; ".join(f"{u['title']} ({u['why']})" for u in f["untested"])
+                   + ".")
+    return out
+
+
+def sweep_sentences(rows: list[dict], fits: dict) -> list[str]:
+    """The sweep's verdicts in words: runs finished and failed, ψ's range and how many runs' ψ verdicts read
+    each word (each run's own rule and warnings), and the sweep's own claims."""
+    out = [f"{fits['n_done']} runs finished, {fits['n_failed']} failed."]
+    for r in rows:
+        if r["status"] != "done":
+            out.append(f"{r['name']} failed: {r['error']}")
+    if "psi_range" in fits:
+        lo, hi = fits["psi_range"]
+        said = ", ".join(f"{n} {w}" for w, n in fits.get("psi_verdicts", {}).items() if n)
+        out.append(f"ψ ranges over {lo:.2f}–{hi:.2f} across the sweep (median {fits['psi_median']:.2f}); against "
+                   f"{feng_tu(claim('psi'))}, each run at its own K: {said}.")
+    found = fits.get("findings") or {"claims": [], "untested": []}
+    out += [claim_sentence(c) for c in found["claims"]]
+    out += [f"{u['title']}: not tested ({u['why']})." for u in found.get("untested", [])]
+    return out
