@@ -420,14 +420,12 @@ def age_row(age: int, s: dict) -> dict:
     }
 
 
-def _ages(rd: RunDir, cfg, summary: dict) -> dict | None:
-    """ψ at each age of the run: its own window and those of ``cfg.ages`` (whether the age moves it is decided
-    with each claim, :mod:`~sgdpotential.pipeline.findings`)."""
+def _ages(cfg, summary: dict, children: list[tuple[int, dict]]) -> dict | None:
+    """ψ at each age of the run: its own window and those of ``cfg.ages`` (``children``: their summaries; whether
+    the age moves it is decided with each claim, :mod:`~sgdpotential.pipeline.findings`)."""
     if not cfg.ages:
         return None
-    rows = [age_row(cfg.train_config().age_epochs, summary)]
-    rows += [age_row(a, child.load(RunDir.SUMMARY)) for a, child in rd.age_dirs(cfg)]
-    return {"rows": rows}
+    return {"rows": [age_row(cfg.train_config().age_epochs, summary), *(age_row(a, c) for a, c in children)]}
 
 
 #: Health checks (:func:`_warnings`): fewer directions than this in a fit (the verdict rules' own threshold); K above
@@ -632,10 +630,13 @@ def analyze(run_dir) -> dict:
         "provenance": {"record": rec.get("provenance"),
                        "analysis": {"sgdpotential": __version__, "numpy": np.__version__, "scipy": scipy.__version__}},
     }
-    summary["warnings"] = _warnings(tcfg, summary, int(pca["components"].shape[0]), T, int(rec["n_params"]),
+    summary["warnings"] = _warnings(tcfg, summary, K, T, int(rec["n_params"]),
                                     float(pr["train_mode_coupling"]) if "train_mode_coupling" in pr else 0.0)
-    summary["ages"] = _ages(rd, cfg, summary)
-    summary["findings"] = _findings(rd, cfg, summary)
+    children = [(a, child.load(RunDir.SUMMARY)) for a, child in rd.age_dirs(cfg)] if cfg.ages else []
+    summary["ages"] = _ages(cfg, summary, children)
+    summary["findings"] = assess(summary, rd.load(RunDir.LADDER) if rd.has(RunDir.LADDER) else None,
+                                 [(a, {c["key"]: c for c in (child.get("findings") or {}).get("claims", [])})
+                                  for a, child in children])
     rd.save(RunDir.SUMMARY, summary)
     return summary
 
@@ -649,13 +650,4 @@ def _pc1_null(pca, T: int) -> list[float] | None:
         return list(random_walk_pc1_range(pca["spectrum"], T))
     except ConfigError:
         return None
-
-
-def _findings(rd: RunDir, cfg, summary: dict) -> dict:
-    """:func:`~sgdpotential.pipeline.findings.assess` with the run's ladder (when it has one) and the findings of
-    its later ages."""
-    ladder = rd.load(RunDir.LADDER) if rd.has(RunDir.LADDER) else None
-    ages = [(a, {c["key"]: c for c in (child.load(RunDir.SUMMARY).get("findings") or {}).get("claims", [])})
-            for a, child in rd.age_dirs(cfg)] if cfg.ages else []
-    return assess(summary, ladder, ages)
 

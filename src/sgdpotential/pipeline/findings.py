@@ -162,33 +162,29 @@ def _view(c: Claim, rows: list[dict], invalid: bool) -> dict:
     return {"rows": rows, "verdict": said, "raw_verdict": raw, "range": [min(est), max(est)] if est else None}
 
 
-def _views(c: Claim, s: dict, ages: list[tuple[int, dict]], invalid: bool) -> dict:
-    """The claim's views in this run: K and window for ψ, the age for every equivalence claim measured at
-    several ages."""
+def _views(c: Claim, s: dict, ages: list[tuple[int, dict]], e: dict, raw: str, invalid: list[str]) -> dict:
+    """The claim's views in this run: K and window for ψ, the age — this window's estimate ``e`` (its rule verdict
+    ``raw``, its warnings ``invalid``) beside the later ages' — for every equivalence claim measured at several."""
     if c.rule != "equivalence":
         return {}
     views = {}
     if c.key in ("psi", "psi_heldout"):
         way = "feng_tu" if c.key == "psi" else "heldout"
-        rows = [{"k": r["k"], **e} for r in (s.get("k_scan") or {}).get("rows", []) if (e := _psi(r.get(way)))]
+        rows = [{"k": r["k"], **p} for r in (s.get("k_scan") or {}).get("rows", []) if (p := _psi(r.get(way)))]
         if rows:
-            views["k"] = _view(c, rows, invalid)
+            views["k"] = _view(c, rows, bool(invalid))
     if c.key == "psi":
         rows = [{"window": n["window"], "estimate": n["psi"], "ci95": n["ci95"], "n": n.get("n_used"),
                  "invalidated_by": n.get("invalidated_by", [])} for n in s["ivf"]["nested"] if n.get("psi") is not None]
         if rows:
-            views["window"] = _view(c, rows, invalid)
+            views["window"] = _view(c, rows, bool(invalid))
     if ages:
-        own = s["burn_in"].get("age_epochs", 0)
-        rows = []
-        for age, found in [(own, None), *ages]:
-            e = found.get(c.key) if found is not None else None
-            if found is None:  # this window: its own estimate, filled in by assess
-                rows.append({"age": int(age), "own": True})
-            elif e and e.get("estimate") is not None:
-                rows.append({"age": int(age), "estimate": e["estimate"], "ci95": e["ci95"], "n": e.get("n"),
-                             "verdict": e["verdict"], "invalidated_by": e.get("invalidated_by", [])})
-        views["age"] = rows  # completed in assess, once this window's own estimate is known
+        rows = [{"age": int(s["burn_in"].get("age_epochs", 0)), "estimate": e["estimate"], "ci95": e["ci95"],
+                 "n": e.get("n"), "verdict": raw, "invalidated_by": invalid}]
+        rows += [{"age": int(age), "estimate": a["estimate"], "ci95": a["ci95"], "n": a.get("n"),
+                  "verdict": a["verdict"], "invalidated_by": a.get("invalidated_by", [])}
+                 for age, found in ages if (a := found.get(c.key)) and a.get("estimate") is not None]
+        views["age"] = _view(c, rows, bool(invalid))
     return views
 
 
@@ -229,11 +225,7 @@ def assess(summary: dict, ladder: dict | None = None, ages: list[tuple[int, dict
         invalid = [k.name for k in WARNINGS if k.name in invalid]  # most severe first
         qualified = [k.name for k in WARNINGS if k.name in qualified]
         raw = _raw_verdict(c, e)
-        views = _views(c, summary, list(ages), bool(invalid))
-        if "age" in views:
-            rows = [{**r, "estimate": e["estimate"], "ci95": e["ci95"], "n": e.get("n"), "verdict": raw,
-                     "invalidated_by": invalid} if r.get("own") else r for r in views["age"]]
-            views["age"] = _view(c, [{k: v for k, v in r.items() if k != "own"} for r in rows], bool(invalid))
+        views = _views(c, summary, list(ages), e, raw, invalid)
         claims.append({
             **{k: v for k, v in asdict(c).items() if k not in ("tags", "key")}, "key": c.key,
             "prediction": list(c.prediction) if isinstance(c.prediction, tuple) else c.prediction,

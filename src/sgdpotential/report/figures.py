@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from ..claims import claim
 from ..pipeline.rundir import RunDir
 from ..trajectory.pca import TAIL_RANGE
-from .words import band_label, relaxation_symbol
+from .words import band_label, measured_text, prediction_text, relaxation_symbol
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, sharex=False, sharey=False, **kw):
@@ -225,8 +225,7 @@ def _titled(c: dict | None, what: str) -> str:
     """A panel title naming a claim's estimate, prediction ± margin and verdict (from the findings)."""
     if c is None or c.get("estimate") is None:
         return what
-    return (f"{what}: {c['estimate']:.2f} [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]; predicted {c['prediction']:g} ± "
-            f"{c['margin']:g}: {c['verdict']}")
+    return f"{what} = {measured_text(c)}; predicted {prediction_text(c)}: {c['verdict']}"
 
 
 def _band_verdicts(ax, spec: dict, replay: dict, rate: str = "α h T") -> None:
