@@ -198,6 +198,48 @@ def ladder_table(name: str) -> str:
                    "variance along real SGD's p_i, median ratio"], rows)
 
 
+def _se(x: float) -> str:
+    return f"{x:.2g}" if abs(x) < 0.1 else f"{x:.2f}"
+
+
+def calibration_table() -> str:
+    """Estimator × case × window × K → population ψ, bias, spread and coverage (``sgdpotential calibrate``)."""
+    cal = json.loads((DATA / "calibration.json").read_text())
+    rows = []
+    for case in cal["cases"]:
+        for cell in case["cells"]:
+            for row in cell["rows"]:
+                for name, e in row["estimators"].items():
+                    cov = e["coverage"]
+                    rows.append([case["name"], f"{cell['relaxation']:g} ({cell['snapshots']} × {cell['stride']})",
+                                 row["k"], f"{row['relaxation_median']:.3g}", f"{row['population']:.2f}",
+                                 f"{row['stationary']:.2f}", name, f"{e['bias']:+.2f} ± {_se(2 * e['bias_se'])}",
+                                 f"{e['sd']:.2f}", f"{e['half_width']:.2f}",
+                                 f"{cov['share']:.2f} [{cov['ci95'][0]:.2f}, {cov['ci95'][1]:.2f}]",
+                                 f"{e['coverage_widened']['2']:.2f}"])
+    head = (f"*`sgdpotential calibrate --windows {cal['windows']} --seed {cal['seed']}`, run {cal['date']}: "
+            f"{cal['windows']} simulated windows per case and window length, {cal['snapshots']} snapshots each "
+            f"(fewer for windows of fewer steps); stored as `docs/data/calibration.json`.*\n\n")
+    return head + _table(["case", "window r = α·h_ref·steps (T × stride)", "K", "median r of the K directions",
+                          "population ψ", "stationary ψ", "estimator", "bias ± 2 SE", "spread (SD)",
+                          "mean half-width of the 95% interval", "coverage [95% CI]", "coverage, interval × 2"],
+                         rows)
+
+
+def seed_intervals(name: str) -> str:
+    """Within-run 95% intervals against the spread over seeds (``ensemble.json`` findings)."""
+    ens = _load(name, "ensemble.json")
+    rows = []
+    for c in ens["findings"]["claims"]:
+        cal = c.get("interval_calibration")
+        if cal:
+            rows.append([c["title"], cal["n"], f"{cal['within_half_width']:.3g}", f"{cal['seed_sd']:.3g}",
+                         f"{cal['ratio']:.2f}"])
+    return (_provenance(ens["provenance"]["record"][0], f"`{name}`, {len(ens['runs'])} seeds") + "\n"
+            + _table(["claim", "runs", "mean half-width of a run's 95% interval", "SD over seeds",
+                      "ratio half-width / (1.96 SD)"], rows))
+
+
 def blocks() -> dict[str, callable]:
     return {
         "rules": rules_text, "claims": claims_table, "warnings": warnings_table,
@@ -207,6 +249,7 @@ def blocks() -> dict[str, callable]:
         "windows": lambda: windows_table("feng-tu-x3"), "theory-windows": lambda: theory_table("feng-tu-x3"),
         "ladder": lambda: ladder_table("feng-tu-x3"),
         "cnn-scorecard": lambda: scorecard("lenet-bn"), "short-scorecard": lambda: scorecard("cut-short"),
+        "calibration": calibration_table, "seed-intervals": lambda: seed_intervals("quick-x8"),
     }
 
 

@@ -72,12 +72,12 @@ def kron_discrete_lyapunov(A, R):
     return np.linalg.solve(K, R.reshape(-1, order="F")).reshape(n, n, order="F")
 
 
-def brute_window_covariance(H, noise, window, start):
-    """E of the 1/T sample covariance of x_{b}, …, x_{b+T−1}, x_{t+1} = (I − H)x_t + ξ, Cov ξ = noise.
+def brute_window_covariance(H, noise, window, start, stride=1):
+    """E of the 1/T sample covariance of x_{b}, x_{b+s}, …, x_{b+(T−1)s}, x_{t+1} = (I − H)x_t + ξ, Cov ξ = noise.
 
     ``H`` here already includes the learning rate. Explicit O(T²) double loop over snapshot pairs in the
-    original coordinates: P_t = E x_t x_tᵀ by its recursion, E x_s x_tᵀ = P_s Aᵗ⁻ˢᵀ for s ≤ t.
-    ``start`` is an int b (x_0 = 0) or a stationary covariance matrix for the first snapshot.
+    original coordinates: P_t = E x_t x_tᵀ by its recursion step by step, E x_u x_tᵀ = P_u (Aˢ)ᵗ⁻ᵘᵀ for
+    snapshots u ≤ t. ``start`` is an int b (x_0 = 0) or a stationary covariance matrix for the first snapshot.
     """
     n = H.shape[0]
     A = np.eye(n) - H
@@ -90,7 +90,9 @@ def brute_window_covariance(H, noise, window, start):
     Ps = []
     for _ in range(window):
         Ps.append(P)
-        P = A @ P @ A.T + noise
+        for _ in range(stride):
+            P = A @ P @ A.T + noise
+    As = np.linalg.matrix_power(A, stride)
     T = window
     second = sum(Ps) / T
     cross = np.zeros((n, n))
@@ -99,7 +101,7 @@ def brute_window_covariance(H, noise, window, start):
         for t in range(s, T):
             c = Ps[s] @ Ak.T  # E x_s x_tᵀ
             cross += c if t == s else c + c.T
-            Ak = A @ Ak
+            Ak = As @ Ak
     return second - cross / T**2
 
 

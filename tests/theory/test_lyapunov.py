@@ -194,6 +194,28 @@ def test_window_law_matches_brute_force(window, start):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-11 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("stride", [2, 5, 13])
+@pytest.mark.parametrize("start", [0, 3, "stationary"])
+def test_strided_window_law_matches_brute_force(stride, start):
+    """Snapshots every s steps, as a run records them: the same kinds of modes as above, against the explicit
+    step-by-step second moments picked every s steps."""
+    rng = rng_of(stride)
+    stable = [1.7, 1.0, 0.4, 0.05, 1e-3]
+    a = stable if start == "stationary" else [*stable, 0.0, -0.03]
+    H = _mixed_hessian(rng, len(a), a)
+    C = spd(rng, len(a), 0.2, 2.0)
+    got = sgd_window_covariance(H, C, 1.0, 4, 9, start=start, stride=stride)
+    first = sgd_stationary_covariance(H, C, 1.0, 4) if start == "stationary" else start
+    expected = brute_window_covariance(H, C / 4, 9, first, stride=stride)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-11 * np.abs(expected).max())
+
+
+def test_strided_random_walk_is_the_random_walk_of_its_snapshots():
+    """h = 0: snapshots s steps apart are a random walk with s times the step variance."""
+    got = sgd_window_covariance([[0.0]], [[3.0]], lr=0.5, batch_size=3, window=50, start=0, stride=7)[0, 0]
+    assert got == pytest.approx((50**2 - 1) / (6 * 50) * 0.25 * 7, rel=1e-12)
+
+
 def test_window_law_random_walk_closed_form():
     """h = 0 from any start: the window is a random walk, E var = (T² − 1)/(6T)·σ_ξ²."""
     for T in (2, 10, 1000, 10**6):

@@ -268,8 +268,24 @@ def over_seeds(findings: list[dict], names: list[str]) -> dict:
             "qualified_by": [k.name for k in WARNINGS if any(k.name in g["qualified_by"] for g in got)],
             "views": {"seed": seed_view}, "moved_by": ["seed"] if seed_view["verdict"] == "moves" else [],
             "runs_verdicts": [g["verdict"] for g in got],
+            "interval_calibration": interval_calibration(stat, [g["ci95"] for g in got]),
         })
     return {"claims": claims, "untested": untested}
+
+
+def interval_calibration(stat: dict, intervals: list) -> dict | None:
+    """Within-run intervals against the spread over runs: the mean half-width of the runs' 95% intervals, the
+    standard deviation σ of the estimates over runs, and their ratio half-width/(1.96σ) — 1 when a run's interval
+    is as wide as the spread over seeds says a 95% interval of one run should be, > 1 wider (conservative), < 1
+    narrower (over-confident, if the seeds sample what the interval claims to cover). None with fewer than two
+    runs, a missing interval or no spread."""
+    import numpy as np
+
+    if "std" not in stat or any(ci is None for ci in intervals) or not stat["std"] > 0:
+        return None
+    half = float(np.mean([(hi - lo) / 2 for lo, hi in intervals]))
+    return {"within_half_width": half, "seed_sd": stat["std"], "ratio": half / (1.959963984540054 * stat["std"]),
+            "n": stat["n"]}
 
 
 

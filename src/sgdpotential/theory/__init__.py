@@ -5,7 +5,8 @@ finite-window covariances), :mod:`.sgd` (the linear model of the optimizer: ε, 
 the laws, in one object), :mod:`.momentum` (the exact laws of heavy-ball momentum), :mod:`.thermo` (entropy
 production, current, rotation planes, area rate),
 :mod:`.ou` (exact simulation of the linear SDE), :mod:`.fit` (a linear SDE fitted to a sampled path),
-:mod:`.scaling` (power-law fits with bootstrap intervals).
+:mod:`.scaling` (power-law fits with bootstrap intervals), :mod:`.population` (the population ψ of the linear model's
+window law: the truth the ψ estimators are calibrated against).
 """
 
 from ..errors import DecompositionError
@@ -14,6 +15,7 @@ from .fit import LinearSDEFit, fit_linear_sde
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 from .momentum import momentum_stationary_covariance, momentum_window_covariance
 from .ou import ou_transition, simulate_ou
+from .population import PopulationPsi, population_psi
 from .scaling import PowerLawFit, fit_power_law, flatness_of_quadratic
 from .sgd import LinearMomentumSGD, LinearSGD, linear_model
 from .thermo import (
@@ -31,6 +33,7 @@ __all__ = [
     "LinearMomentumSGD",
     "LinearSDEFit",
     "LinearSGD",
+    "PopulationPsi",
     "PowerLawFit",
     "RotationPlanes",
     "area_rate",
@@ -44,6 +47,7 @@ __all__ = [
     "momentum_stationary_covariance",
     "momentum_window_covariance",
     "ou_transition",
+    "population_psi",
     "probability_current",
     "rotation_planes",
     "sampling_factor",

@@ -304,8 +304,10 @@ def sgd_window_covariance(
     window: int,
     start: str | int = "stationary",
     n_train: int | None = None,
+    stride: int = 1,
 ) -> np.ndarray:
-    r"""Expected sample covariance of a window of T consecutive SGD steps near a quadratic point.
+    r"""Expected sample covariance of a window of T snapshots of SGD near a quadratic point, one every ``stride``
+    steps.
 
     For the recursion x_{t+1} = (I − αH) x_t + ξ_t, Cov ξ = (α²/B) C (× (N_L − B)/(N_L − 1) with
     ``n_train``), returns
@@ -327,13 +329,15 @@ def sgd_window_covariance(
     lr, batch_size : float, int
         Learning rate α and minibatch size B.
     window : int
-        Number of snapshots T ≥ 2 (consecutive steps).
+        Number of snapshots T ≥ 2.
     start : "stationary" or int
         ``"stationary"``: x at the window's first snapshot is drawn from the stationary law
         (requires 0 < αλ_i(H) < 2). An integer b ≥ 0: the recursion starts exactly at the expansion point
         x = 0 and the first snapshot is taken b steps later (b = 0: the first snapshot is the start).
     n_train : int, optional
         Training-set size for sampling without replacement.
+    stride : int
+        SGD steps between snapshots (1: consecutive steps), as a run records its window.
 
     Returns
     -------
@@ -346,7 +350,9 @@ def sgd_window_covariance(
     recursion whose T-step map is a power of a 6×6 matrix. That power is the closed-form geometric sum
     (1 − q^T)/(1 − q) and its nested relatives, evaluated by repeated squaring: O(log T) per pair, no loop
     over T, and free of the catastrophic cancellation the textbook formulas suffer when r → 1 (flat
-    directions). Total cost O(n³ + n² log T).
+    directions). Snapshots ``stride`` = s steps apart follow the same recursion with r_i → r_i^s and the
+    noise of mode pair (i, j) summed over s steps, (1 − (r_i r_j)^s)/(1 − r_i r_j) times one step's, with
+    1 − (r_i r_j)^s = a'_i + a'_j − a'_i a'_j, a' = 1 − r^s (no cancellation). Total cost O(n³ + n² log(T·s)).
 
     Examples
     --------
@@ -358,6 +364,7 @@ def sgd_window_covariance(
     H, noise, lr = _sgd_inputs(H, C, lr, batch_size, n_train)
     H = require_symmetric("H", H, "a Hessian; the window law is computed in its eigenbasis")
     window = positive_int("window", window, "a window needs at least 2 snapshots", minimum=2)
+    stride = positive_int("stride", stride, "the number of SGD steps between two snapshots")
     h, V = np.linalg.eigh(H)
     a = lr * h
     if isinstance(start, str):
@@ -369,9 +376,9 @@ def sgd_window_covariance(
         b = positive_int("start", start, "pass 'stationary' or the number of steps b ≥ 0 before the window",
                          minimum=0)
     noise_eig = V.T @ noise @ V
-    factor = _window_pair_factors(a, window, b)
+    factor = _window_pair_factors(a, window, b, stride=stride)
     if not np.all(np.isfinite(factor)):
-        steps = window + (b or 0)
+        steps = window * stride + (b or 0)
         raise DecompositionError(
             f"the window variance overflows float64: lr·λ_min(H) = {a.min():.6g} grows as "
             f"(1 − lr·λ)^(2·{steps}) over {steps} steps; shorten the window or remove the unstable directions."
@@ -392,31 +399,52 @@ def _affine_power_apply(M: np.ndarray, s: np.ndarray, e: int) -> np.ndarray:
     return s[..., 0]
 
 
-def _window_pair_factors(a: np.ndarray, T: int, b: int | None, chunk: int = 200_000) -> np.ndarray:
-    """G_ij with E Σ̂_T = V (C̃ ∘ G) Vᵀ: the window-covariance factor of mode pair (i, j) per unit noise.
+def _strided(a: np.ndarray, stride: int) -> np.ndarray:
+    """a' = 1 − (1 − a)^s: the decay per snapshot of modes with decay a per step, computed without cancellation
+    where 1 − a > 0."""
+    r = 1.0 - a
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        logs = np.log1p(-np.where(r > 0, a, 0.0))
+        return np.where(r > 0, -np.expm1(stride * logs), 1.0 - np.power(r, stride))
+
+
+def _window_pair_factors(a: np.ndarray, T: int, b: int | None, chunk: int = 200_000, *,
+                         stride: int = 1) -> np.ndarray:
+    """G_ij with E Σ̂_T = V (C̃ ∘ G) Vᵀ: the window-covariance factor of mode pair (i, j) per unit noise of one
+    step, for T snapshots ``stride`` steps apart (b steps before the first one when b is an integer).
 
     State of pair (i, j) after the u-th window snapshot (unit noise covariance, y_{t+1} = r y_t + ξ_t):
     P = E y_i y_j, X = E y_i Y_j, W = E Y_i y_j, V = E Y_i Y_j with Y the running window sums, and
     Z = Σ_u P(u). One step maps
         P' = qP + 1,  X' = r_i X + qP + 1,  W' = r_j W + qP + 1,
         V' = V + r_i X + r_j W + qP + 1,  Z' = Z + qP + 1        (q = r_i r_j),
-    and E Σ̂_T = Z/T − V/T². The pair factor is symmetric in (i, j), so only i ≤ j is computed.
+    and E Σ̂_T = Z/T − V/T². With a stride s the same recursion runs per snapshot on r' = r^s in units of the
+    pair's noise over s steps, w = (1 − q^s)/(1 − q) (→ s where q → 1), and G is w times its result. The pair
+    factor is symmetric in (i, j), so only i ≤ j is computed.
     """
     n = a.size
+    s_a = _strided(a, stride) if stride > 1 else a
     iu, ju = np.triu_indices(n)
     G = np.empty((n, n))
     for lo in range(0, iu.size, chunk):
         i, j = iu[lo : lo + chunk], ju[lo : lo + chunk]
         ai, aj = a[i], a[j]
-        ri, rj = 1.0 - ai, 1.0 - aj
-        q = ri * rj
+        one_minus_q = ai + aj - ai * aj  # 1 − r_i r_j without cancellation
         m = i.size
         if b is None:
-            P0 = 1.0 / (ai + aj - ai * aj)  # stationary: P = 1/(1 − q), 1 − q computed without cancellation
+            P0 = 1.0 / one_minus_q  # stationary: P = 1/(1 − q)
         else:
             pre = np.zeros((m, 2, 2))
-            pre[:, 0, 0], pre[:, 0, 1], pre[:, 1, 1] = q, 1.0, 1.0
+            pre[:, 0, 0], pre[:, 0, 1], pre[:, 1, 1] = (1.0 - ai) * (1.0 - aj), 1.0, 1.0
             P0 = _affine_power_apply(pre, np.tile([0.0, 1.0], (m, 1)), b)[:, 0]
+        w = np.ones(m)
+        if stride > 1:  # one snapshot's noise, in units of one step's
+            ai, aj = s_a[i], s_a[j]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = np.where(one_minus_q != 0, (ai + aj - ai * aj) / one_minus_q, float(stride))
+            P0 = P0 / w
+        ri, rj = 1.0 - ai, 1.0 - aj
+        q = ri * rj
         M = np.zeros((m, 6, 6))
         # rows/cols: P, X, W, V, Z, 1
         M[:, 0, 0] = q
@@ -429,7 +457,7 @@ def _window_pair_factors(a: np.ndarray, T: int, b: int | None, chunk: int = 200_
         s0 = np.column_stack([P0, P0, P0, P0, P0, np.ones(m)])
         with np.errstate(over="ignore", invalid="ignore"):
             s = _affine_power_apply(M, s0, T - 1)
-            g = s[:, 4] / T - s[:, 3] / T**2
+            g = w * (s[:, 4] / T - s[:, 3] / T**2)
         G[i, j] = g
         G[j, i] = g
     return G

@@ -133,9 +133,14 @@ def _ols(lx: np.ndarray, ly: np.ndarray):
     return k, my[:, 0] - k * mx[:, 0]
 
 
-def flatness_of_quadratic(curvature, level: float = 1.0) -> np.ndarray:
-    """Feng–Tu flatness of L(θ) = L0 + hθ²/2 along a direction: the width of {L ≤ e·L0}.
+def flatness_of_quadratic(curvature, level: float = 1.0, slope=0.0) -> np.ndarray:
+    """Feng–Tu flatness of L(θ) = L0 + gθ + hθ²/2 along a direction: the width of {L ≤ e·L0}.
 
-    F = 2√(2(e − 1)L0/h); ``level`` is L0.
+    F = 2√(g² + 2(e − 1)L0h)/h (the distance between the two roots of gθ + hθ²/2 = (e − 1)L0), which is
+    2√(2(e − 1)L0/h) at a minimum (g = 0); ``level`` is L0, ``slope`` g.
+
+    >>> round(float(flatness_of_quadratic(2.0, level=1.0)), 6), round(float(flatness_of_quadratic(2.0, 1.0, 1.0)), 6)
+    (2.621665, 2.805909)
     """
-    return 2.0 * np.sqrt(2.0 * (math.e - 1.0) * level / np.asarray(curvature, dtype=float))
+    h, g = np.asarray(curvature, dtype=float), np.asarray(slope, dtype=float)
+    return 2.0 * np.sqrt(g * g + 2.0 * (math.e - 1.0) * level * h) / h

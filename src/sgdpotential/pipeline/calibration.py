@@ -1,0 +1,300 @@
+r"""Calibration of the ψ estimators where the truth is known: bias, spread and interval coverage.
+
+A run estimates Feng & Tu's exponent ψ (σ_i² ∝ F_i^−ψ) from one window. Its estimators are only as good as their
+behaviour on a case whose answer is known. For plain SGD on a quadratic loss with Gaussian gradient noise (the
+linear model of paper Eqs. 4, 17–19) the answer is the **population ψ**
+(:func:`~sgdpotential.theory.population_psi`): the same fit over the K leading eigen-directions of the expected
+window covariance E[Σ̂_T], with the loss's flatness along them. This module simulates many windows of that law
+exactly, applies each estimator to each window exactly as a run does (PCA, the drift filter, the flatness at the
+window's mean, the least-squares fit and its pairs-bootstrap interval of :func:`~.analysis.ivf_exponent`), and
+reports for each estimator, K and window length: the population ψ, the bias (mean estimate − population), the
+spread (SD over windows) and the coverage of the 95% interval.
+
+Estimators (:data:`ESTIMATORS`):
+
+``own``
+    Feng & Tu's: the window's own principal directions and their sample variances.
+``heldout``
+    Directions from the first half of the window, variances from the second half along them.
+``independent``
+    Directions from one window, variances from an independent window of the same law along them (what a run can
+    only have from replayed windows).
+
+Cases (:func:`paper_law_case`, :func:`digits_case`): the founding paper's law made exact (diagonal H, C ∝ H³: the
+stationary ψ is 2n − 2 = 4) and the exactly solvable case of the calibration (a linear model with squared error on
+the digits, every weight, at its least-squares minimum, with its real H and C).
+
+Windows are simulated exactly at the snapshots (the recursion over s steps in closed form: decay (1 − αh)^s and
+the noise summed over s steps), stationary at their start and independent of each other, sampling with replacement
+(so that the window law is exact, not the reshuffled approximation).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.linalg import eigh
+
+from ..theory import LinearSGD, flatness_of_quadratic, population_psi
+from ..theory.lyapunov import _strided
+from ..trajectory.pca import drift_share
+from .analysis import DRIFT_MAX, ivf_exponent
+
+__all__ = ["CASES", "ESTIMATORS", "KS", "RELAXATION", "LinearCase", "coverage", "digits_case", "paper_law_case", "study"]
+
+#: The estimators, in the order reported, with one line each.
+ESTIMATORS = {
+    "own": "Feng & Tu's way: the window's own principal directions and their sample variances",
+    "heldout": "held out: directions from the first half of the window, variances from the second",
+    "independent": "independent window: directions from one window, variances from an independent window",
+}
+#: The numbers of directions studied.
+KS = (25, 50, 100, 200)
+#: Window lengths, as the relaxation index r = α·h_ref·(steps in the window) of the reference curvature.
+RELAXATION = (1, 10, 100)
+#: Snapshots per window (the stride grows with the window's steps).
+SNAPSHOTS = 1000
+#: Factors by which the study also widens each interval about its estimate, to say how much wider it must be.
+WIDENINGS = (1.5, 2, 3, 5)
+#: The number of directions whose median curvature is the reference h_ref.
+REFERENCE_K = 50
+
+
+@dataclass(frozen=True)
+class LinearCase:
+    """A linear model of SGD in H's eigenbasis, with a known population ψ.
+
+    Attributes
+    ----------
+    name, description : str
+    model : LinearSGD
+        α and B (sampling with replacement).
+    h : (n,) ndarray
+        H's eigenvalues, all with 0 < αh < 2.
+    C : (n, n) ndarray
+        The per-sample gradient covariance in H's eigenbasis.
+    loss0 : float
+        L* at the minimum (Feng & Tu's level e·L*).
+    """
+
+    name: str
+    description: str
+    model: LinearSGD
+    h: np.ndarray
+    C: np.ndarray
+    loss0: float
+    extra: dict = field(default_factory=dict)
+
+    def population(self, k: int, snapshots: int | None = None, stride: int = 1):
+        """:func:`~sgdpotential.theory.population_psi` of this case."""
+        return population_psi(np.diag(self.h), self.C, self.loss0, k, lr=self.model.lr,
+                              batch_size=self.model.batch_size, snapshots=snapshots, stride=stride)
+
+    def reference_curvature(self) -> float:
+        """h_ref: the median curvature of the :data:`REFERENCE_K` leading directions of the stationary law."""
+        return float(np.median(self.population(min(REFERENCE_K, self.h.size)).curvatures))
+
+    def window(self, relaxation: float, snapshots: int = SNAPSHOTS, h_ref: float | None = None) -> tuple[int, int]:
+        """(T, s): the window of relaxation index r = α·h_ref·T·s, with ``snapshots`` snapshots (fewer, one per
+        step, when the window has fewer steps)."""
+        h_ref = self.reference_curvature() if h_ref is None else h_ref
+        steps = max(2, round(relaxation / (self.model.lr * h_ref)))
+        stride = max(1, steps // snapshots)
+        return steps // stride, stride
+
+    def windows(self, snapshots: int, stride: int, rng: np.random.Generator):
+        """Independent windows of the law, (T, n) snapshots in H's eigenbasis, each started from the stationary law:
+        x_{u+1} = ρx_u + η_u, ρ = (1 − αh)^s, Cov η = Q ∘ W with Q = (α²/B)C and W_ij = (1 − ρ_iρ_j)/(1 − r_ir_j)
+        the noise of s steps (O(n³) once, then O(T n²) per window)."""
+        a = self.model.lr * self.h
+        a_s = _strided(a, stride)
+        Q = self.model.lr**2 / self.model.batch_size * self.C
+        one_minus_q = a[:, None] + a[None, :] - a[:, None] * a[None, :]
+        W = (a_s[:, None] + a_s[None, :] - a_s[:, None] * a_s[None, :]) / one_minus_q
+        noise, start = _factor(Q * W), _factor(Q / one_minus_q)
+        rho = 1.0 - a_s
+        n = self.h.size
+        while True:
+            eta = rng.standard_normal((snapshots, n)) @ noise.T
+            x = np.empty((snapshots, n))
+            x[0] = start @ rng.standard_normal(n)
+            for u in range(1, snapshots):
+                x[u] = rho * x[u - 1] + eta[u]
+            yield x
+
+
+def _factor(S: np.ndarray) -> np.ndarray:
+    """L with L Lᵀ = S for a symmetric PSD S (eigenvalues clipped at 0)."""
+    w, V = np.linalg.eigh((S + S.T) / 2)
+    return V * np.sqrt(np.clip(w, 0, None))
+
+
+def paper_law_case(n: int = 400, n_exp: float = 3.0, lr: float = 1.0, batch_size: int = 1,
+                   curvature_range: tuple[float, float] = (1e-7, 1e-4), excess: float = 0.05) -> LinearCase:
+    r"""The founding paper's law made exact: diagonal H with αh log-spaced over ``curvature_range`` and
+    C = h^n(2 − αh), so that the stationary law σ² = αC/(Bh(2 − αh)) ∝ h^(n−1) is an exact power of the flatness
+    F ∝ h^(−1/2): ψ = 2n − 2 (4 for n = 3) at every K. L* is set so that the stationary fluctuations raise the
+    loss by ``excess`` (½tr(HΣ) = excess·L*)."""
+    h = np.geomspace(*curvature_range, n) / lr
+    c = h**n_exp * (2 - lr * h)
+    model = LinearSGD(lr, batch_size)
+    sigma = lr * c / (batch_size * h * (2 - lr * h))
+    loss0 = 0.5 * float(np.sum(h * sigma)) / excess
+    return LinearCase("paper-law", f"diagonal H, C ∝ H^{n_exp:g}: the founding paper's law, stationary ψ = "
+                      f"{2 * n_exp - 2:g}", model, h, np.diag(c), loss0,
+                      {"n": n, "n_exp": n_exp, "curvature_range": list(curvature_range), "excess": excess})
+
+
+def digits_case(lr: float = 0.005, batch_size: int = 32) -> LinearCase:
+    r"""The exactly solvable case: a linear model with squared error on scikit-learn's digits, every weight, at its
+    least-squares minimum ω*. With X̃ = [X, 1] and residuals r_k: H = I₁₀ ⊗ X̃ᵀX̃/N, per-sample gradients
+    g_k = r_k ⊗ x̃_k and C = Cov_k(g_k) (paper Eq. 19). The directions with h = 0 (pixels that are always 0, where
+    C is 0 too) are dropped: SGD never moves along them. The default α is a tenth of the calibration run's 0.05 so
+    that the shortest window (r = 1) still has 1,000 steps; ψ depends on α only through the relaxation α·h·T·s,
+    which the windows fix, and through the factor 2 − αh of the stationary law (here ≤ 0.03 of 2)."""
+    from ..nn.data import load_dataset
+
+    data = load_dataset("digits")
+    X = data.X.numpy().astype(np.float64).reshape(len(data.X), -1)
+    N = X.shape[0]
+    Xt = np.hstack([X, np.ones((N, 1))])
+    Y = np.eye(10)[data.y.numpy()]
+    W, *_ = np.linalg.lstsq(Xt, Y, rcond=None)
+    r = Xt @ W - Y
+    loss0 = 0.5 * float(np.mean(np.sum(r**2, axis=1)))
+    g_val, g_vec = np.linalg.eigh(Xt.T @ Xt / N)
+    keep = g_val > 1e-10 * g_val.max()
+    g_val, g_vec = g_val[keep], g_vec[:, keep]
+    # per-sample gradients in H's eigenbasis: class c's block of H = G has eigenvectors g_vec
+    grads = (r[:, :, None] * (Xt @ g_vec)[:, None, :]).reshape(N, -1)
+    grads -= grads.mean(axis=0)
+    C = grads.T @ grads / N
+    h = np.tile(g_val, 10)
+    return LinearCase("digits", "linear model, squared error, every weight, on the digits (the exactly solvable "
+                      "case)", LinearSGD(lr, batch_size), h, C, loss0, {"n_samples": N})
+
+
+#: The cases by name (constructors with their defaults).
+CASES = {"paper-law": paper_law_case, "digits": digits_case}
+
+
+def _top(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues (descending) and their eigenvectors (columns) of a symmetric S."""
+    n = S.shape[0]
+    w, V = eigh(S, subset_by_index=[n - k, n - 1])
+    return w[::-1], V[:, ::-1]
+
+
+def _covariance(x: np.ndarray) -> np.ndarray:
+    xc = x - x.mean(axis=0)
+    return xc.T @ xc / x.shape[0]
+
+
+def estimates(case: LinearCase, window: np.ndarray, other: np.ndarray, ks) -> dict:
+    """ψ of every estimator at every K on one window (``other``: an independent window of the same law), each as
+    :func:`~.analysis.ivf_exponent` returns it."""
+    kmax = max(ks)
+    T = window.shape[0]
+    half = T // 2
+    _, P_own = _top(_covariance(window), kmax)
+    _, P_held = _top(_covariance(window[:half]), kmax)
+    mean = window.mean(axis=0)
+    level = case.loss0 + 0.5 * float(np.sum(case.h * mean**2))
+    slope_field = case.h * mean
+
+    def fits(P, x):
+        theta = x @ P
+        var = theta.var(axis=0)
+        drift = drift_share(theta, var)
+        curv = np.einsum("ji,j,ji->i", P, case.h, P)
+        width = flatness_of_quadratic(curv, level, P.T @ slope_field)
+        return {k: ivf_exponent(width[:k], var[:k], drift[:k] <= DRIFT_MAX) for k in ks}
+
+    return {"own": fits(P_own, window), "heldout": fits(P_held, window[half:]), "independent": fits(P_own, other)}
+
+
+def coverage(truth, lower, upper) -> dict:
+    """The share of intervals [lower, upper] that contain ``truth`` (a scalar or one value per interval), with the
+    Wilson 95% interval of that share. Intervals with a missing end count as not covering.
+
+    >>> coverage(0.0, [-1, -1, 1, -2], [1, 1, 2, -1])["share"]
+    0.5
+    """
+    lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    truth = np.broadcast_to(np.asarray(truth, dtype=float), lo.shape)
+    hits = (lo <= truth) & (truth <= hi)
+    n = int(lo.size)
+    p = float(hits.mean()) if n else float("nan")
+    z = 1.959963984540054
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"share": p, "ci95": [centre - half, centre + half], "n": n}
+
+
+def summarize(estimates_list: list[float], intervals: list, truth: float) -> dict:
+    """Bias (mean − truth, with its standard error), spread (SD) and coverage of one estimator over windows."""
+    est = np.asarray(estimates_list, dtype=float)
+    ci = np.asarray(intervals, dtype=float)
+    n = est.size
+    return {"n_windows": n, "mean": float(est.mean()), "bias": float(est.mean() - truth),
+            "bias_se": float(est.std(ddof=1) / math.sqrt(n)), "sd": float(est.std(ddof=1)),
+            "half_width": float(np.mean((ci[:, 1] - ci[:, 0]) / 2)),
+            "coverage": coverage(truth, ci[:, 0], ci[:, 1]),
+            # the interval widened about the estimate by each factor: how much wider it must be to cover
+            "coverage_widened": {str(f): coverage(truth, est - f * (est - ci[:, 0]), est + f * (ci[:, 1] - est))["share"]
+                                 for f in WIDENINGS}}
+
+
+def study(cases, *, windows: int = 200, ks=KS, relaxation=RELAXATION, snapshots: int = SNAPSHOTS,
+          seed: int = 0, progress=None) -> dict:
+    """Bias, spread and coverage of every estimator (:data:`ESTIMATORS`) at every K and window length on every case.
+
+    Each cell simulates ``windows`` + 1 independent windows (window j's independent partner is window j + 1).
+    Returns a JSON-ready dict: per case and window its T, stride, the population ψ (window of T snapshots, half of
+    it, and the stationary law) and the median relaxation index of the population's K directions, and per
+    estimator and K the summary of :func:`summarize`. Estimates with fewer than 3 usable directions are counted in
+    ``n_failed`` and left out. Cost: O(windows · (T n² + n³)) per cell.
+    """
+    out = {"date": datetime.date.today().isoformat(), "windows": windows, "snapshots": snapshots, "seed": seed,
+           "estimators": ESTIMATORS, "drift_max": DRIFT_MAX, "cases": []}
+    rng = np.random.default_rng(seed)
+    for case in cases:
+        cells = []
+        h_ref = case.reference_curvature()
+        for r in relaxation:
+            T, stride = case.window(r, snapshots, h_ref)
+            ks_here = [k for k in ks if k <= min(case.h.size, T // 4)]
+            if not ks_here:
+                continue
+            runs = []
+            sims = case.windows(T, stride, rng)
+            first = next(sims)
+            for j in range(windows):
+                second = next(sims)
+                runs.append(estimates(case, first, second, ks_here))
+                first = second
+                if progress is not None:
+                    progress(case.name, r, j + 1, windows)
+            rows = []
+            laws = [case.population(max(ks_here), t, stride) for t in (T, T // 2)]
+            stationary = case.population(max(ks_here))
+            for k in ks_here:
+                pop = laws[0].first(k)
+                row = {"k": k, "population": pop.psi, "population_half": laws[1].first(k).psi,
+                       "stationary": stationary.first(k).psi,
+                       "relaxation_median": float(np.median(pop.relaxation)), "estimators": {}}
+                for name in ESTIMATORS:
+                    got = [w[name][k] for w in runs]
+                    ok = [g for g in got if g["psi"] is not None and g["ci95"] is not None]
+                    row["estimators"][name] = {**summarize([g["psi"] for g in ok], [g["ci95"] for g in ok], pop.psi),
+                                               "n_failed": len(got) - len(ok),
+                                               "n_used_median": float(np.median([g["n_used"] for g in got]))}
+                rows.append(row)
+            cells.append({"relaxation": r, "snapshots": T, "stride": stride, "steps": T * stride, "rows": rows})
+        out["cases"].append({"name": case.name, "description": case.description, "lr": case.model.lr,
+                             "batch_size": case.model.batch_size, "n": int(case.h.size), "loss0": case.loss0,
+                             "reference_curvature": h_ref, **case.extra, "cells": cells})
+    return out
