@@ -119,11 +119,15 @@ def _n_step(what: str) -> str:
             f"{PAPER_N - 1:g} among them)")
 
 
+#: What the ψ claims' quantity says of the headline estimator's interval (sgdpotential.pipeline.calibrated).
+_HEADLINE_INTERVAL = ("; the estimator the calibration study supports (the headline) has it widened on each side by "
+                      "its calibrated bias allowance (docs/calibration.md)")
+
 _PSI = Claim(
     key="psi", title=f"IVF: σ_i² ∝ F_i^−ψ, ψ ≈ {_num(FENG_TU_PSI)}",
     source="Feng & Tu, PNAS 2021; founding paper Eq. (2), derived in its Scaling Analysis",
     quantity="ψ, minus the slope of log σ_i² against log F_i over the window's own principal directions (drift and "
-             "censored directions left out), with a 95% pairs-bootstrap interval",
+             "censored directions left out), with a 95% pairs-bootstrap interval" + _HEADLINE_INTERVAL,
     symbol="ψ", prediction=FENG_TU_PSI, margin=PSI_MARGIN,
     margin_reason=("ψ = 2n − 2 when D ∝ F^n, so one unit of ψ is " + _n_step("ψ") + "; it also separates the "
                    "prediction from isotropic noise (ψ = 0) and from equilibrium in the loss (ψ = −2)"),
@@ -133,7 +137,8 @@ _PSI = Claim(
 CLAIMS: tuple[Claim, ...] = (
     _PSI,
     replace(_PSI, key="psi_heldout", title=f"IVF ψ ≈ {_num(FENG_TU_PSI)}, held out",
-            quantity="ψ over directions from the first half of the window and variances from the second half"),
+            quantity="ψ over directions from the first half of the window and variances from the second half, with a "
+                     "95% pairs-bootstrap interval" + _HEADLINE_INTERVAL),
     Claim(key="sigma_subspace", title="Σ = εU⁻¹ in the principal subspace (exact finite-window form)",
           source="founding paper Eqs. (14)–(15), with SGD's exact discrete law (Liu, Ziyin & Ueda 2021)",
           quantity="per band of the relaxation index, the median of measured σ_i² over the mean of the same PCA "

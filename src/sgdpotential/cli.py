@@ -658,7 +658,8 @@ def toy(
 def calibrate(
     out: Annotated[Path, typer.Option("--out", help="Where to write the study (JSON).")] = Path("calibration.json"),
     windows: Annotated[int, typer.Option(min=10, help="Simulated windows per case and window length.")] = 200,
-    case: Annotated[list[str] | None, typer.Option("--case", help="paper-law or digits (repeat; default both).")] = None,
+    case: Annotated[list[str] | None,
+                    typer.Option("--case", help="paper-law or digits (repeat; default both).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the simulated windows.")] = 0,
 ):
     """Calibrate the ψ estimators where the truth is known: bias, spread and 95%-interval coverage of Feng & Tu's,
@@ -682,6 +683,19 @@ def calibrate(
         write_json_atomic(out, result)
     except OSError as exc:
         raise _fail(f"cannot write {str(out)!r} ({exc.strerror or exc}).") from exc
+    from .pipeline.calibrated import ESTIMATORS, choose_estimator
+
+    chosen = choose_estimator(result)
+    table = Table(title="ψ estimators against the population ψ", title_justify="left")
+    for col in ("estimator", "bias over the cells", "coverage of its 95% interval", "allowance that covers"):
+        table.add_column(col)
+    for name, e in chosen["by_estimator"].items():
+        table.add_row(name + (" (headline)" if name == chosen["estimator"] else ""),
+                      f"{e['bias_range'][0]:+.2f} to {e['bias_range'][1]:+.2f}",
+                      f"{e['coverage_range'][0]:.0%}–{e['coverage_range'][1]:.0%}",
+                      "none studied" if e["allowance"] is None else f"± {e['allowance']:g}")
+    console.print(table)
+    console.print(f"{chosen['rule']} This study gives: {ESTIMATORS[chosen['estimator']]}.", highlight=False)
     console.print(f"calibration: {out}")
 
 

@@ -88,7 +88,7 @@ def test_the_simulated_estimators_reproduce_the_known_bias_of_the_spiked_model()
     case = _spiked_case()
     assert case.population(5, T, STRIDE).psi == pytest.approx(4.0, abs=1e-6)
     lam, _, flat = _spiked_prediction(N / T)
-    lam_h, var_h, flat_h = _spiked_prediction(N / (T // 2))
+    _, var_h, flat_h = _spiked_prediction(N / (T // 2))
     _, var_i, flat_i = _spiked_prediction(N / T)
     slope = lambda f, v: -np.polyfit(np.log(f), np.log(v), 1)[0]  # noqa: E731
     predicted = {"own": slope(flat, lam), "heldout": slope(flat_h, var_h), "independent": slope(flat_i, var_i)}
@@ -129,3 +129,14 @@ def test_calibrate_refuses_an_unknown_case(tmp_path):
     assert result.exit_code == 2
     assert "--case 'mnist' is not one of paper-law, digits" in result.output
     assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.e2e
+def test_calibrate_writes_the_study_and_prints_the_rules_choice(tmp_path):
+    out = tmp_path / "c.json"
+    result = CliRunner().invoke(app, ["calibrate", "--case", "paper-law", "--windows", "10", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    got = json.loads(out.read_text())
+    assert [c["name"] for c in got["cases"]] == ["paper-law"] and got["windows"] == 10
+    assert [cell["relaxation"] for cell in got["cases"][0]["cells"]] == [1, 10, 100]
+    assert "(headline)" in result.output and "calibration:" in result.output

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from sgdpotential import LinearSGD, load_dataset
 from sgdpotential.cli import app
 from sgdpotential.pipeline.analysis import SPECTRUM_PATHS, compare_sample_spectrum, relaxation_index
+from sgdpotential.theory import population_psi
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -183,3 +184,21 @@ def _within_sampling(bands):
         lo, hi = b["null95"]
         centre, half = (lo + hi) / 2, (hi - lo) / 2
         assert abs(b["median_ratio"] - centre) <= 2 * half, b
+
+
+def test_the_exact_case_reports_its_population_psi(calibration):
+    """Every weight in the subspace: the summary holds the population ψ of plain SGD's window law (the truth the ψ
+    estimators are calibrated against), computed from the probed H and C̄ exactly as theory.population_psi does;
+    for heavy-ball momentum it says why it is not computed."""
+    sampling, s, run_dir = calibration
+    pop = s["ivf"]["population"]
+    if s["model"]["optimizer"] != "sgd":
+        assert pop["psi"] is None and "plain SGD" in pop["why"]
+        return
+    pr = np.load(run_dir / "probes.npz")
+    stride = s["config"]["train"]["stride"]
+    expected = population_psi(pr["hessian"], pr["noise_cov_path"], float(pr["loss0"]), 650, lr=0.05, batch_size=32,
+                              snapshots=s["ivf"]["window"], stride=stride,
+                              n_train=None if sampling == "replacement" else 1797)
+    assert pop["psi"] == pytest.approx(expected.psi, rel=1e-9)
+    assert pop["k"] == 650 and pop["noise"] == "noise_cov_path"

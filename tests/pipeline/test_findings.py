@@ -3,9 +3,11 @@ which choice moves it; the headline names K and the K-range — on summaries bui
 
 import copy
 
+import numpy as np
 import pytest
 
 from sgdpotential.claims import claim
+from sgdpotential.pipeline.calibrated import choose_estimator
 from sgdpotential.pipeline.findings import assess, over_seeds, sweep_findings
 from sgdpotential.report.words import headline, scorecard_rows, sentences, view_text
 
@@ -128,14 +130,40 @@ def test_views_say_which_choice_moves_psi_and_where_it_is_consistent():
     assert c["views"]["window"]["verdict"] == "inconclusive"  # ±0.45 intervals: too wide to call stable
 
 
-def test_the_headline_names_k_the_k_range_and_where_psi_is_consistent():
+def test_the_headline_leads_with_the_calibrated_estimator_and_names_k_and_the_k_range():
+    """The stored calibration study picks held out with its allowance a: the headline leads with it, its interval
+    widened by a; Feng & Tu's way follows with its calibrated bias range."""
+    a = choose_estimator()["allowance"]
     f = assess(summary())
-    text = " ".join(headline(f, {"optimizer": "sgd"}))
-    assert text.startswith("At K = 50 (this run's K; window of T = 1000 snapshots at age 0), SGD gives ψ = 2.73 "
-                           "[2.33, 3.13] over 45 directions: inconsistent with Feng & Tu's ψ ≈ 4 ± 1")
-    assert "K moves ψ from 1.30 at K = 25 to 3.88 at K = 250, consistent with 4 at K = 100, 250" in text
-    assert "Held out" in text
-    assert "K moves ψ from 0.89 at K = 25 to 2.03 at K = 250, inconsistent with 4 at every K" in text
+    lead, own, _ = headline(f, {"optimizer": "sgd"})
+    assert lead.startswith(f"At K = 50 (this run's K; window of T = 1000 snapshots at age 0), SGD gives ψ = 1.23 "
+                           f"[{0.96 - a:.2f}, {1.49 + a:.2f}] held out (directions from the first half of the window, "
+                           f"variances from the second; the estimator the calibration supports, its 95% interval "
+                           f"[0.96, 1.49] widened by the calibrated bias allowance ± {a:g}) over 44 directions: "
+                           f"inconsistent with Feng & Tu's ψ ≈ 4 ± 1")
+    assert "ψ runs from 0.89 at K = 25 to 2.03 at K = 250), inconsistent with 4 at every K" in lead
+    assert own.startswith("At the same K, ψ = 2.73 [2.33, 3.13] Feng & Tu's way (variances along the window's own "
+                          "principal directions; biased in the calibration on linear models, by ")
+    assert "K moves ψ from 1.30 at K = 25 to 3.88 at K = 250, consistent with 4 at K = 100, 250" in own
+
+
+def test_the_headline_estimators_interval_carries_the_calibrated_allowance():
+    """A held-out ψ of 3.5 [3.35, 3.65] lies inside 4 ± 1 (consistent by its bootstrap interval alone); widened by
+    the allowance it reaches outside while containing 4: inconclusive. The summary names the estimator."""
+    chosen = choose_estimator()
+    assert chosen["estimator"] == "heldout" and chosen["allowance"] is not None
+    a = chosen["allowance"]
+    f = assess(summary(heldout={"ivf_psi": 3.5, "ivf_ci95": [3.35, 3.65], "ivf_n_used": 44}))
+    c = _claims(f)["psi_heldout"]
+    assert c["ci95_raw"] == [3.35, 3.65] and c["ci95"] == pytest.approx([3.35 - a, 3.65 + a])
+    assert c["verdict"] == "inconclusive"
+    head = f["headline"]
+    assert (head["estimator"], head["claim"], head["psi"]) == ("heldout", "psi_heldout", 3.5)
+    assert head["ci95"] == c["ci95"] and head["ci95_raw"] == [3.35, 3.65] and head["verdict"] == "inconclusive"
+    assert head["calibration"]["by_estimator"]["own"]["max_abs_bias"] > head["calibration"]["by_estimator"][
+        "heldout"]["max_abs_bias"]
+    assert all(r["ci95"][1] - r["ci95"][0] == pytest.approx(0.4 + 2 * a) for r in c["views"]["k"]["rows"])
+    assert _claims(f)["psi"]["ci95"] == [2.33, 3.13]  # the other estimator keeps its bootstrap interval
 
 
 def test_the_optimizer_is_named_in_the_headline():
@@ -185,8 +213,9 @@ def test_the_ladder_claims_come_from_ladder_json():
 
 def test_over_seeds_judges_the_run_to_run_interval_and_whether_seeds_move_psi():
     runs = []
-    for p in (2.65, 2.75, 2.60):
-        s = summary(ivf={**summary()["ivf"], **_psi(p, 0.05)})
+    for p, h in ((2.65, 1.2), (2.75, 1.3), (2.60, 1.25)):
+        s = summary(ivf={**summary()["ivf"], **_psi(p, 0.05)},
+                    heldout={"ivf_psi": h, "ivf_ci95": [h - 0.265, h + 0.265], "ivf_n_used": 44})
         runs.append(assess(s))
     f = over_seeds(runs, ["seed=0", "seed=1", "seed=2"])
     c = _claims(f)["psi"]
@@ -196,6 +225,14 @@ def test_over_seeds_judges_the_run_to_run_interval_and_whether_seeds_move_psi():
     moved = over_seeds([assess(summary(ivf={**summary()["ivf"], **_psi(p, 0.05)})) for p in (1.0, 2.7)],
                        ["a", "b"])
     assert _claims(moved)["psi"]["views"]["seed"]["verdict"] == "moves"
+    cal = c["interval_calibration"]  # within-run half-width 0.05 against the seeds' SD
+    assert cal["seed_sd"] == pytest.approx(np.std([2.65, 2.75, 2.60], ddof=1))
+    assert cal["ratio"] == pytest.approx(0.05 / (1.959963984540054 * cal["seed_sd"]))
+    held = _claims(f)["psi_heldout"]  # the headline estimator: its seeds' t-interval widened by the allowance
+    a = choose_estimator()["allowance"]
+    assert held["ci95"] == pytest.approx([held["ci95_raw"][0] - a, held["ci95_raw"][1] + a])
+    assert held["interval_calibration"]["within_half_width"] == pytest.approx(0.265)  # its bootstrap intervals
+    assert f["headline"]["claim"] == "psi_heldout"
     warned = over_seeds([runs[0], assess(summary(warnings=[{"name": "few_snapshots", "message": "x"}]))], ["a", "b"])
     assert _claims(warned)["psi"]["verdict"] == "inconclusive"
     assert _claims(warned)["psi"]["invalidated_by"] == ["few_snapshots"]

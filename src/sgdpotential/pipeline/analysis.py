@@ -404,6 +404,30 @@ def _heldout(pca, pr, model, stride: int) -> dict | None:
     return out
 
 
+def _population(model, pr, k: int, T: int, stride: int, n_params: int) -> dict:
+    """The population ψ of the run's linear model (:func:`~sgdpotential.theory.population_psi`: the law of T snapshots
+    ``stride`` steps apart, along its own K leading directions), when the analysed subspace holds every weight —
+    for a quadratic loss the exact value a window's estimators try to measure; otherwise why it is not defined.
+    Driven by C̄ along the path where it was probed (``noise_cov_path``), else C(ω0)."""
+    from ..theory import LinearSGD, population_psi
+
+    if k < n_params:
+        return {"psi": None, "why": f"the analysed subspace holds {k} of the {n_params} weights, and the population ψ "
+                                    f"is the linear model's in every weight (params = 'all', components = {n_params})"}
+    if type(model) is not LinearSGD:
+        return {"psi": None, "why": "the population ψ is computed for plain SGD's window law"}
+    C = pr["noise_cov_path"] if "noise_cov_path" in pr else pr["noise_cov"]
+    try:
+        pop = population_psi(pr["hessian"], C, float(pr["loss0"]), k, lr=model.lr, batch_size=model.batch_size,
+                             snapshots=T, stride=stride, n_train=model.n_train)
+    except DecompositionError as exc:
+        return {"psi": None, "why": str(exc)}
+    return {"psi": pop.psi, "k": k, "snapshots": T, "stride": stride,
+            "noise": "noise_cov_path" if "noise_cov_path" in pr else "noise_cov",
+            "sampling": "with replacement (exact)" if model.n_train is None else
+                        "reshuffled epochs, as white noise scaled by κ (the window law's approximation)"}
+
+
 def age_row(age: int, s: dict) -> dict:
     """One window's ψ as the age table of ``summary.json`` holds it (``s``: that window's summary): Feng & Tu's and
     held out at the run's K, over K and over sub-windows, its stationarity and sample-spectrum verdicts."""
@@ -557,6 +581,7 @@ def analyze(run_dir) -> dict:
         **ivf_exponent(width, var, use),
         "n_drift": int(is_drift.sum()), "n_censored": int(censored.sum()),
         "k": K, "window": T, "nested": nested, "drift_max": DRIFT_MAX,
+        "population": _population(model, pr, K, T, int(tcfg.stride), int(rec["n_params"])),
     }
 
     # ---------------------------------------------------------------- Lyapunov test

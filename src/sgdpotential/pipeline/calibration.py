@@ -39,18 +39,14 @@ import numpy as np
 from scipy.linalg import eigh
 
 from ..theory import LinearSGD, flatness_of_quadratic, population_psi
-from ..theory.lyapunov import _strided
+from ..theory.lyapunov import strided_decay
 from ..trajectory.pca import drift_share
 from .analysis import DRIFT_MAX, ivf_exponent
+from .calibrated import ESTIMATORS, wilson
 
-__all__ = ["CASES", "ESTIMATORS", "KS", "RELAXATION", "LinearCase", "coverage", "digits_case", "paper_law_case", "study"]
+__all__ = ["CASES", "ESTIMATORS", "KS", "RELAXATION", "LinearCase", "coverage", "digits_case", "estimates",
+           "paper_law_case", "study", "summarize"]
 
-#: The estimators, in the order reported, with one line each.
-ESTIMATORS = {
-    "own": "Feng & Tu's way: the window's own principal directions and their sample variances",
-    "heldout": "held out: directions from the first half of the window, variances from the second",
-    "independent": "independent window: directions from one window, variances from an independent window",
-}
 #: The numbers of directions studied.
 KS = (25, 50, 100, 200)
 #: Window lengths, as the relaxation index r = α·h_ref·(steps in the window) of the reference curvature.
@@ -59,6 +55,9 @@ RELAXATION = (1, 10, 100)
 SNAPSHOTS = 1000
 #: Factors by which the study also widens each interval about its estimate, to say how much wider it must be.
 WIDENINGS = (1.5, 2, 3, 5)
+#: Bias allowances a (ψ units) added on each side of each interval: the study reports the coverage of
+#: [lo − a, hi + a], so that the smallest allowance that covers can be chosen (:func:`~.calibrated.choose_estimator`).
+ALLOWANCES = tuple(round(0.1 * i, 1) for i in range(16))
 #: The number of directions whose median curvature is the reference h_ref.
 REFERENCE_K = 50
 
@@ -78,6 +77,8 @@ class LinearCase:
         The per-sample gradient covariance in H's eigenbasis.
     loss0 : float
         L* at the minimum (Feng & Tu's level e·L*).
+    extra : dict
+        The constructor's parameters, reported with the case.
     """
 
     name: str
@@ -110,7 +111,7 @@ class LinearCase:
         x_{u+1} = ρx_u + η_u, ρ = (1 − αh)^s, Cov η = Q ∘ W with Q = (α²/B)C and W_ij = (1 − ρ_iρ_j)/(1 − r_ir_j)
         the noise of s steps (O(n³) once, then O(T n²) per window)."""
         a = self.model.lr * self.h
-        a_s = _strided(a, stride)
+        a_s = strided_decay(a, stride)
         Q = self.model.lr**2 / self.model.batch_size * self.C
         one_minus_q = a[:, None] + a[None, :] - a[:, None] * a[None, :]
         W = (a_s[:, None] + a_s[None, :] - a_s[:, None] * a_s[None, :]) / one_minus_q
@@ -228,10 +229,7 @@ def coverage(truth, lower, upper) -> dict:
     hits = (lo <= truth) & (truth <= hi)
     n = int(lo.size)
     p = float(hits.mean()) if n else float("nan")
-    z = 1.959963984540054
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return {"share": p, "ci95": [centre - half, centre + half], "n": n}
+    return {"share": p, "ci95": wilson(p, n), "n": n}
 
 
 def summarize(estimates_list: list[float], intervals: list, truth: float) -> dict:
@@ -244,8 +242,11 @@ def summarize(estimates_list: list[float], intervals: list, truth: float) -> dic
             "half_width": float(np.mean((ci[:, 1] - ci[:, 0]) / 2)),
             "coverage": coverage(truth, ci[:, 0], ci[:, 1]),
             # the interval widened about the estimate by each factor: how much wider it must be to cover
-            "coverage_widened": {str(f): coverage(truth, est - f * (est - ci[:, 0]), est + f * (ci[:, 1] - est))["share"]
-                                 for f in WIDENINGS}}
+            "coverage_widened": {str(f): coverage(truth, est - f * (est - ci[:, 0]),
+                                                  est + f * (ci[:, 1] - est))["share"] for f in WIDENINGS},
+            # the interval widened on each side by an allowance a for the estimator's bias
+            "coverage_allowance": {f"{a:.1f}": coverage(truth, ci[:, 0] - a, ci[:, 1] + a)["share"]
+                                   for a in ALLOWANCES}}
 
 
 def study(cases, *, windows: int = 200, ks=KS, relaxation=RELAXATION, snapshots: int = SNAPSHOTS,

@@ -17,6 +17,7 @@ from dataclasses import asdict
 
 from ..claims import CLAIMS, SWEEP_CLAIMS, WARNINGS, Claim, warning_kind
 from ..verdicts import MIN_POINTS, above_null, equivalence, interval, moves
+from .calibrated import calibrate_interval, choose_estimator
 
 __all__ = ["VIEWS", "assess", "mean_and_interval", "over_seeds", "stationary_interval", "sweep_findings"]
 
@@ -162,7 +163,17 @@ def _view(c: Claim, rows: list[dict], invalid: bool) -> dict:
     return {"rows": rows, "verdict": said, "raw_verdict": raw, "range": [min(est), max(est)] if est else None}
 
 
-def _views(c: Claim, s: dict, ages: list[tuple[int, dict]], e: dict, raw: str, invalid: list[str]) -> dict:
+def _calibrated(p: dict, allowance: float | None) -> dict:
+    """A ψ estimate of the headline estimator with its interval widened by the calibrated bias allowance (the
+    interval before it kept as ``ci95_raw``)."""
+    if allowance is None or p.get("ci95") is None:
+        return p
+    return {**p, "ci95": calibrate_interval(p["ci95"], allowance), "ci95_raw": p["ci95"],
+            "allowance": allowance}
+
+
+def _views(c: Claim, s: dict, ages: list[tuple[int, dict]], e: dict, raw: str, invalid: list[str],
+           allowance: float | None = None) -> dict:
     """The claim's views in this run: K and window for ψ, the age — this window's estimate ``e`` (its rule verdict
     ``raw``, its warnings ``invalid``) beside the later ages' — for every equivalence claim measured at several."""
     if c.rule != "equivalence":
@@ -170,7 +181,8 @@ def _views(c: Claim, s: dict, ages: list[tuple[int, dict]], e: dict, raw: str, i
     views = {}
     if c.key in ("psi", "psi_heldout"):
         way = "feng_tu" if c.key == "psi" else "heldout"
-        rows = [{"k": r["k"], **p} for r in (s.get("k_scan") or {}).get("rows", []) if (p := _psi(r.get(way)))]
+        rows = [{"k": r["k"], **_calibrated(p, allowance)} for r in (s.get("k_scan") or {}).get("rows", [])
+                if (p := _psi(r.get(way)))]
         if rows:
             views["k"] = _view(c, rows, bool(invalid))
     if c.key == "psi":
@@ -213,19 +225,22 @@ def assess(summary: dict, ladder: dict | None = None, ages: list[tuple[int, dict
     warnings = summary.get("warnings") or []
     est = _estimates(summary, ladder)
     at = {"k": summary["ivf"]["k"], "window": summary["ivf"]["window"], "age": summary["burn_in"].get("age_epochs", 0)}
+    chosen = choose_estimator()
     claims, untested = [], []
     for c in CLAIMS:
         e = est[c.key]
         if isinstance(e, str):
             untested.append({"key": c.key, "title": c.title, "why": e})
             continue
+        allowance = chosen["allowance"] if c.key == chosen["claim"] else None
+        e = _calibrated(e, allowance)
         invalid, qualified = _bound(c, warnings)
         if e.get("n") is not None and e["n"] < MIN_POINTS and "few_fit_points" not in invalid:
             invalid.append("few_fit_points")
         invalid = [k.name for k in WARNINGS if k.name in invalid]  # most severe first
         qualified = [k.name for k in WARNINGS if k.name in qualified]
         raw = _raw_verdict(c, e)
-        views = _views(c, summary, list(ages), e, raw, invalid)
+        views = _views(c, summary, list(ages), e, raw, invalid, allowance)
         claims.append({
             **{k: v for k, v in asdict(c).items() if k not in ("tags", "key")}, "key": c.key,
             "prediction": list(c.prediction) if isinstance(c.prediction, tuple) else c.prediction,
@@ -233,7 +248,20 @@ def assess(summary: dict, ladder: dict | None = None, ages: list[tuple[int, dict
             "invalidated_by": invalid, "qualified_by": qualified, "views": views,
             "moved_by": [v for v in VIEWS if views.get(v, {}).get("verdict") == "moves"],
         })
-    return {"claims": claims, "untested": untested}
+    return {"claims": claims, "untested": untested, "headline": headline_of(claims, chosen)}
+
+
+def headline_of(claims: list[dict], chosen: dict) -> dict:
+    """The headline ψ: the estimator the calibration supports (:func:`~.calibrated.choose_estimator`), its claim's
+    estimate, interval (widened by the calibrated allowance; ``ci95_raw`` before it) and verdict — or, when that
+    claim was not measured, the estimator named with ``psi`` None."""
+    c = next((c for c in claims if c["key"] == chosen["claim"]), None)
+    out = {k: chosen[k] for k in ("estimator", "claim", "description", "allowance", "rule")}
+    out["calibration"] = {k: chosen[k] for k in ("date", "windows", "by_estimator")}
+    if c is None:
+        return {**out, "psi": None, "ci95": None, "verdict": None}
+    return {**out, "psi": c["estimate"], "ci95": c["ci95"], "ci95_raw": c.get("ci95_raw"),
+            "n": c.get("n"), "k": (c.get("at") or {}).get("k"), "verdict": c["verdict"]}
 
 
 def over_seeds(findings: list[dict], names: list[str]) -> dict:
@@ -244,6 +272,7 @@ def over_seeds(findings: list[dict], names: list[str]) -> dict:
     over the within-run intervals)."""
     claims, untested = [], []
     by_run = [{c["key"]: c for c in f["claims"]} for f in findings]
+    chosen = choose_estimator()
     for c in CLAIMS:
         got = [r.get(c.key) for r in by_run]
         if c.rule != "equivalence" or not all(g and g.get("estimate") is not None for g in got):
@@ -253,28 +282,32 @@ def over_seeds(findings: list[dict], names: list[str]) -> dict:
             continue
         stat = mean_and_interval([g["estimate"] for g in got])
         mean, ci = stat["mean"], stat.get("ci95")
+        # the headline estimator's bias does not average out over seeds: its allowance widens the seeds' interval too
+        allowance = chosen["allowance"] if c.key == chosen["claim"] else None
+        calibrated = _calibrated({"ci95": ci}, allowance)
         invalid = [k.name for k in WARNINGS if any(k.name in g["invalidated_by"] for g in got)]
         rows = [{"seed": name, "estimate": g["estimate"], "ci95": g["ci95"], "n": g.get("n"),
                  "verdict": g["verdict"], "invalidated_by": g["invalidated_by"]} for name, g in zip(
             names, got, strict=True)]
-        raw = equivalence(ci, c.prediction, c.margin)
+        raw = equivalence(calibrated["ci95"], c.prediction, c.margin)
         seed_view = _view(c, rows, False)  # an invalidated run's row is shown, never decides (its invalidated_by)
         claims.append({
             "key": c.key, "title": c.title, "source": c.source, "symbol": c.symbol, "rule": c.rule,
             "prediction": list(c.prediction) if isinstance(c.prediction, tuple) else c.prediction,
-            "margin": c.margin, "margin_reason": c.margin_reason, "estimate": mean, "ci95": ci, "n": stat["n"],
+            "margin": c.margin, "margin_reason": c.margin_reason, "estimate": mean, **calibrated, "n": stat["n"],
             "interval": "95% t-interval of the mean over runs", "raw_verdict": raw,
             "verdict": "inconclusive" if invalid else raw, "invalidated_by": invalid,
             "qualified_by": [k.name for k in WARNINGS if any(k.name in g["qualified_by"] for g in got)],
             "views": {"seed": seed_view}, "moved_by": ["seed"] if seed_view["verdict"] == "moves" else [],
             "runs_verdicts": [g["verdict"] for g in got],
-            "interval_calibration": interval_calibration(stat, [g["ci95"] for g in got]),
+            "interval_calibration": interval_calibration(stat, [g.get("ci95_raw") or g["ci95"] for g in got]),
         })
-    return {"claims": claims, "untested": untested}
+    return {"claims": claims, "untested": untested, "headline": headline_of(claims, chosen)}
 
 
 def interval_calibration(stat: dict, intervals: list) -> dict | None:
-    """Within-run intervals against the spread over runs: the mean half-width of the runs' 95% intervals, the
+    """Within-run intervals against the spread over runs: the mean half-width of the runs' 95% intervals (for the
+    headline ψ its bootstrap interval, before the calibrated allowance), the
     standard deviation σ of the estimates over runs, and their ratio half-width/(1.96σ) — 1 when a run's interval
     is as wide as the spread over seeds says a 95% interval of one run should be, > 1 wider (conservative), < 1
     narrower (over-confident, if the seeds sample what the interval claims to cover). None with fewer than two

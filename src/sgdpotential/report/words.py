@@ -7,6 +7,8 @@ into a string — every number comes from the findings, every prediction from th
 from __future__ import annotations
 
 from ..claims import claim
+from ..pipeline.calibrated import CLAIM_OF
+from ..pipeline.calibrated import RULE as CALIBRATION_RULE
 from ..verdicts import ABOVE_NULL_RULE, MOVES_RULE, NULL_RULE, RULE
 
 __all__ = ["RULES", "band_label", "claim_sentence", "describe", "ensemble_sentences", "feng_tu", "headline",
@@ -14,7 +16,7 @@ __all__ = ["RULES", "band_label", "claim_sentence", "describe", "ensemble_senten
            "scorecard_rows", "sentences", "sweep_sentences", "verdict_text", "view_text", "warning_lines"]
 
 #: Every rule a page applies, in the words it prints under its scorecard.
-RULES = (RULE, MOVES_RULE, NULL_RULE, ABOVE_NULL_RULE)
+RULES = (RULE, MOVES_RULE, NULL_RULE, ABOVE_NULL_RULE, CALIBRATION_RULE)
 
 _VIEW_NAMES = {"k": "K", "window": "the window length", "age": "the age", "seed": "the seed"}
 _VIEW_UNITS = {"k": "at K = {}", "window": "over the last {} snapshots", "age": "at age {}", "seed": "in run {}"}
@@ -147,39 +149,58 @@ def _pred(c: dict) -> str:
     return f"{c['prediction']:g}" if not isinstance(c["prediction"], list) else prediction_text(c)
 
 
+def _calibration_note(c: dict, head: dict) -> str:
+    """What the calibration study says of a ψ claim's estimator: the headline's allowance, or the other's bias."""
+    if c.get("ci95_raw"):
+        return (f"the estimator the calibration supports, its 95% interval {_pair(c['ci95_raw'])} widened by the "
+                f"calibrated bias allowance ± {c['allowance']:g}")
+    name = next((n for n, k in CLAIM_OF.items() if k == c["key"]), None)
+    cal = (head.get("calibration") or {}).get("by_estimator", {}).get(name)
+    if not cal:
+        return ""
+    (b0, b1), (c0, c1) = cal["bias_range"], cal["coverage_range"]
+    return (f"biased in the calibration on linear models, by {b0:+.2f} to {b1:+.2f}, its 95% interval covering the "
+            f"population ψ in {c0:.0%}–{c1:.0%} of the cases")
+
+
+#: How each ψ claim's estimator is named in the headline.
+_ESTIMATOR_NAMES = {"psi": "Feng & Tu's way (variances along the window's own principal directions",
+                    "psi_heldout": "held out (directions from the first half of the window, variances from the second"}
+
+
+def _psi_sentence(c: dict, head: dict, lead: str) -> str:
+    """One ψ estimator's sentence: estimate, interval, what the calibration says of it, verdict, how K moves it."""
+    note = _calibration_note(c, head)
+    text = (f"{lead}ψ = {c['estimate']:.2f} {_pair(c['ci95'])} {_ESTIMATOR_NAMES[c['key']]}"
+            f"{'; ' + note if note else ''}) over {c['n']} directions: {verdict_text(c)} with {feng_tu(c)}")
+    if (k := view_text(c, "k")) is not None:
+        where = _where_consistent(c, "k")
+        text += f"; {k}" + (f", {where}" if where else "")
+    if c["key"] != "psi" and (age := view_text(c, "age")) is not None:
+        text += f"; {age}"
+    return text + "."
+
+
 def headline(findings: dict, model: dict | None = None) -> list[str]:
-    """The ψ headline, generated from the findings: ψ at the run's K with its verdict, how K (and the window, the
-    age) moves it and where it is consistent, and the held-out ψ the same way."""
+    """The ψ headline, generated from the findings: first the estimator the calibration supports
+    (``findings["headline"]``) at the run's K with its verdict and how K (and the age) moves it, then the other
+    estimator with what the calibration says of it, then how the window and the age move Feng & Tu's ψ."""
     by = {c["key"]: c for c in findings.get("claims", [])}
     opt = optimizer_name(model)
-    out = []
-    c = by.get("psi")
-    if c is None:
+    head = findings.get("headline") or {}
+    lead_key = head.get("claim", "psi")
+    present = [by[k] for k in (lead_key, *[k for k in ("psi", "psi_heldout") if k != lead_key]) if k in by]
+    if not present:
         why = next((u["why"] for u in findings.get("untested", []) if u["key"] == "psi"), "not measured")
         return [f"No IVF exponent ψ for {opt} in this run: {why}."]
-    at = c["at"]
-    first = (f"At K = {at['k']} (this run's K; window of T = {at['window']} snapshots at age {at['age']}), {opt} gives "
-             f"ψ = {c['estimate']:.2f} {_pair(c['ci95'])} over {c['n']} directions: {verdict_text(c)} with "
-             f"{feng_tu(c)}")
-    k = view_text(c, "k")
-    if k:
-        where = _where_consistent(c, "k")
-        first += f"; {k}" + (f", {where}" if where else "")
-    out.append(first + ".")
-    h = by.get("psi_heldout")
-    if h is not None:
-        text = (f"Held out (directions from the first half of the window, variances from the second): ψ = "
-                f"{h['estimate']:.2f} {_pair(h['ci95'])} at K = {at['k']}: {verdict_text(h)} with {_pred(h)} ± "
-                f"{h['margin']:g}")
-        if (k := view_text(h, "k")) is not None:
-            where = _where_consistent(h, "k")
-            text += f"; {k}" + (f", {where}" if where else "")
-        if (age := view_text(h, "age")) is not None:
-            text += f"; {age}"
-        out.append(text + ".")
-    rest = [t for v in ("window", "age") if (t := view_text(c, v))]
-    if rest:
-        out.append("Along the window's own directions, " + "; ".join(rest) + ".")
+    at = present[0]["at"]
+    out = [_psi_sentence(present[0], head, f"At K = {at['k']} (this run's K; window of T = {at['window']} snapshots "
+                                           f"at age {at['age']}), {opt} gives ")]
+    out += [_psi_sentence(c, head, "At the same K, ") for c in present[1:]]
+    if "psi" in by:
+        rest = [t for v in ("window", "age") if (t := view_text(by["psi"], v))]
+        if rest:
+            out.append("Along the window's own directions, " + "; ".join(rest) + ".")
     return out
 
 
@@ -296,17 +317,21 @@ def ensemble_sentences(ens: dict, model: dict | None = None) -> list[str]:
     by = {c["key"]: c for c in f["claims"]}
     opt = optimizer_name(model)
     out = []
-    psi = by.get("psi")
+    lead = (f.get("headline") or {}).get("claim", "psi")
+    psi = by.get(lead)
     n = len(ens["runs"])
     if psi is not None:
         seeds = view_text(psi, "seed")
-        out.append(f"Over {n} replicas of {opt} ({replicas_differ(ens)}), ψ at each run's K = {psi['estimate']:.2f} "
-                   f"[{psi['ci95'][0]:.2f}, {psi['ci95'][1]:.2f}] ({psi['interval']}): {verdict_text(psi)} with "
-                   f"{feng_tu(psi)}; "
+        how = {"psi": "Feng & Tu's way", "psi_heldout": "held out"}[lead]
+        allowance = (f", widened by the calibrated bias allowance ± {psi['allowance']:g}" if psi.get("ci95_raw")
+                     else "")
+        out.append(f"Over {n} replicas of {opt} ({replicas_differ(ens)}), ψ {how} (the estimator the calibration "
+                   f"supports) at each run's K = {psi['estimate']:.2f} {_pair(psi['ci95'])} ({psi['interval']}"
+                   f"{allowance}): {verdict_text(psi)} with {feng_tu(psi)}; "
                    + (seeds or "the seed view is untested") + ", judged on each run's own 95% interval; the runs' "
                    "own verdicts: " + ", ".join(psi["runs_verdicts"]) + ".")
     out += [claim_sentence(c, model) + (f" Seeds: {t}." if (t := view_text(c, "seed")) else "")
-            for c in f["claims"] if c["key"] != "psi"]
+            for c in f["claims"] if c["key"] != lead]
     for name, table in (("K", ens.get("psi_by_k") or {}), ("age", ens.get("psi_by_age") or {})):
         if table:
             out.append(f"ψ by {name}, mean [95% t-interval over seeds], Feng & Tu's way / held out: " + "; ".join(

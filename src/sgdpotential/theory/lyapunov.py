@@ -399,7 +399,7 @@ def _affine_power_apply(M: np.ndarray, s: np.ndarray, e: int) -> np.ndarray:
     return s[..., 0]
 
 
-def _strided(a: np.ndarray, stride: int) -> np.ndarray:
+def strided_decay(a: np.ndarray, stride: int) -> np.ndarray:
     """a' = 1 − (1 − a)^s: the decay per snapshot of modes with decay a per step, computed without cancellation
     where 1 − a > 0."""
     r = 1.0 - a
@@ -423,7 +423,7 @@ def _window_pair_factors(a: np.ndarray, T: int, b: int | None, chunk: int = 200_
     factor is symmetric in (i, j), so only i ≤ j is computed.
     """
     n = a.size
-    s_a = _strided(a, stride) if stride > 1 else a
+    s_a = strided_decay(a, stride) if stride > 1 else a
     iu, ju = np.triu_indices(n)
     G = np.empty((n, n))
     for lo in range(0, iu.size, chunk):

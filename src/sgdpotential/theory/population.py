@@ -16,7 +16,6 @@ out: directions from one half, variances from the other).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
