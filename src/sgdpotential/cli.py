@@ -661,11 +661,16 @@ def calibrate(
     case: Annotated[list[str] | None,
                     typer.Option("--case", help="paper-law or digits (repeat; default both).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the simulated windows.")] = 0,
+    network: Annotated[Path | None, typer.Option(
+        "--network", help="Also calibrate on the linear model with this recorded run's H and C (a run directory; "
+                          "its recorded weights, one Hessian-vector product each).")] = None,
 ):
     """Calibrate the ψ estimators where the truth is known: bias, spread and 95%-interval coverage of Feng & Tu's,
-    the held-out and the independent-window estimator against the population ψ of the linear model's window law."""
+    the held-out and the independent-window estimator against the population ψ of the linear model's window law.
+    The study the tool ships (and chooses its headline estimator from) is src/sgdpotential/data/calibration.json,
+    written by this command; docs/calibration.md shows it."""
     from ._atomic import write_json_atomic
-    from .pipeline.calibration import CASES, study
+    from .pipeline.calibration import CASES, network_case, study
 
     names = case or list(CASES)
     unknown = [c for c in names if c not in CASES]
@@ -673,9 +678,18 @@ def calibrate(
         raise _fail(f"--case {unknown[0]!r} is not one of {', '.join(CASES)}; pass one of them.")
     if out.exists() and out.is_dir():
         raise _fail(f"--out {str(out)!r} is a folder; pass a file name such as calibration.json.")
+    if network is not None and not (network / RunDir.PCA).exists():
+        raise _fail(f"--network {str(network)!r} is not a recorded run directory (no {RunDir.PCA}); pass the folder "
+                    f"of a finished 'sgdpotential record' or 'run'.")
+    cases = [CASES[c]() for c in names]
+    if network is not None:
+        try:
+            cases.append(network_case(network))
+        except (ConfigError, DecompositionError) as exc:
+            raise _fail(str(exc)) from exc
     bar, progress = _progress_bar()
     try:
-        result = study([CASES[c]() for c in names], windows=windows, seed=seed,
+        result = study(cases, windows=windows, seed=seed,
                        progress=lambda name, r, j, n: progress(f"{name}, r = {r}", j, n))
     finally:
         bar.stop()

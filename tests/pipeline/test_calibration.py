@@ -13,6 +13,7 @@ from sgdpotential.pipeline.calibration import (
     LinearCase,
     coverage,
     estimates,
+    network_case,
     paper_law_case,
     study,
     summarize,
@@ -140,3 +141,25 @@ def test_calibrate_writes_the_study_and_prints_the_rules_choice(tmp_path):
     assert [c["name"] for c in got["cases"]] == ["paper-law"] and got["windows"] == 10
     assert [cell["relaxation"] for cell in got["cases"][0]["cells"]] == [1, 10, 100]
     assert "(headline)" in result.output and "calibration:" in result.output
+
+
+def test_the_network_case_is_the_linear_model_of_the_runs_probes(quick_run):
+    """H and C of every recorded weight at the window mean: along the run's own principal directions they give back
+    the probes' H_P and C_P (up to the dropped near-flat directions); only positive curvature is kept."""
+    out, _ = quick_run
+    case = network_case(out)
+    pca, pr = np.load(out / "pca.npz"), np.load(out / "probes.npz")
+    assert case.extra["recorded"] == pca["components"].shape[1] == case.basis.shape[0]
+    assert case.h.size + case.extra["dropped"] == case.extra["recorded"] and np.all(case.h > 0)
+    assert case.loss0 == pytest.approx(float(pr["loss0"]), rel=1e-6)
+    P = pca["components"].astype(np.float64) @ case.basis  # the principal directions in the case's basis
+    H_P, C_P = (P * case.h) @ P.T, P @ case.C @ P.T
+    assert np.linalg.norm(H_P - pr["hessian"]) <= 1e-3 * np.linalg.norm(pr["hessian"])
+    assert np.linalg.norm(C_P - pr["noise_cov"]) <= 1e-3 * np.linalg.norm(pr["noise_cov"])
+    assert np.isfinite(case.population(min(25, case.h.size)).psi)
+
+
+def test_calibrate_refuses_a_folder_without_a_recording(tmp_path):
+    result = CliRunner().invoke(app, ["calibrate", "--network", str(tmp_path), "--out", str(tmp_path / "c.json")])
+    assert result.exit_code == 2 and "is not a recorded run directory (no pca.npz)" in result.output
+    assert not (tmp_path / "c.json").exists()

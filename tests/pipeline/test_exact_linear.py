@@ -201,4 +201,6 @@ def test_the_exact_case_reports_its_population_psi(calibration):
                               snapshots=s["ivf"]["window"], stride=stride,
                               n_train=None if sampling == "replacement" else 1797)
     assert pop["psi"] == pytest.approx(expected.psi, rel=1e-9)
-    assert pop["k"] == 650 and pop["noise"] == "noise_cov_path"
+    assert pop["k"] == expected.k and pop["noise"] == "noise_cov_path"
+    assert [r["k"] for r in pop["by_k"]] == [r["k"] for r in s["k_scan"]["rows"]]
+    assert pop["by_k"][-1]["psi"] == pytest.approx(expected.psi, rel=1e-9)  # K = 650: every direction with noise

@@ -52,8 +52,11 @@ def test_the_default_presets_stored_runs_exist():
 def test_the_default_headline_names_k_the_k_range_and_not_stationary():
     s = json.loads((DATA / "feng-tu-x3" / "seed=0" / "summary.json").read_text())
     assert s["config"]["components"] == 50 and s["config"]["dataset"] == "mnist5k"  # the feng-tu preset
-    psi = next(c for c in s["findings"]["claims"] if c["key"] == "psi")
+    lead = s["findings"]["headline"]  # the estimator the calibration supports leads
+    psi = next(c for c in s["findings"]["claims"] if c["key"] == lead["claim"])
     first = headline(s["findings"], s["model"])[0]
+    assert f"ψ = {lead['psi']:.2f} [{lead['ci95'][0]:.2f}, {lead['ci95'][1]:.2f}]" in first
+    assert f"widened by the calibrated bias allowance ± {lead['allowance']:g}" in first
     assert first.startswith(f"At K = {psi['at']['k']} (this run's K")
     rows = psi["views"]["k"]["rows"]
     ks = [r["k"] for r in rows]
@@ -127,11 +130,13 @@ def test_the_stored_ensembles_sentences_read_back_against_ensemble_json():
     for sentence in said:
         stray = [n for n in NUMBER.findall(sentence) if n not in allowed]
         assert stray == [], (stray, sentence)
-    psi = next(c for c in ens["findings"]["claims"] if c["key"] == "psi")
+    lead = ens["findings"]["headline"]["claim"]  # the estimator the calibration supports leads
+    psi = next(c for c in ens["findings"]["claims"] if c["key"] == lead)
     assert said[0].startswith("Over 3 replicas of SGD (minibatch seeds 0, 1, 2 from one initialisation")
+    assert f"{psi['ci95'][0]:.2f}, {psi['ci95'][1]:.2f}]" in said[0] and "calibrated bias allowance" in said[0]
     assert f"{verdict_text(psi)} with Feng & Tu's ψ ≈ {psi['prediction']:g} ± {psi['margin']:g}" in said[0]
     assert view_text(psi, "seed") in said[0] and psi["views"]["seed"]["verdict"] in ("moves", "stable", "inconclusive")
     for c in ens["findings"]["claims"]:
-        if c["key"] != "psi":
+        if c["key"] != lead:
             (mine,) = [x for x in said if x.startswith(c["title"] + " — ")]
             assert f"{verdict_text(c)}." in mine

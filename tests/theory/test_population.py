@@ -85,3 +85,17 @@ def test_the_leading_directions_are_nested():
                                                   rel=1e-12)
     with pytest.raises(DecompositionError, match="k = 31 exceeds the 30 directions computed"):
         full.first(31)
+
+
+def test_flat_directions_without_noise_are_dropped_and_with_noise_refused():
+    """A weight that no sample moves (h = 0 and C = 0 along it, like a pixel that is 0 in every image) carries no
+    fluctuation: the population ψ is that of the other directions. A flat direction with noise has no stationary
+    law: refused."""
+    h = np.geomspace(1e-2, 1.0, 12)
+    kw = dict(lr=0.3, batch_size=2, snapshots=50, stride=2)
+    base = population_psi(np.diag(h), np.diag(h**3), 1.0, 12, **kw)
+    padded = population_psi(np.diag(np.r_[h, 0.0, 0.0]), np.diag(np.r_[h**3, 0.0, 0.0]), 1.0, 14, **kw)
+    assert padded.k == 12 and padded.psi == pytest.approx(base.psi, rel=1e-10)
+    assert np.abs(padded.directions[:, 12:]).max() < 1e-12  # the directions live in the weights' space
+    with pytest.raises(DecompositionError, match="no stationary law"):
+        population_psi(np.diag(np.r_[h, 0.0]), np.diag(np.r_[h**3, 1e-3]), 1.0, 13, **kw)

@@ -404,11 +404,13 @@ def _heldout(pca, pr, model, stride: int) -> dict | None:
     return out
 
 
-def _population(model, pr, k: int, T: int, stride: int, n_params: int) -> dict:
+def _population(model, pr, k: int, T: int, stride: int, n_params: int, ks=()) -> dict:
     """The population ψ of the run's linear model (:func:`~sgdpotential.theory.population_psi`: the law of T snapshots
     ``stride`` steps apart, along its own K leading directions), when the analysed subspace holds every weight —
     for a quadratic loss the exact value a window's estimators try to measure; otherwise why it is not defined.
-    Driven by C̄ along the path where it was probed (``noise_cov_path``), else C(ω0)."""
+    Driven by C̄ along the path where it was probed (``noise_cov_path``), else C(ω0); ``by_k`` gives it over the
+    K-scan's ``ks`` as well (the leading directions are nested; a K beyond the ``k`` directions with curvature and
+    noise uses them all, as a run's fit leaves out the others' infinite flatness)."""
     from ..theory import LinearSGD, population_psi
 
     if k < n_params:
@@ -422,7 +424,8 @@ def _population(model, pr, k: int, T: int, stride: int, n_params: int) -> dict:
                              snapshots=T, stride=stride, n_train=model.n_train)
     except DecompositionError as exc:
         return {"psi": None, "why": str(exc)}
-    return {"psi": pop.psi, "k": k, "snapshots": T, "stride": stride,
+    by_k = [{"k": int(j), "psi": pop.first(min(j, pop.k)).psi} for j in ks if j >= 3]
+    return {"psi": pop.psi, "k": pop.k, "by_k": by_k, "snapshots": T, "stride": stride,
             "noise": "noise_cov_path" if "noise_cov_path" in pr else "noise_cov",
             "sampling": "with replacement (exact)" if model.n_train is None else
                         "reshuffled epochs, as white noise scaled by κ (the window law's approximation)"}
@@ -577,11 +580,13 @@ def analyze(run_dir) -> dict:
         # a sub-window with K > n/4 fails the run's own health rule (k_close_to_t): shown, never a verdict's input
         nested.append({"window": n, "psi": fit["psi"], "ci95": fit["ci95"], "n_used": fit["n_used"],
                        "invalidated_by": ["k_close_to_t"] if K > MAX_K_SHARE_OF_T * n else []})
+    k_scan = _k_scan(pca, pr)
     ivf_out = {
         **ivf_exponent(width, var, use),
         "n_drift": int(is_drift.sum()), "n_censored": int(censored.sum()),
         "k": K, "window": T, "nested": nested, "drift_max": DRIFT_MAX,
-        "population": _population(model, pr, K, T, int(tcfg.stride), int(rec["n_params"])),
+        "population": _population(model, pr, K, T, int(tcfg.stride), int(rec["n_params"]),
+                                  [r["k"] for r in (k_scan or {}).get("rows", [])]),
     }
 
     # ---------------------------------------------------------------- Lyapunov test
@@ -646,7 +651,7 @@ def analyze(run_dir) -> dict:
         "exponents": exps,
         "loss0": float(pr["loss0"]),
         "heldout": _heldout(pca, pr, held_model, int(tcfg.stride)),
-        "k_scan": _k_scan(pca, pr),
+        "k_scan": k_scan,
         "sample_spectrum": _sample_spectrum(var, H, pr, model, T, int(tcfg.stride)),
         "sample_spectrum_replay": _replayed_spectrum(var, H, pr, model, T, int(tcfg.stride)),
         "warnings": [],

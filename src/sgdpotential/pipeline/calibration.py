@@ -45,7 +45,7 @@ from .analysis import DRIFT_MAX, ivf_exponent
 from .calibrated import ESTIMATORS, wilson
 
 __all__ = ["CASES", "ESTIMATORS", "KS", "RELAXATION", "LinearCase", "coverage", "digits_case", "estimates",
-           "paper_law_case", "study", "summarize"]
+           "network_case", "paper_law_case", "study", "summarize"]
 
 #: The numbers of directions studied.
 KS = (25, 50, 100, 200)
@@ -79,6 +79,9 @@ class LinearCase:
         L* at the minimum (Feng & Tu's level e·L*).
     extra : dict
         The constructor's parameters, reported with the case.
+    basis : (N, n) ndarray or None
+        For a case built from a network: the orthonormal eigenvectors of H (columns) in the recorded weights' space
+        that the case keeps, so that x_weights = basis @ x.
     """
 
     name: str
@@ -88,6 +91,7 @@ class LinearCase:
     C: np.ndarray
     loss0: float
     extra: dict = field(default_factory=dict)
+    basis: np.ndarray | None = None
 
     def population(self, k: int, snapshots: int | None = None, stride: int = 1):
         """:func:`~sgdpotential.theory.population_psi` of this case."""
@@ -176,6 +180,46 @@ def digits_case(lr: float = 0.005, batch_size: int = 32) -> LinearCase:
     h = np.tile(g_val, 10)
     return LinearCase("digits", "linear model, squared error, every weight, on the digits (the exactly solvable "
                       "case)", LinearSGD(lr, batch_size), h, C, loss0, {"n_samples": N})
+
+
+def network_case(run_dir, min_curvature_ratio: float = 1e-6) -> LinearCase:
+    r"""The linear model with a trained network's curvature and gradient noise: H and C of the run's recorded weights
+    at its window mean ω0 (the full-batch Hessian and the per-sample gradient covariance of paper Eqs. 17–19, the
+    probes' :func:`~sgdpotential.nn.probes.projected_hessian` and :func:`~sgdpotential.nn.probes.
+    projected_noise_covariance` along every recorded axis), with the run's α and B and L* = L(ω0), in H's
+    eigenbasis. Directions with αh ≤ ``min_curvature_ratio``·max αh (flat or negative curvature, which have no
+    stationary law, and those relaxing more than 10⁶ times slower than the stiffest) are dropped and counted;
+    αh ≥ 2 is refused. This is a linear model, not the network: its population ψ is exact for it, and its
+    spectra are a real network's. Cost: one Hessian-vector product and one directional derivative per recorded
+    weight."""
+    import torch
+
+    from ..errors import ConfigError
+    from ..nn.probes import projected_hessian, projected_noise_covariance
+    from .rundir import RunDir
+
+    rd = RunDir(run_dir)
+    pca = rd.load(RunDir.PCA)
+    net = rd.network()
+    obj = net.objective(base=pca["mean_all"])
+    w0 = torch.as_tensor(pca["mean"], dtype=obj.dtype, device=obj.device)
+    axes = torch.eye(obj.n_params, dtype=obj.dtype, device=obj.device)
+    H = projected_hessian(obj, w0, axes)
+    C = projected_noise_covariance(obj, w0, axes)
+    lr, batch = float(net.train.lr), int(net.train.batch_size)
+    h, V = np.linalg.eigh(H)
+    a = lr * h
+    if a.max() >= 2:
+        raise ConfigError(f"the run's lr·λ_max(H) = {a.max():.3g} ≥ 2: its linear model has no stationary law; pick a "
+                          f"run that trained stably.")
+    keep = a > min_curvature_ratio * a.max()
+    V = V[:, keep]
+    return LinearCase("network", f"the linear model of a trained network's {int(keep.sum())} recorded weights with "
+                      f"positive curvature (H and C at the window mean of {rd.path.name})", LinearSGD(lr, batch),
+                      h[keep], V.T @ C @ V, float(obj.loss(w0).detach()),
+                      {"run": rd.path.name, "dropped": int((~keep).sum()), "min_curvature_ratio": min_curvature_ratio,
+                       "recorded": int(obj.n_params),
+                       "config": rd.load(RunDir.CONFIG)}, V)
 
 
 #: The cases by name (constructors with their defaults).

@@ -8,6 +8,8 @@ over fewer than :data:`~sgdpotential.verdicts.MIN_POINTS` directions) makes the 
 warning named; a warning that qualifies it is named beside it. For each view — K (the nested K-scan), the window
 (nested sub-windows), the age (later windows of the same run), the seed (an ensemble) — the claim's estimates are
 tabulated with their own verdicts, and :func:`~sgdpotential.verdicts.moves` says whether that choice moves it.
+The ψ estimator that the calibration study supports (:mod:`~sgdpotential.pipeline.calibrated`) is the
+``headline``; its interval, in every view, carries the calibrated bias allowance before any verdict is taken.
 Every sentence and table of the reports is rendered from this model; nothing here formats prose.
 """
 
@@ -307,8 +309,8 @@ def over_seeds(findings: list[dict], names: list[str]) -> dict:
 
 def interval_calibration(stat: dict, intervals: list) -> dict | None:
     """Within-run intervals against the spread over runs: the mean half-width of the runs' 95% intervals (for the
-    headline ψ its bootstrap interval, before the calibrated allowance), the
-    standard deviation σ of the estimates over runs, and their ratio half-width/(1.96σ) — 1 when a run's interval
+    headline ψ its bootstrap interval, before the calibrated allowance), the standard deviation σ of the estimates
+    over runs, and their ratio half-width/(1.96σ) — 1 when a run's interval
     is as wide as the spread over seeds says a 95% interval of one run should be, > 1 wider (conservative), < 1
     narrower (over-confident, if the seeds sample what the interval claims to cover). None with fewer than two
     runs, a missing interval or no spread."""

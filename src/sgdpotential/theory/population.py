@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DecompositionError
-from ._checks import positive_int, positive_scalar
+from ._checks import SINGULARITY_RTOL, positive_int, positive_scalar
 from .lyapunov import sgd_stationary_covariance, sgd_window_covariance
 from .scaling import fit_power_law, flatness_of_quadratic
 
@@ -88,7 +88,8 @@ def population_psi(H, C, loss0: float, k: int, *, lr: float, batch_size: int, sn
     loss0 : float
         L* = L(ω*) > 0, the level of Feng & Tu's flatness (e·L*).
     k : int
-        Number of directions, 3 ≤ K ≤ n.
+        Number of directions, 3 ≤ K ≤ n (at most the directions with curvature: flat directions that no noise
+        moves are dropped first, as a run's fit leaves out their infinite flatness).
     lr, batch_size, n_train
         α, B and (for minibatches drawn without replacement) N_L, as in :class:`~.sgd.LinearSGD`; with
         ``n_train`` the law scales the noise by κ and keeps it white (the window law's approximation).
@@ -125,6 +126,12 @@ def population_psi(H, C, loss0: float, k: int, *, lr: float, batch_size: int, sn
     if k > n:
         raise DecompositionError(f"k = {k} exceeds the {n} dimensions of H; pass k ≤ {n}.")
     loss0 = positive_scalar("loss0", loss0, "the loss at the minimum sets Feng & Tu's level e·L*")
+    lr = positive_scalar("lr", lr, "the learning rate α must be positive")
+    C = np.asarray(C, dtype=float)
+    basis, H, C = _noisy_range(H, C, lr)
+    k = min(k, H.shape[0])
+    if k < 3:
+        raise DecompositionError(f"only {k} directions have curvature and noise; the fit needs at least 3.")
     if snapshots is None:
         law = sgd_stationary_covariance(H, C, lr, batch_size, n_train=n_train)
     else:
@@ -139,6 +146,24 @@ def population_psi(H, C, loss0: float, k: int, *, lr: float, batch_size: int, sn
     flat = flatness_of_quadratic(curv, loss0)
     psi = -fit_power_law(flat, var, n_boot=0).exponent
     relax = None if snapshots is None else lr * curv * snapshots * stride
-    return PopulationPsi(float(psi), k, var, V, curv, flat, relax, "stationary" if snapshots is None else "window")
+    return PopulationPsi(float(psi), k, var, V @ basis.T, curv, flat, relax,
+                         "stationary" if snapshots is None else "window")
+
+
+def _noisy_range(H: np.ndarray, C: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, QᵀHQ, QᵀCQ) with Q an orthonormal basis of H's directions with αλ > SINGULARITY_RTOL — all of them when
+    there are none other. Flat directions along which C vanishes too (to 10⁻¹⁰ of its trace: a weight no sample
+    moves, such as a pixel that is 0 in every image) carry no fluctuation and are dropped; a flat direction with
+    noise has no stationary law, and the laws below refuse it."""
+    Hs = (H + H.T) / 2
+    h, V = np.linalg.eigh(Hs)
+    flat = lr * h <= SINGULARITY_RTOL
+    if not flat.any():
+        return np.eye(H.shape[0]), Hs, C
+    Vf = V[:, flat]
+    if np.abs(Vf.T @ C @ Vf).max() > 1e-10 * max(np.trace(C), np.finfo(float).tiny):
+        return np.eye(H.shape[0]), Hs, C  # noise along a flat direction: the law refuses it with its own sentence
+    Q = V[:, ~flat]
+    return Q, Q.T @ Hs @ Q, Q.T @ C @ Q
 
 
