@@ -238,7 +238,7 @@ def calibration_choice() -> str:
     rows = [[ESTIMATORS[name], f"{e['bias_range'][0]:+.2f} to {e['bias_range'][1]:+.2f}",
              f"{e['coverage_range'][0]:.0%}–{e['coverage_range'][1]:.0%}",
              "none studied" if e["allowance"] is None else f"± {e['allowance']:g}",
-             "**headline**" if name == chosen["estimator"] else ""]
+             "**yes**" if name == chosen["estimator"] else "no"]
             for name, e in chosen["by_estimator"].items()]
     psi = next(c for c in CLAIMS if c.key == "psi")
     allowance = chosen["allowance"]
@@ -249,7 +249,7 @@ def calibration_choice() -> str:
                  if allowance is not None and psi.margin > allowance else
                  "a verdict can rest on the estimator's bias — see the table."))
     return (_table(["estimator (one window)", "bias over the study's cells", "coverage of its 95% interval",
-                    "allowance that makes it cover everywhere", ""], rows)
+                    "allowance that makes it cover everywhere", "the headline uses"], rows)
             + f"\n{chosen['rule']}\n\n{margin}\n")
 
 

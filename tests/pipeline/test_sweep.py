@@ -56,10 +56,15 @@ def test_grid_of_the_quick_preset_completes_locally(local_grid):
     assert f"The top variances scale as α/B — {slope['source']}: slope = {slope['estimate']:.2f}" in page
     assert 'id="scorecard"' in page
     assert f"against {slope['prediction']:g} ± {slope['margin']:g}: {slope['verdict']}" in page
-    for r in rows:  # each run's ψ verdict, as its own findings say
-        psi = next(c for c in json.loads((out / r["name"] / "summary.json").read_text())["findings"]["claims"]
-                   if c["key"] == "psi")
+    for r in rows:  # each run's ψ verdict, as its own findings say, and its headline ψ (the calibrated estimator)
+        findings = json.loads((out / r["name"] / "summary.json").read_text())["findings"]
+        psi = next(c for c in findings["claims"] if c["key"] == "psi")
         assert r["psi_verdict"] == psi["verdict"]
+        head = findings["headline"]
+        assert r["headline_estimator"] == head["estimator"] == "heldout"
+        assert (r["headline_lo"] == "" if head["ci95"] is None else
+                float(r["headline_lo"]) == pytest.approx(head["ci95"][0]))
+        assert r["headline_verdict"] == (head["verdict"] or "")
     assert sum(meta["fits"]["psi_verdicts"].values()) == 18
     assert "18 run now, 0 already finished" in result.stdout
 

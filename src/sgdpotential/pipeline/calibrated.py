@@ -54,8 +54,10 @@ def stored() -> dict:
 
 
 def _cells(cal: dict, name: str) -> list[dict]:
+    """The study's cells of one estimator that have a summary (at least two windows with a fit)."""
     return [{"case": case["name"], "relaxation": cell["relaxation"], "k": row["k"], **row["estimators"][name]}
-            for case in cal["cases"] for cell in case["cells"] for row in cell["rows"]]
+            for case in cal["cases"] for cell in case["cells"] for row in cell["rows"]
+            if "bias" in row["estimators"][name]]
 
 
 def choose_estimator(cal: dict | None = None) -> dict:

@@ -47,7 +47,7 @@ RESULTS = "results.csv"
 #: Columns of ``results.csv`` after the swept settings (wall times live in ``sweep.json``, so that the table
 #: is the same whatever the backend).
 COLUMNS = ("name", "status", "lr", "batch_size", "seed", "lr_over_b", "psi", "psi_lo", "psi_hi", "psi_r2", "n_used",
-           "psi_verdict",
+           "psi_verdict", "headline_estimator", "headline_psi", "headline_lo", "headline_hi", "headline_verdict",
            "top_variance", "total_variance", "pc1_ratio", "pc1_drift", "burn_in_epochs", "burn_in_accuracy",
            "continuous_median_ratio", "window_median_ratio", "hessian_vs_flatness", "noise_vs_flatness", "loss0",
            "warnings", "error")
@@ -499,7 +499,11 @@ def _row(p: SweepPoint, run_dir: Path, status: dict) -> dict:
     top = pca["variances"][drift <= DRIFT_MAX][:TOP]
     ex = s["exponents"]
     psi_claim = next((c for c in (s.get("findings") or {}).get("claims", []) if c["key"] == "psi"), None)
+    head = (s.get("findings") or {}).get("headline") or {}  # the estimator the calibration supports
     row.update({
+        "headline_estimator": head.get("estimator"), "headline_psi": head.get("psi"),
+        "headline_lo": (head.get("ci95") or [None, None])[0], "headline_hi": (head.get("ci95") or [None, None])[1],
+        "headline_verdict": head.get("verdict"),
         "psi": ivf["psi"], "psi_lo": ivf["ci95"][0] if ivf["ci95"] else None,
         "psi_hi": ivf["ci95"][1] if ivf["ci95"] else None, "psi_r2": ivf["r2"], "n_used": ivf["n_used"],
         "psi_verdict": psi_claim["verdict"] if psi_claim else "inconclusive",
