@@ -223,7 +223,12 @@ def calibration_table() -> str:
                                  f"{e['sd']:.2f}", f"{e['half_width']:.2f}",
                                  f"{cov['share']:.2f} [{cov['ci95'][0]:.2f}, {cov['ci95'][1]:.2f}]",
                                  f"{e['coverage_widened']['2']:.2f}"])
-    head = (f"*`sgdpotential calibrate --windows {cal['windows']} --seed {cal['seed']}`, run {cal['date']}: "
+    network = next((c for c in cal["cases"] if c["name"] == "network"), None)
+    flag = "" if network is None else (
+        f" --network RUN_DIR` (RUN_DIR: the run `{network['run']}`, {network['config']['dataset']}, hidden "
+        f"{network['config']['hidden']}, params {network['config']['params']}, "
+        f"{network['recorded']} recorded weights)")
+    head = (f"*`sgdpotential calibrate --windows {cal['windows']} --seed {cal['seed']}{flag or '`'}, run {cal['date']}: "
             f"{cal['windows']} simulated windows per case and window length, {cal['snapshots']} snapshots each "
             f"(fewer for windows of fewer steps); shipped as `src/sgdpotential/data/calibration.json`.*\n\n")
     return head + _table(["case", "window r = α·h_ref·steps (T × stride)", "K", "median r of the K directions",
