@@ -221,7 +221,8 @@ def test_every_rendered_sentence_reads_back_against_the_summary(quick_run):
             continue
         (mine,) = [x for x in said if x.startswith(c["title"] + " — ")]
         assert f"{verdict_text(c)}." in mine, (c["key"], mine)
-    psi = next(c for c in s["findings"]["claims"] if c["key"] == "psi")
+    lead = s["findings"]["headline"]["claim"]  # the estimator the calibration supports leads the headline
+    psi = next(c for c in s["findings"]["claims"] if c["key"] == lead)
     first = headline(s["findings"], s["model"])[0]
     assert first.startswith(f"At K = {psi['at']['k']} (this run's K") and f"{verdict_text(psi)} with Feng & Tu" in first
     rows = psi["views"]["k"]["rows"]

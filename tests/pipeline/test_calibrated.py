@@ -3,6 +3,7 @@
 import pytest
 
 from sgdpotential.claims import CLAIMS
+from sgdpotential.errors import DecompositionError
 from sgdpotential.pipeline.calibrated import calibrate_interval, choose_estimator, stored, wilson
 
 
@@ -23,10 +24,18 @@ def test_the_rule_takes_the_estimator_with_the_smaller_worst_bias_and_the_smalle
     got = choose_estimator(_study(own, held))
     assert (got["estimator"], got["claim"]) == ("heldout", "psi_heldout")
     # 0.5 leaves the second cell at 0.90 (Wilson upper end < 0.95): the allowance is 1.0
-    assert got["allowance"] == 1.0
+    assert got["allowance"] == 1.0 and got["seed_allowance"] == 0.4  # over seeds: the largest |bias|
     assert got["by_estimator"]["own"]["allowance"] is None  # nothing studied covers the 3.0-biased cell
     assert got["by_estimator"]["heldout"]["bias_range"] == [-0.4, 0.3]
     assert got["by_estimator"]["heldout"]["coverage_range"] == [0.80, 0.90]
+
+
+def test_a_study_that_cannot_calibrate_the_chosen_estimator_is_refused():
+    """No studied allowance makes the least-biased estimator cover everywhere: no headline interval can be
+    calibrated from this study, and saying so beats a silently uncalibrated verdict."""
+    held = [_cell(0.2, 0.5, {0.0: 0.5, 0.5: 0.7})]
+    with pytest.raises(DecompositionError, match="no studied bias allowance with which heldout's interval covers"):
+        choose_estimator(_study([_cell(3.0, 0.0, {0.0: 0.0, 0.5: 0.0})], held))
 
 
 def test_a_coverage_within_sampling_of_95_percent_counts_as_covering():

@@ -52,6 +52,9 @@ def test_summarize_reports_bias_spread_and_widened_coverage():
     assert got["bias"] == pytest.approx(0.8) and got["sd"] == pytest.approx(1.0)
     assert got["coverage"]["share"] == pytest.approx(1 / 3)
     assert got["coverage_widened"]["3"] == pytest.approx(2 / 3)  # [0, 3] covers, [2.9 − 0.3, …] does not
+    failed = summarize([1.0, None, 3.0], [[0.5, 1.5], None, [2.9, 3.1]], truth=1.2)  # a window without a fit
+    assert failed["n_failed"] == 1 and failed["bias"] == pytest.approx(0.8)
+    assert failed["coverage"]["share"] == pytest.approx(1 / 3) and failed["coverage"]["n"] == 3  # it never covers
 
 
 # ------------------------------------------------------------------------- a case with a known bias
@@ -111,17 +114,19 @@ def test_the_simulated_estimators_reproduce_the_known_bias_of_the_spiked_model()
 
 
 def test_the_study_reports_every_estimator_against_the_population():
+    """A window far longer than every relaxation time has the stationary law's population ψ (4 for the founding
+    paper's law at n = 3), a short one does not; every window of every cell is counted."""
     case = paper_law_case(n=60, curvature_range=(1e-4, 1e-2))
-    got = study([case], windows=12, ks=(10, 20), relaxation=(10,), snapshots=200)
-    (cell,) = got["cases"][0]["cells"]
-    assert (cell["snapshots"], cell["stride"]) == case.window(10, 200)
-    for row in cell["rows"]:
-        assert row["population"] == pytest.approx(case.population(row["k"], cell["snapshots"], cell["stride"]).psi)
-        assert row["stationary"] == pytest.approx(4.0, abs=1e-9)  # the founding paper's law at n = 3
-        for name in ESTIMATORS:
-            e = row["estimators"][name]
-            assert e["n_windows"] + e["n_failed"] == 12
-            assert e["bias"] == pytest.approx(e["mean"] - row["population"])
+    got = study([case], windows=12, ks=(10, 20), relaxation=(10, 10_000), snapshots=200)
+    short, long = got["cases"][0]["cells"]
+    for row in long["rows"]:
+        assert row["population"] == pytest.approx(4.0, abs=1e-3) and row["stationary"] == pytest.approx(4.0, abs=1e-9)
+    assert all(abs(row["population"] - 4.0) > 0.05 for row in short["rows"])
+    for cell in (short, long):
+        for row in cell["rows"]:
+            for name in ESTIMATORS:
+                e = row["estimators"][name]
+                assert e["n_windows"] + e["n_failed"] == 12 and e["coverage"]["n"] == 12
     json.dumps(got)  # JSON-ready
 
 

@@ -142,8 +142,8 @@ def test_the_headline_leads_with_the_calibrated_estimator_and_names_k_and_the_k_
                            f"[0.96, 1.49] widened by the calibrated bias allowance ± {a:g}) over 44 directions: "
                            f"inconsistent with Feng & Tu's ψ ≈ 4 ± 1")
     assert "ψ runs from 0.89 at K = 25 to 2.03 at K = 250), inconsistent with 4 at every K" in lead
-    assert own.startswith("At the same K, ψ = 2.73 [2.33, 3.13] Feng & Tu's way (variances along the window's own "
-                          "principal directions; biased in the calibration on linear models, by ")
+    assert own.startswith("At the same K, ψ = 2.73 [2.33, 3.13] Feng & Tu's way (the window's own principal "
+                          "directions and their sample variances; biased in the calibration on linear models, by ")
     assert "K moves ψ from 1.30 at K = 25 to 3.88 at K = 250, consistent with 4 at K = 100, 250" in own
 
 
@@ -228,8 +228,9 @@ def test_over_seeds_judges_the_run_to_run_interval_and_whether_seeds_move_psi():
     cal = c["interval_calibration"]  # within-run half-width 0.05 against the seeds' SD
     assert cal["seed_sd"] == pytest.approx(np.std([2.65, 2.75, 2.60], ddof=1))
     assert cal["ratio"] == pytest.approx(0.05 / (1.959963984540054 * cal["seed_sd"]))
-    held = _claims(f)["psi_heldout"]  # the headline estimator: its seeds' t-interval widened by the allowance
-    a = choose_estimator()["allowance"]
+    held = _claims(f)["psi_heldout"]  # the headline estimator: its seeds' t-interval widened by its largest |bias|
+    a = choose_estimator()["seed_allowance"]
+    assert a == choose_estimator()["by_estimator"]["heldout"]["max_abs_bias"]
     assert held["ci95"] == pytest.approx([held["ci95_raw"][0] - a, held["ci95_raw"][1] + a])
     assert held["interval_calibration"]["within_half_width"] == pytest.approx(0.265)  # its bootstrap intervals
     assert f["headline"]["claim"] == "psi_heldout"

@@ -133,7 +133,8 @@ def test_the_stored_ensembles_sentences_read_back_against_ensemble_json():
     lead = ens["findings"]["headline"]["claim"]  # the estimator the calibration supports leads
     psi = next(c for c in ens["findings"]["claims"] if c["key"] == lead)
     assert said[0].startswith("Over 3 replicas of SGD (minibatch seeds 0, 1, 2 from one initialisation")
-    assert f"{psi['ci95'][0]:.2f}, {psi['ci95'][1]:.2f}]" in said[0] and "calibrated bias allowance" in said[0]
+    assert f"{psi['ci95'][0]:.2f}, {psi['ci95'][1]:.2f}]" in said[0]
+    assert f"widened by ± {psi['allowance']:.2f}, the estimator's largest |bias| in the calibration" in said[0]
     assert f"{verdict_text(psi)} with Feng & Tu's ψ ≈ {psi['prediction']:g} ± {psi['margin']:g}" in said[0]
     assert view_text(psi, "seed") in said[0] and psi["views"]["seed"]["verdict"] in ("moves", "stable", "inconclusive")
     for c in ens["findings"]["claims"]:

@@ -14,6 +14,10 @@ import json
 import math
 from importlib.resources import files
 
+import numpy as np
+
+from ..errors import DecompositionError
+
 __all__ = ["CLAIM_OF", "ESTIMATORS", "IN_A_RUN", "RULE", "calibrate_interval", "choose_estimator", "stored",
            "wilson"]
 
@@ -29,10 +33,11 @@ IN_A_RUN = ("own", "heldout")
 CLAIM_OF = {"own": "psi", "heldout": "psi_heldout"}
 #: Coverage the calibrated interval must reach: the nominal level of the intervals.
 LEVEL = 0.95
-RULE = ("The headline ψ uses the estimator, of those one window allows, whose largest |bias| over the calibration "
-        "study's cases is smallest; its 95% interval is widened on each side by the smallest bias allowance with "
-        "which it covers the population ψ in every case of the study (the Wilson interval of the coverage reaching "
-        "0.95).")
+RULE = (f"The headline ψ uses the estimator, of those one window allows, whose largest |bias| over the calibration "
+        f"study's cells is smallest; its {LEVEL:.0%} interval is widened on each side by the smallest bias allowance "
+        f"with which it covers the population ψ in every cell of the study (the Wilson interval of the coverage "
+        f"reaching {LEVEL:.0%}). Over seeds, whose interval shrinks with their number while a bias does not, the "
+        f"interval is widened by the estimator's largest |bias| in the study instead.")
 
 
 def wilson(share: float, n: int) -> list[float]:
@@ -63,10 +68,16 @@ def _cells(cal: dict, name: str) -> list[dict]:
 def choose_estimator(cal: dict | None = None) -> dict:
     """The estimator and interval allowance that :data:`RULE` gives on the study ``cal`` (default: the stored one).
 
-    Returns ``{"estimator", "claim", "description", "allowance", "by_estimator", "date", "windows", "rule"}``;
-    ``by_estimator`` holds, per estimator one window allows, the range of its bias and of its interval's coverage
-    over the study's cells, its largest |bias|, and its allowance (None when no studied allowance covers every
-    cell). The headline estimator's allowance is the one its interval carries (:func:`calibrate_interval`).
+    Returns ``{"estimator", "claim", "description", "allowance", "seed_allowance", "by_estimator", "date",
+    "windows", "rule"}``; ``by_estimator`` holds, per estimator one window allows, the range of its bias and of its
+    interval's coverage over the study's cells (and the median coverage), its largest |bias|, and its allowance
+    (None when no studied allowance covers every cell). The headline estimator's ``allowance`` widens a run's
+    interval (:func:`calibrate_interval`); ``seed_allowance``, its largest |bias|, widens the interval over seeds.
+
+    Raises
+    ------
+    DecompositionError
+        When no studied allowance makes the chosen estimator cover in every cell: the study cannot calibrate it.
     """
     cal = stored() if cal is None else cal
     per = {}
@@ -76,13 +87,19 @@ def choose_estimator(cal: dict | None = None) -> dict:
         cover = [c["coverage"]["share"] for c in cells]
         allowances = sorted(cells[0]["coverage_allowance"], key=float)
         allowance = next((float(a) for a in allowances if all(
-            wilson(c["coverage_allowance"][a], c["n_windows"])[1] >= LEVEL for c in cells)), None)
+            wilson(c["coverage_allowance"][a], c["n_windows"] + c.get("n_failed", 0))[1] >= LEVEL for c in cells)),
+            None)
         per[name] = {"bias_range": [min(bias), max(bias)], "max_abs_bias": max(abs(b) for b in bias),
-                     "coverage_range": [min(cover), max(cover)], "allowance": allowance, "cells": len(cells)}
+                     "coverage_range": [min(cover), max(cover)], "coverage_median": float(np.median(cover)),
+                     "allowance": allowance, "cells": len(cells)}
     best = min(IN_A_RUN, key=lambda n: per[n]["max_abs_bias"])
+    if per[best]["allowance"] is None:
+        raise DecompositionError(
+            f"the calibration study of {cal['date']} has no studied bias allowance with which {best}'s interval covers "
+            f"in every cell; rerun sgdpotential calibrate with larger allowances before trusting a headline ψ.")
     return {"estimator": best, "claim": CLAIM_OF[best], "description": ESTIMATORS[best],
-            "allowance": per[best]["allowance"], "by_estimator": per, "date": cal["date"], "windows": cal["windows"],
-            "rule": RULE}
+            "allowance": per[best]["allowance"], "seed_allowance": per[best]["max_abs_bias"], "by_estimator": per,
+            "date": cal["date"], "windows": cal["windows"], "rule": RULE}
 
 
 def calibrate_interval(ci, allowance: float | None):

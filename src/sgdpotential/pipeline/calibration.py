@@ -276,14 +276,23 @@ def coverage(truth, lower, upper) -> dict:
     return {"share": p, "ci95": wilson(p, n), "n": n}
 
 
-def summarize(estimates_list: list[float], intervals: list, truth: float) -> dict:
-    """Bias (mean − truth, with its standard error), spread (SD) and coverage of one estimator over windows."""
-    est = np.asarray(estimates_list, dtype=float)
-    ci = np.asarray(intervals, dtype=float)
+def summarize(estimates_list: list, intervals: list, truth: float) -> dict:
+    """Bias (mean − truth, with its standard error), spread (SD) and coverage of one estimator over windows. A
+    window without an estimate (None: too few usable directions) is left out of the bias and the spread and counts
+    as not covering (``n_failed``); with fewer than two estimates only the counts are returned."""
+    failed = [e is None or c is None for e, c in zip(estimates_list, intervals, strict=True)]
+    est = np.asarray([e for e, f in zip(estimates_list, failed, strict=True) if not f], dtype=float)
+    ci = np.asarray([c if not f else [np.nan, np.nan] for c, f in zip(intervals, failed, strict=True)], dtype=float)
     n = est.size
-    return {"n_windows": n, "mean": float(est.mean()), "bias": float(est.mean() - truth),
-            "bias_se": float(est.std(ddof=1) / math.sqrt(n)), "sd": float(est.std(ddof=1)),
-            "half_width": float(np.mean((ci[:, 1] - ci[:, 0]) / 2)),
+    if n < 2:
+        return {"n_windows": n, "n_failed": int(sum(failed))}
+    full = np.full(len(failed), np.nan)
+    full[~np.asarray(failed)] = est
+    est = full  # one entry per window (NaN where it failed), so that a failure never covers
+    ok = np.isfinite(est)
+    return {"n_windows": n, "n_failed": int(sum(failed)), "mean": float(est[ok].mean()),
+            "bias": float(est[ok].mean() - truth), "bias_se": float(est[ok].std(ddof=1) / math.sqrt(n)),
+            "sd": float(est[ok].std(ddof=1)), "half_width": float(np.mean((ci[ok, 1] - ci[ok, 0]) / 2)),
             "coverage": coverage(truth, ci[:, 0], ci[:, 1]),
             # the interval widened about the estimate by each factor: how much wider it must be to cover
             "coverage_widened": {str(f): coverage(truth, est - f * (est - ci[:, 0]),
@@ -300,8 +309,8 @@ def study(cases, *, windows: int = 200, ks=KS, relaxation=RELAXATION, snapshots:
     Each cell simulates ``windows`` + 1 independent windows (window j's independent partner is window j + 1).
     Returns a JSON-ready dict: per case and window its T, stride, the population ψ (window of T snapshots, half of
     it, and the stationary law) and the median relaxation index of the population's K directions, and per
-    estimator and K the summary of :func:`summarize`. Estimates with fewer than 3 usable directions are counted in
-    ``n_failed`` and left out (with fewer than 2 left, only ``n_windows`` is reported). Consecutive estimates
+    estimator and K the summary of :func:`summarize` (a window whose estimator has fewer than 3 usable directions
+    counts in ``n_failed`` and as not covering). Consecutive estimates
     share one window (window j + 1 is window j's independent partner and then the next window), so the
     independent-window estimator's errors are slightly correlated between consecutive windows.
     Cost: O(windows · (T n² + n³)) per cell.
@@ -336,11 +345,7 @@ def study(cases, *, windows: int = 200, ks=KS, relaxation=RELAXATION, snapshots:
                        "relaxation_median": float(np.median(pop.relaxation)), "estimators": {}}
                 for name in ESTIMATORS:
                     got = [w[name][k] for w in runs]
-                    ok = [g for g in got if g["psi"] is not None and g["ci95"] is not None]
-                    summary = (summarize([g["psi"] for g in ok], [g["ci95"] for g in ok], pop.psi) if len(ok) >= 2
-                               else {"n_windows": len(ok)})
-                    row["estimators"][name] = {**summary,
-                                               "n_failed": len(got) - len(ok),
+                    row["estimators"][name] = {**summarize([g["psi"] for g in got], [g["ci95"] for g in got], pop.psi),
                                                "n_used_median": float(np.median([g["n_used"] for g in got]))}
                 rows.append(row)
             cells.append({"relaxation": r, "snapshots": T, "stride": stride, "steps": T * stride, "rows": rows})

@@ -188,8 +188,9 @@ def _views(c: Claim, s: dict, ages: list[tuple[int, dict]], e: dict, raw: str, i
         if rows:
             views["k"] = _view(c, rows, bool(invalid))
     if c.key == "psi":
-        rows = [{"window": n["window"], "estimate": n["psi"], "ci95": n["ci95"], "n": n.get("n_used"),
-                 "invalidated_by": n.get("invalidated_by", [])} for n in s["ivf"]["nested"] if n.get("psi") is not None]
+        rows = [_calibrated({"window": n["window"], "estimate": n["psi"], "ci95": n["ci95"], "n": n.get("n_used"),
+                             "invalidated_by": n.get("invalidated_by", [])}, allowance)
+                for n in s["ivf"]["nested"] if n.get("psi") is not None]
         if rows:
             views["window"] = _view(c, rows, bool(invalid))
     if ages:
@@ -258,7 +259,7 @@ def headline_of(claims: list[dict], chosen: dict) -> dict:
     estimate, interval (widened by the calibrated allowance; ``ci95_raw`` before it) and verdict — or, when that
     claim was not measured, the estimator named with ``psi`` None."""
     c = next((c for c in claims if c["key"] == chosen["claim"]), None)
-    out = {k: chosen[k] for k in ("estimator", "claim", "description", "allowance", "rule")}
+    out = {k: chosen[k] for k in ("estimator", "claim", "description", "allowance", "seed_allowance", "rule")}
     out["calibration"] = {k: chosen[k] for k in ("date", "windows", "by_estimator")}
     if c is None:
         return {**out, "psi": None, "ci95": None, "verdict": None}
@@ -284,8 +285,9 @@ def over_seeds(findings: list[dict], names: list[str]) -> dict:
             continue
         stat = mean_and_interval([g["estimate"] for g in got])
         mean, ci = stat["mean"], stat.get("ci95")
-        # the headline estimator's bias does not average out over seeds: its allowance widens the seeds' interval too
-        allowance = chosen["allowance"] if c.key == chosen["claim"] else None
+        # the headline estimator's bias does not average out over seeds, while their interval shrinks with their
+        # number: the seeds' interval is widened by the estimator's largest |bias| in the study
+        allowance = chosen["seed_allowance"] if c.key == chosen["claim"] else None
         calibrated = _calibrated({"ci95": ci}, allowance)
         invalid = [k.name for k in WARNINGS if any(k.name in g["invalidated_by"] for g in got)]
         rows = [{"seed": name, "estimate": g["estimate"], "ci95": g["ci95"], "n": g.get("n"),

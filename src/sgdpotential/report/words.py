@@ -7,7 +7,7 @@ into a string — every number comes from the findings, every prediction from th
 from __future__ import annotations
 
 from ..claims import claim
-from ..pipeline.calibrated import CLAIM_OF
+from ..pipeline.calibrated import CLAIM_OF, ESTIMATORS
 from ..pipeline.calibrated import RULE as CALIBRATION_RULE
 from ..verdicts import ABOVE_NULL_RULE, MOVES_RULE, NULL_RULE, RULE
 
@@ -158,20 +158,22 @@ def _calibration_note(c: dict, head: dict) -> str:
     cal = (head.get("calibration") or {}).get("by_estimator", {}).get(name)
     if not cal:
         return ""
-    (b0, b1), (c0, c1) = cal["bias_range"], cal["coverage_range"]
+    (b0, b1), c0 = cal["bias_range"], cal["coverage_range"][0]
+    median = f"a median {cal['coverage_median']:.0%} of a cell's windows, " if "coverage_median" in cal else ""
     return (f"biased in the calibration on linear models, by {b0:+.2f} to {b1:+.2f}, its 95% interval covering the "
-            f"population ψ in {c0:.0%}–{c1:.0%} of the cases")
+            f"population ψ in {median}{c0:.0%} of the windows in the worst cell")
 
 
-#: How each ψ claim's estimator is named in the headline.
-_ESTIMATOR_NAMES = {"psi": "Feng & Tu's way (variances along the window's own principal directions",
-                    "psi_heldout": "held out (directions from the first half of the window, variances from the second"}
+def _estimator_name(key: str) -> str:
+    """'held out (directions from …' — an estimator's name and, opened in parentheses, what it does."""
+    name, what = ESTIMATORS[next(n for n, k in CLAIM_OF.items() if k == key)].split(": ", 1)
+    return f"{name} ({what}"
 
 
 def _psi_sentence(c: dict, head: dict, lead: str) -> str:
     """One ψ estimator's sentence: estimate, interval, what the calibration says of it, verdict, how K moves it."""
     note = _calibration_note(c, head)
-    text = (f"{lead}ψ = {c['estimate']:.2f} {_pair(c['ci95'])} {_ESTIMATOR_NAMES[c['key']]}"
+    text = (f"{lead}ψ = {c['estimate']:.2f} {_pair(c['ci95'])} {_estimator_name(c['key'])}"
             f"{'; ' + note if note else ''}) over {c['n']} directions: {verdict_text(c)} with {feng_tu(c)}")
     if (k := view_text(c, "k")) is not None:
         where = _where_consistent(c, "k")
@@ -323,8 +325,8 @@ def ensemble_sentences(ens: dict, model: dict | None = None) -> list[str]:
     if psi is not None:
         seeds = view_text(psi, "seed")
         how = {"psi": "Feng & Tu's way", "psi_heldout": "held out"}[lead]
-        allowance = (f", widened by the calibrated bias allowance ± {psi['allowance']:g}" if psi.get("ci95_raw")
-                     else "")
+        allowance = (f", widened by ± {psi['allowance']:.2f}, the estimator's largest |bias| in the calibration"
+                     if psi.get("ci95_raw") else "")
         out.append(f"Over {n} replicas of {opt} ({replicas_differ(ens)}), ψ {how} (the estimator the calibration "
                    f"supports) at each run's K = {psi['estimate']:.2f} {_pair(psi['ci95'])} ({psi['interval']}"
                    f"{allowance}): {verdict_text(psi)} with {feng_tu(psi)}; "
