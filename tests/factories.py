@@ -38,3 +38,15 @@ def noisy(sample_shape, n_classes):
 
 
 NOT_CALLABLE = 3
+
+
+def wrong_input(sample_shape, n_classes):
+    """A forward that breaks on the data set's shape: a linear layer sized for 3-channel 32×32 images."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, n_classes))
+
+
+def wrong_output(sample_shape, n_classes):
+    """Runs, but returns one score too many per sample."""
+    import math
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(sample_shape), n_classes + 1))

@@ -171,3 +171,12 @@ def test_options_reach_the_run_configuration(tmp_path):
     c = json.loads((out / "config.json").read_text())
     assert c["hidden"] == [16, 16] and c["activation"] == "tanh" and c["ages"] == []
     assert c["train"]["sampling"] == "replacement" and c["train"]["target_accuracy"] == 0.5
+
+
+def test_help_texts_keep_their_bracketed_names():
+    """Rich markup once swallowed '[grid]' and '[[runs]]' in `sweep --help`; the options' help is printed intact."""
+    result = runner.invoke(app, ["sweep", "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    assert "a run config plus [grid] or [[runs]] (a grid of values, or a list)." in " ".join(result.output.split())
+    bad = runner.invoke(app, ["sweep", "--out", "never"])  # an error sentence with brackets is printed as written
+    assert bad.exit_code == 2 and "(or a sweep file with [grid] or [[runs]])" in bad.stderr

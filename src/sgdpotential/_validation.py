@@ -13,7 +13,7 @@ import numbers
 
 from .errors import ConfigError
 
-__all__ = ["check_scalar", "shown"]
+__all__ = ["check_fields", "check_scalar", "shown"]
 
 
 def shown(value) -> str:
@@ -78,3 +78,47 @@ def check_scalar(value, name: str, kind: type = float, *, min_val=None, max_val=
     if max_val is not None and (v > max_val or (v == max_val and not closed_high)):
         raise problem
     return v
+
+
+_KINDS = {
+    "int": ("an integer", lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)),
+    "float": ("a number", lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "dict": ("a table", lambda v: isinstance(v, dict)),
+    "list[int]": ("a list of integers", lambda v: isinstance(v, list | tuple) and all(
+        isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in v)),
+    "None": ("unset", lambda v: v is None),
+}
+
+
+def check_fields(cls, mapping: dict, where: str, *, error: type[ValueError] = ConfigError) -> None:
+    """Check that every key of ``mapping`` is a field of the dataclass ``cls`` and that its value has the field's
+    declared type (``int``, ``float``, ``str``, ``bool``, ``dict``, ``list[int]``, each optionally ``| None``);
+    else ``error`` in one sentence naming the key, the value and what to give.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class C:
+    ...     hidden: list[int]
+    ...     lr: float = 0.1
+    >>> check_fields(C, {"hidden": "50"}, "config file 'a.toml'")
+    Traceback (most recent call last):
+    ...
+    sgdpotential.errors.ConfigError: config file 'a.toml': hidden = '50' must be a list of integers.
+    """
+    from dataclasses import fields
+
+    declared = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ if isinstance(f.type, type) else
+                str(f.type) for f in fields(cls)}  # "int | None" whether the annotations are strings or not
+    for key, value in mapping.items():
+        if key not in declared:
+            raise error(f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(declared))}.")
+        kinds = [k.strip() for k in declared[key].split("|")]
+        if not all(k in _KINDS for k in kinds):  # a type this check does not know: the dataclass's own checks
+            continue
+        if not any(_KINDS[k][1](value) for k in kinds):
+            need = " or ".join(_KINDS[k][0] for k in kinds)
+            raise error(f"{where}: {key} = {shown(value)} must be {need}.")

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
 from ._atomic import savez_atomic
+from ._progress import progress_reporter
 from .claims import BOLTZMANN_SLOPE, PAPER_N
 from .errors import ConfigError, DecompositionError
 from .pipeline.rundir import RunDir
@@ -31,7 +34,7 @@ err = Console(stderr=True, soft_wrap=True)  # one sentence per error, never re-w
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # a sentence's [train] is not markup
     return typer.Exit(code=2)
 
 
@@ -161,7 +164,7 @@ def _int_list(name: str, text: str | None) -> list[int] | None:
 
 def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
                     hidden=None, activation=None, target_accuracy=None, ages=None, sampling=None, base=None,
-                    model=None, momentum=None, optimizer=None):
+                    model=None, momentum=None, optimizer=None, threads=None):
     """The run configuration: ``base`` (a loaded config file) or the preset, with the options given here."""
     from .pipeline.config import preset as make_preset
     from .pipeline.config import with_overrides
@@ -169,7 +172,7 @@ def _record_options(preset, dataset, params, components, lr, batch_size, seed, w
     over = dict(dataset=dataset, params=params, components=components, lr=lr, batch_size=batch_size, seed=seed,
                 window_epochs=window_epochs, stride=stride, device=device, hidden=_int_list("hidden", hidden),
                 activation=activation, target_accuracy=target_accuracy, ages=_int_list("ages", ages),
-                sampling=sampling, model=model, momentum=momentum, optimizer=optimizer)
+                sampling=sampling, model=model, momentum=momentum, optimizer=optimizer, threads=threads)
     try:
         return with_overrides(base, **over) if base is not None else make_preset(preset, **over)
     except ConfigError as exc:
@@ -191,24 +194,6 @@ def _replace(out: Path | None, force: bool, resume: bool, cfg) -> None:
         shutil.rmtree(out)
 
 
-def _progress_bar():
-    """A rich progress bar on stderr and a ``progress(phase, done, total)`` callback that drives it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description:9s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err)
-    tasks = {}
-
-    def progress(phase, done, total):
-        if not tasks:
-            bar.start()  # only once work starts: bad input fails before any bar is drawn
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(phase, total=total)
-        bar.update(tasks[phase], completed=done, total=total)
-
-    return bar, progress
-
-
 def _default_out(out: Path | None, name: str, resume: bool) -> Path:
     """--out, or runs/<name>-<time> for a fresh run."""
     import time
@@ -217,25 +202,37 @@ def _default_out(out: Path | None, name: str, resume: bool) -> Path:
         return out
     if resume:
         raise _fail("--resume needs --out, the run directory to continue.")
-    out = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.parent.mkdir(exist_ok=True)
-    return out
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _stages(run_dir: Path, stages, *, config=None, resume: bool = False, rungs=None) -> RunDir:
-    """The pipeline's stages with a progress bar; a ConfigError becomes one sentence and exit code 2."""
+@contextmanager
+def _default_parent(out: Path, default: bool):
+    """For a default --out: make runs/ for the run, and remove it again if the run left nothing in it."""
+    made = default and not out.parent.exists()
+    if made:
+        out.parent.mkdir()
+    try:
+        yield
+    finally:
+        if made:
+            with suppress(OSError):
+                out.parent.rmdir()  # only when empty
+
+
+def _stages(run_dir: Path, stages, *, config=None, resume: bool = False, rungs=None, quiet: bool = False,
+            threads: int | None = None) -> RunDir:
+    """The pipeline's stages with progress; a ConfigError becomes one sentence and exit code 2."""
     from .pipeline.stages import run_stages
     from .report import PAGES
 
     if config is not None and not resume and run_dir.parent.exists() and not os.access(run_dir.parent, os.W_OK):
         raise _fail(f"cannot write into {str(run_dir.parent)!r} (permission denied); choose another --out.")
-    bar, progress = _progress_bar()
     try:
-        return run_stages(run_dir, stages, config=config, resume=resume, progress=progress, rungs=rungs, pages=PAGES)
+        with progress_reporter(err, quiet=quiet) as progress:
+            return run_stages(run_dir, stages, config=config, resume=resume, progress=progress, rungs=rungs,
+                              pages=PAGES, threads=threads)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
-    finally:
-        bar.stop()
 
 
 # the options shared by `record` and `run`, declared once
@@ -263,6 +260,11 @@ ModelOpt = Annotated[str | None, typer.Option(help="mlp, lenet, lenet-bn, resnet
 MomentumOpt = Annotated[float | None, typer.Option(help="Heavy-ball momentum μ in [0, 1) (0: plain SGD).")]
 OptimizerOpt = Annotated[str | None, typer.Option(help="sgd, adam or rmsprop (Adam/RMSprop: laws approximate).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
+ThreadsOpt = Annotated[int | None, typer.Option(help="Torch (and BLAS) threads of every stage (default: per stage, "
+                                               "chosen by bench/bench_threads.py, at most the cores available); "
+                                               "recorded in the provenance.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress (errors and results still print). "
+                                        "Without a terminal, progress is plain lines on stderr.")]
 
 
 @app.command()
@@ -288,6 +290,8 @@ def record(
     optimizer: OptimizerOpt = None,
     resume: ResumeOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
 ):
     """Train with SGD, record the window (and the later ages) into trajectory stores, and run their PCA."""
     from .pipeline.stages import plan
@@ -295,9 +299,11 @@ def record(
     preset = preset or "feng-tu"
     cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
                           hidden, activation, target_accuracy, ages, sampling, model=model, momentum=momentum,
-                          optimizer=optimizer)
+                          optimizer=optimizer, threads=threads)
     _replace(out, force, resume, cfg)
-    _print_record(_stages(_default_out(out, preset, resume), plan(last="ages"), config=cfg, resume=resume))
+    path = _default_out(out, preset, resume)
+    with _default_parent(path, out is None):
+        _print_record(_stages(path, plan(last="ages"), config=cfg, resume=resume, quiet=quiet))
 
 
 @app.command()
@@ -331,6 +337,9 @@ def run(
     vary: Annotated[str, typer.Option(help="What the replicas differ in: sampler (minibatch seeds seed … seed+R−1, "
                                       "one initialisation), init (initialisations model_seed … model_seed+R−1) "
                                       "or both (independent runs).")] = "sampler",
+
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
 ):
     """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
     if config is not None and preset is not None:
@@ -346,11 +355,11 @@ def run(
             raise _fail(str(exc)) from exc
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
                               device, hidden, activation, target_accuracy, ages, sampling, base=base, model=model,
-                              momentum=momentum, optimizer=optimizer)
+                              momentum=momentum, optimizer=optimizer, threads=threads)
     else:
         cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
                               device, hidden, activation, target_accuracy, ages, sampling, model=model,
-                              momentum=momentum, optimizer=optimizer)
+                              momentum=momentum, optimizer=optimizer, threads=threads)
     if replicas > 1:
         from .pipeline.ensemble import replica_configs
 
@@ -360,11 +369,13 @@ def run(
             raise _fail(str(exc)) from exc
     _replace(out, force, resume, cfg)
     if replicas > 1:
-        _run_replicas(cfg, preset, out, resume, replicas, vary, with_ladder)
+        _run_replicas(cfg, preset, out, resume, replicas, vary, with_ladder, quiet)
         return
     from .pipeline.stages import plan
 
-    rd = _stages(_default_out(out, preset, resume), plan(ladder=with_ladder), config=cfg, resume=resume)
+    path = _default_out(out, preset, resume)
+    with _default_parent(path, out is None):
+        rd = _stages(path, plan(ladder=with_ladder), config=cfg, resume=resume, quiet=quiet)
     _print_record(rd)
     _print_summary(rd)
     if with_ladder:
@@ -372,20 +383,18 @@ def run(
 
 
 def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: int, vary: str,
-                  with_ladder: bool) -> None:
+                  with_ladder: bool, quiet: bool = False) -> None:
     from .pipeline.ensemble import run_replicas
     from .report import PAGES
     from .report.words import ensemble_sentences
 
-    out = _default_out(out, f"{preset}-x{replicas}", resume)
-    bar, progress = _progress_bar()
+    default, out = out is None, _default_out(out, f"{preset}-x{replicas}", resume)
     try:
-        dirs, ens = run_replicas(cfg, out, replicas, vary=vary, resume=resume, with_ladder=with_ladder,
-                                 progress=progress, pages=PAGES)
+        with _default_parent(out, default), progress_reporter(err, quiet=quiet) as progress:
+            dirs, ens = run_replicas(cfg, out, replicas, vary=vary, resume=resume, with_ladder=with_ladder,
+                                     progress=progress, pages=PAGES)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
-    finally:
-        bar.stop()
     table = Table(title=f"{replicas} replicas in {out} ({RunDir.ENSEMBLE})", title_justify="left")
     for col in ("run", "ψ", "95% CI (within run)"):
         table.add_column(col)
@@ -397,7 +406,7 @@ def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: in
     model = RunDir(dirs[0]).load(RunDir.SUMMARY).get("model")
     _print_scorecard(ens.get("findings") or {"claims": []}, model, "claims over the seeds (ensemble.json)")
     for sentence in ensemble_sentences(ens, model):
-        console.print(f"• {sentence}", highlight=False, soft_wrap=True)
+        console.print(f"• {escape(sentence)}", highlight=False, soft_wrap=True)
     _print_ensemble_views(ens)
 
 
@@ -417,11 +426,12 @@ def _print_ensemble_views(ens: dict) -> None:
 
 
 @app.command("analyze")
-def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")]):
+def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")],
+                threads: ThreadsOpt = None, quiet: QuietOpt = False):
     """Redo the analysis of a run from its stored arrays (no retraining): summary.json, figures, report.html."""
     from .pipeline.stages import plan
 
-    _print_summary(_stages(run_dir, plan("analysis")))
+    _print_summary(_stages(run_dir, plan("analysis"), quiet=quiet, threads=threads))
 
 
 @app.command()
@@ -430,7 +440,8 @@ def sweep(
                                                    "--grid lr=0.05,0.1 --grid seed=0,1.")] = None,
     preset: Annotated[str | None, typer.Option(help="Preset of every run (default quick); not with --config.")] =
         None,
-    config: Annotated[Path | None, typer.Option(help="Sweep file (TOML): a run config plus [grid] or [[runs]].")] =
+    config: Annotated[Path | None, typer.Option(help="Sweep file (TOML): a run config plus "
+                                                   "\\[grid] or \\[\\[runs]] (a grid of values, or a list).")] =
         None,
     out: Annotated[Path | None, typer.Option(help="Sweep directory (default: sweeps/<preset>-<time>).")] = None,
     backend: Annotated[str, typer.Option(help="local (a process pool here) or ray.")] = "local",
@@ -443,6 +454,8 @@ def sweep(
                                            "seed together, as vectorised replicas.")] = False,
     allow_failures: Annotated[bool, typer.Option("--allow-failures", help="Exit 0 even when some runs failed "
                                                  "(they are listed in results.csv either way).")] = False,
+
+    quiet: QuietOpt = False,
 ):
     """Run a grid (or list) of runs over any setting, locally or on Ray; results.csv, figures, sweep.html.
     Rerunning the same command skips finished runs and retries failed ones."""
@@ -473,13 +486,10 @@ def sweep(
             out.parent.mkdir(exist_ok=True)
         from .report import PAGES
 
-        bar, progress = _progress_bar()
-        try:
+        with progress_reporter(err, quiet=quiet) as progress:
             res = run_sweep(base, out, axes=axes if runs is None else None, runs=runs, backend=backend,
                             workers=workers, address=address, gpus_per_run=gpus_per_run, with_ladder=with_ladder,
                             replicas=replicas, progress=progress, pages=PAGES)
-        finally:
-            bar.stop()
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     table = Table(title=f"sweep {res.out}", title_justify="left")
@@ -496,7 +506,7 @@ def sweep(
     from .report.words import sweep_sentences
 
     for sentence in sweep_sentences(res.rows, res.fits):
-        console.print(f"• {sentence}", highlight=False)
+        console.print(f"• {escape(sentence)}", highlight=False)
     console.print(f"results: {res.out / 'results.csv'}, report: {res.out / 'sweep.html'}")
     failed = [r["name"] for r in res.rows if r["status"] != "done"]
     if failed and not allow_failures:
@@ -511,12 +521,15 @@ def ladder_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")],
     rungs: Annotated[str, typer.Option(help="Replays to run: comma-separated among batch, full, isotropic.")] =
         "batch,full,isotropic",
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
 ):
     """Which ingredient makes IVF: replay the run on its linearized models (minibatch Hessian, full Hessian,
     isotropic noise), fit a linear SDE to θ(t), measure closure; writes ladder.json and updates report.html."""
     from .pipeline.stages import plan
 
-    _stages(run_dir, plan("ladder"), rungs=tuple(r.strip() for r in rungs.split(",") if r.strip()))
+    _stages(run_dir, plan("ladder"), rungs=tuple(r.strip() for r in rungs.split(",") if r.strip()), quiet=quiet,
+            threads=threads)
     _print_ladder(run_dir)
 
 
@@ -541,7 +554,7 @@ def _print_ladder(run_dir) -> None:
                       f"{r['subspace_variance']:.3g}", "—" if r["median_ratio"] is None else f"{r['median_ratio']:.3g}")
     console.print(table)
     for sentence in ladder_sentences(lad, s.get("findings"), opt):
-        console.print(f"• {sentence}", highlight=False)
+        console.print(f"• {escape(sentence)}", highlight=False)
 
 
 def _print_scorecard(findings: dict, model: dict | None, title: str) -> None:
@@ -566,11 +579,11 @@ def _print_summary(run_dir) -> None:
     findings = s.get("findings") or {"claims": []}
     _print_scorecard(findings, s.get("model"), "claims (summary.json findings)")
     for sentence in sentences(s):
-        console.print(f"• {sentence}", highlight=False, soft_wrap=True)
+        console.print(f"• {escape(sentence)}", highlight=False, soft_wrap=True)
     for name, message in warning_lines(s.get("warnings", []), findings):
-        console.print(f"[yellow]warning[/] {name}: {message}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning[/] {name}: {escape(message)}", highlight=False, soft_wrap=True)
     for sentence in describe(s):
-        console.print(f"  {sentence}", highlight=False, soft_wrap=True)
+        console.print(f"  {escape(sentence)}", highlight=False, soft_wrap=True)
     st = s.get("stationarity")
     scan, ages = s.get("k_scan"), s.get("ages")
     if scan:
@@ -664,6 +677,8 @@ def calibrate(
     network: Annotated[Path | None, typer.Option(
         "--network", help="Also calibrate on the linear model with this recorded run's H and C (a run directory; "
                           "its recorded weights, one Hessian-vector product each).")] = None,
+
+    quiet: QuietOpt = False,
 ):
     """Calibrate the ψ estimators where the truth is known: bias, spread and 95%-interval coverage of Feng & Tu's,
     the held-out and the independent-window estimator against the population ψ of the linear model's window law.
@@ -687,12 +702,9 @@ def calibrate(
             cases.append(network_case(network))
         except (ConfigError, DecompositionError) as exc:
             raise _fail(str(exc)) from exc
-    bar, progress = _progress_bar()
-    try:
-        result = study(cases, windows=windows, seed=seed,
-                       progress=lambda name, r, j, n: progress(f"{name}, r = {r}", j, n))
-    finally:
-        bar.stop()
+    with progress_reporter(err, quiet=quiet) as progress:
+        result = study(cases, windows=windows, seed=seed, progress=None if progress is None else
+                       lambda name, r, j, n: progress(f"{name}, r = {r}", j, n))
     try:
         write_json_atomic(out, result)
     except OSError as exc:
@@ -714,6 +726,11 @@ def calibrate(
 
 
 def main() -> None:  # console-script entry point
+    # OpenMP threads that finish a parallel region sleep instead of spinning (unless the user chose otherwise): alone
+    # it costs nothing, and two processes on two busy cores no longer burn each other's time in spin-waits (the
+    # probes of two runs at once: 2.75× the time of one alone with spinning, 1.76× without; bench_contention.py).
+    # Set here, before torch (and its libgomp, which reads it once) is imported by a command.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app()
 
 

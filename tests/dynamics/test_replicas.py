@@ -72,7 +72,14 @@ def test_bad_input(digits, tmp_path):
 
 def test_a_diverging_replica_is_named_and_nothing_is_left(digits, tmp_path):
     cfgs = [TrainConfig(burn_in_epochs=0, window_steps=200, lr=lr) for lr in (0.1, 1e6)]
-    with pytest.raises(TrainingDiverged, match=r"SGD in replica 1 \(seed 0\) diverged by step \d+: the weights became "
-                       r"non-finite; lr is too large for this network \(lr = 1e\+06\) — try lr ≤ 100000\."):
+    with pytest.raises(TrainingDiverged, match=r"SGD in replica 1 \(seed 0\) diverged by step 8 \(epoch 1\): the "
+                       r"weights became non-finite; lr is too large for this network \(lr = 1e\+06\) — try lr ≤ "
+                       r"100000\."):
+        train_replicas(sp.build_mlp(WIDTHS), digits, cfgs, [tmp_path / "a.zarr", tmp_path / "b.zarr"])
+    assert list(tmp_path.iterdir()) == []
+    cfgs[1].lr = 200  # finite but exploding: the ReLUs die with huge, frozen weights (issue 26)
+    with pytest.raises(TrainingDiverged, match=r"SGD in replica 1 \(seed 0\) diverged by step 8 \(epoch 1\): the "
+                       r"minibatch loss reached [0-9.]+e\+\d\d, more than 10000 times its first value 2\.3\d\d; lr is "
+                       r"too large for this network \(lr = 200\) — try lr ≤ 100\."):
         train_replicas(sp.build_mlp(WIDTHS), digits, cfgs, [tmp_path / "a.zarr", tmp_path / "b.zarr"])
     assert list(tmp_path.iterdir()) == []

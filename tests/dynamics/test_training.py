@@ -83,7 +83,18 @@ def test_burn_in_until_target_accuracy(tmp_path):
     assert res.trajectory.metadata["burn_in"]["epochs"] == res.burn_in_epochs >= 1
 
 
-def test_divergence_names_the_step(tmp_path):
+def test_an_exploding_loss_stops_the_run_at_its_step(tmp_path):
+    with pytest.raises(TrainingDiverged, match=r"SGD diverged at step 2 \(epoch 1\): the minibatch loss reached "
+                       r"[0-9.e+]+, more than 10000 times ln C = 2\.303, the loss of a uniform guess \(the first was "
+                       r"lower\); lr is too large for this network \(lr = 1e\+06\) — try lr ≤ 100000\."):
+        small_run(tmp_path, lr=1e6)
+    assert list(tmp_path.iterdir()) == []  # it stopped in the first epoch, before any checkpoint or store
+
+
+def test_a_non_finite_loss_names_the_step(tmp_path, monkeypatch):
+    from sgdpotential.dynamics import training
+
+    monkeypatch.setattr(training, "exploded", lambda loss, scale: not np.isfinite(loss))  # the non-finite check only
     with pytest.raises(TrainingDiverged, match=r"SGD diverged at step \d+ \(epoch \d+\): the minibatch loss became "
                        r"(nan|inf); lr is too large for this network \(lr = 1e\+06\) — try lr ≤ 100000\."):
         small_run(tmp_path, lr=1e6)
@@ -206,3 +217,16 @@ def test_a_continued_window_is_the_later_age_of_the_same_run(tmp_path, sampling)
     with pytest.raises(ConfigError, match="ages must be at least the window length apart"):
         train(build_mlp([64, 16, 16, 10], seed=0), DIGITS, TrainConfig(**base, age_epochs=1, window_steps=50),
               tmp_path / "early.zarr", params="all", start=cont.state)
+
+
+def test_the_explosion_scale_is_the_first_loss_but_never_below_a_uniform_guess():
+    import math
+
+    from sgdpotential.dynamics.optimizers import EXPLOSION, exploded, explosion_scale
+
+    assert explosion_scale(2.5, 10, "cross_entropy") == (2.5, "its first value 2.5")
+    scale, name = explosion_scale(1e-4, 10, "cross_entropy")  # a pretrained model, or an old checkpoint (0)
+    assert scale == math.log(10) and name == "ln C = 2.303, the loss of a uniform guess (the first was lower)"
+    assert explosion_scale(0.0, 10, "mse") == (0.0, "its first value 0")
+    assert not exploded(1.0, scale) and exploded(EXPLOSION * scale * 1.01, scale)
+    assert exploded(float("nan"), 0.0) and not exploded(1e300, 0.0)  # no scale: only a non-finite loss stops it

@@ -42,8 +42,10 @@ def test_every_age_is_a_complete_window_of_the_same_run(aged_run):
     assert [r["epochs"] for r in rows] == [first["target_epochs"] + a for a in (0, 3, 6)]
     for age in (3, 6):
         child = out / "ages" / f"age-{age}"
-        for name in ("config.json", "record.json", "pca.npz", "probes.npz", "summary.json", "trajectory.zarr"):
+        for name in ("config.json", "record.json", "pca.npz", "probes.npz", "summary.json", "trajectory.zarr",
+                     "report.html", "figures/views.png"):
             assert (child / name).exists(), name
+        assert f'<a href="ages/age-{age}/report.html">age {age}</a>' in (out / "report.html").read_text()
         cs = json.loads((child / "summary.json").read_text())
         assert cs["burn_in"]["age_epochs"] == age and cs["burn_in"]["target_epochs"] == first["target_epochs"]
         assert cs["config"]["ages"] == [] and cs["config"]["train"]["age_epochs"] == age
@@ -82,7 +84,7 @@ def test_a_later_age_equals_a_fresh_run_opened_at_that_age(aged_run, tmp_path):
     ("1", "age 1 opens its window 1 epoch\\(s\\) after the window at age 0, which lasts 2 epochs"),
     ("3, 4", "age 4 opens its window 1 epoch\\(s\\) after the window at age 3"),
     ("-2", "ages = -2"),
-    ('"x"', "ages = 'x'"),
+    ('"x"', r"config file '.*c.toml': ages = \['x'\] must be a list of integers\."),  # typed when read
 ])
 def test_bad_ages_are_refused_before_any_work(tmp_path, ages, message):
     (tmp_path / "c.toml").write_text(CONFIG.format(ages=ages))

@@ -130,7 +130,7 @@ def test_config_file_force_and_bad_outputs(tmp_path):
     assert r.exit_code == 2 and "is not valid TOML" in r.stderr
     bad.write_text('preset = "quick"\nlearning_rate = 0.1\n')
     r = runner.invoke(app, ["run", "--config", str(bad), "--out", str(tmp_path / "x")])
-    assert r.exit_code == 2 and "unknown configuration key 'learning_rate'" in r.stderr
+    assert r.exit_code == 2 and "unknown key 'learning_rate'; known keys are" in r.stderr
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     r = runner.invoke(app, ["run", "--preset", "quick", "--out", str(blocker / "run")])

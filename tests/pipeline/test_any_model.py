@@ -51,6 +51,17 @@ def test_a_user_factory_runs_and_groupnorm_raises_no_warning(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--model", "factories:missing"], "cannot import 'missing' from module 'factories'"),
     (["--model", "factories:not_a_module"], "the factory returned str, not a torch.nn.Module"),
+    (["--model", "factories:broken"], "model = 'factories:broken': factory(sample_shape=(1, 8, 8), n_classes=10) "
+                                      "raised ValueError: needs colour images."),
+    (["--model", "factories:wrong_input", "--params", "all"],
+     "model = 'factories:wrong_input': its forward pass failed on a batch of shape (2, 1, 8, 8) (2 samples of the "
+     "data set 'digits') with RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x64 and 3072x10); make it "
+     "accept (B, *sample_shape) inputs."),
+    (["--model", "factories:wrong_output", "--params", "all"],
+     "model = 'factories:wrong_output': on a batch of shape (2, 1, 8, 8) it returned (2, 11), not (2, 10)"),
+    (["--components", "5000"], "components = 5000 is more than this window can have: its 280 snapshots of 1024 "
+                               "recorded weights give at most 279 principal directions (min(T − 1, N)); give "
+                               "components ≤ 279, or a longer window."),
     (["--model", "factories:noisy", "--params", "all"], "eval-mode output for a sample changes"),
     (["--model", "lenet", "--dataset", "mnist1d"], "model = 'lenet' needs images of shape (C, H, W)"),
     (["--model", "resnet-bn", "--params", "hidden"], "params = 'hidden' needs at least two hidden layers"),
@@ -73,3 +84,19 @@ def test_replicas_refuse_batchnorm_and_adaptive_optimizers_before_any_work(tmp_p
     adam = runner.invoke(app, ["run", "--preset", "quick", "--optimizer", "adam", "--replicas", "2", "--out",
                                str(out)])
     assert adam.exit_code == 2 and "replicas train plain SGD" in adam.stderr and not out.exists()
+
+
+def test_a_factory_is_imported_from_the_current_folder(tmp_path):
+    """As uvicorn and gunicorn import apps: `--model mymodels:factory` works from the folder holding mymodels.py,
+    with no PYTHONPATH — here a factory that raises, so that the import is shown without training anything."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "mymodels.py").write_text("def factory(sample_shape, n_classes):\n    raise ValueError('seen')\n")
+    r = subprocess.run([sys.executable, "-c", "from sgdpotential.cli import main; main()", "run", "--preset", "quick",
+                        "--model", "mymodels:factory", "--out", "run"], cwd=tmp_path, capture_output=True, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert r.returncode == 2, r.stderr
+    assert "factory(sample_shape=(1, 8, 8), n_classes=10) raised ValueError: seen." in " ".join(r.stderr.split())
+    assert not (tmp_path / "run").exists()

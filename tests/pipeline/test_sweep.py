@@ -88,7 +88,8 @@ def test_a_failing_run_does_not_stop_the_others_and_is_retried(tmp_path):
     rows = {r["name"]: r for r in _table(out / "results.csv")}
     assert rows["lr=0.1"]["status"] == "done" and rows["lr=0.1"]["psi"]
     assert rows["lr=1000000.0"]["status"] == "failed"
-    assert "TrainingDiverged: SGD diverged at step" in rows["lr=1000000.0"]["error"]
+    assert rows["lr=1000000.0"]["error"].startswith("SGD diverged at step")  # the sentence the command line prints
+    assert "(lr = 1e+06) — try lr ≤ 100000." in rows["lr=1000000.0"]["error"]
     assert "SGD diverged" in json.loads((out / "lr=1000000.0" / "failed.json").read_text())["error"]
     stamp = (out / "lr=0.1" / "summary.json").stat().st_mtime_ns
     again = sweep(base, out, axes={"lr": [0.1, 1e6]}, workers=2)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._repr import concise_repr
 from .._validation import check_scalar
 from ..claims import PAPER_N
 from ..theory import Decomposition, LinearSGD, entropy_production_of, rotation_planes
@@ -36,6 +37,8 @@ class DemoResult:
     q_over_d : ‖Q‖_F/‖D‖_F. entropy_production : e_p per step. top_rotation : largest q_k.
     lr, batch_size : the SGD parameters used.
     """
+
+    __repr__ = concise_repr
 
     decomposition: Decomposition
     variances: np.ndarray

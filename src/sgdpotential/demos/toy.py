@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._repr import concise_repr
 from .._validation import check_scalar
 from ..errors import ConfigError
 from ..theory import LinearSGD
@@ -36,6 +37,8 @@ class ToyResult:
     eq24 : (n,) L0²(M⁰_ii)²σ²_θ,i, the paper's Eq. (24).
     psi, noise_vs_flatness : PowerLawFit of variance and of D_ii against F_i.
     """
+
+    __repr__ = concise_repr
 
     flatness: np.ndarray
     curvature: np.ndarray

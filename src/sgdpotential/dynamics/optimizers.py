@@ -13,7 +13,13 @@ import torch
 
 from ..errors import TrainingDiverged
 
-__all__ = ["OPTIMIZERS", "diverged", "make_optimizer", "preconditioner"]
+__all__ = ["EXPLOSION", "OPTIMIZERS", "diverged", "exploded", "explosion_scale", "make_optimizer", "preconditioner"]
+
+#: A minibatch loss above this many times the first step's loss ends the run as diverged, like a non-finite one:
+#: at initialisation the loss is at its largest scale (cross-entropy ≈ ln C), so a loss 10⁴ times larger means
+#: the step size has thrown the weights out (a lr far too large kills the ReLUs with finite, frozen weights
+#: that would otherwise burn every burn-in epoch and leave a window without variance).
+EXPLOSION = 1e4
 
 #: The optimizers a run trains with: SGD (plain or heavy-ball), Adam and RMSprop (torch's implementations).
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -50,6 +56,23 @@ def preconditioner(opt: torch.optim.Optimizer, params) -> torch.Tensor | None:
             v = state["square_avg"]
         out.append((1.0 / (v.sqrt() + group["eps"])).reshape(-1))
     return torch.cat(out)
+
+
+def explosion_scale(first: float | None, n_classes: int | None, loss: str) -> tuple[float, str]:
+    """The loss scale an explosion is measured against, and its name for the message: the first step's minibatch
+    loss, but never below ln C for cross-entropy (the loss of a uniform guess — so that a run resumed from an old
+    checkpoint, or a pretrained model, with a tiny first loss is not stopped by an ordinary spike)."""
+    floor = math.log(n_classes) if loss == "cross_entropy" and n_classes and n_classes > 1 else 0.0
+    first = 0.0 if first is None or not math.isfinite(first) else first
+    if first >= floor:
+        return first, f"its first value {first:.4g}"
+    return floor, f"ln C = {floor:.4g}, the loss of a uniform guess (the first was lower)"
+
+
+def exploded(loss: float, scale: float) -> bool:
+    """Whether the minibatch ``loss`` is not finite or above :data:`EXPLOSION` × ``scale`` (no bound when the scale
+    is not positive)."""
+    return not math.isfinite(loss) or (scale > 0 and loss > EXPLOSION * scale)
 
 
 def diverged(what: str, when: str, symptom: str, lr: float, *, why: str = "lr is too large for it") -> TrainingDiverged:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._repr import concise_repr
 from .._validation import check_scalar
 from ..errors import ConfigError
 from ..nn.models import requested_names
@@ -57,6 +58,8 @@ class ReplayResult:
         Wall time of the recorded steps.
     steps_per_second : float
     """
+
+    __repr__ = concise_repr
 
     trajectory: Trajectory
     hessian: str

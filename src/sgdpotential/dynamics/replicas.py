@@ -28,7 +28,7 @@ from ..nn.data import Dataset
 from ..nn.models import select_parameters
 from ..nn.objective import per_sample_loss
 from ..trajectory import Trajectory
-from .optimizers import diverged
+from .optimizers import EXPLOSION, diverged, explosion_scale
 from .recorder import BurnIn, WindowRecorder
 from .sampler import MinibatchSampler
 from .training import TrainConfig, TrainResult, store_metadata
@@ -115,6 +115,7 @@ class _Stack:
         self.names = list(self.params)
         self.skeleton = copy.deepcopy(models[0]).to("meta")  # functional_call only needs the structure
         self.n_all = sum(v[0].numel() for v in self.params.values())
+        self.spe = self.cfg.steps_per_epoch(data.n_train)
         self.samplers = [MinibatchSampler(data.n_train, self.cfg.batch_size, self.cfg.sampling, c.seed, self.device)
                          for c in configs]
         # The forward pass is batched over replicas, the backward is plain autograd of the sum of the replicas'
@@ -127,6 +128,8 @@ class _Stack:
         self.leaves = [self.params[k].requires_grad_(True) for k in self.names]
         self.same_lr = len({c.lr for c in configs}) == 1
         self.step_count = 0
+        self.first_loss = None  # (R,): each replica's first minibatch loss, the scale of an explosion
+        self.peak = None  # (R,): each replica's largest minibatch loss since the last check
 
     def step(self, active: np.ndarray) -> None:
         """One SGD step of every replica (``active``: those whose weights are still checked)."""
@@ -134,7 +137,16 @@ class _Stack:
         idx = torch.stack([s.next() for s in self.samplers])  # (R, B): each replica its own minibatch
         out = self.forward(self.params, self.buffers, self.data.X[idx])
         losses = per_sample_loss(out.reshape(R * B, -1), self.data.y[idx].reshape(-1), self.cfg.loss)
-        grads = torch.autograd.grad(losses.view(R, B).mean(1).sum(), self.leaves)
+        per_replica = losses.view(R, B).mean(1)
+        grads = torch.autograd.grad(per_replica.sum(), self.leaves)
+        loss = per_replica.detach()
+        if self.first_loss is None:
+            self.first_loss, self.peak = loss.clone(), loss.clone()
+            self.scales = [explosion_scale(float(v), self.data.n_classes, self.cfg.loss) for v in loss]
+            self.limit = torch.tensor([EXPLOSION * s if s > 0 else float("inf") for s, _ in self.scales],
+                                      device=self.device, dtype=loss.dtype)
+        else:  # NaN propagates through maximum: a non-finite loss stays visible until the check
+            self.peak = torch.maximum(self.peak, loss)
         with torch.no_grad():
             # w ← w − α g exactly as torch.optim.SGD computes it (add with alpha), so that a replica stays on
             # its sequential twin's path as long as the gradients agree
@@ -147,12 +159,18 @@ class _Stack:
         if self.step_count % 64 == 0 or (self.device.type == "cpu" and self.step_count % 8 == 0):
             # checking the loss every step would sync a device; the weights show a divergence just as well
             finite = torch.stack([torch.isfinite(t.detach().reshape(R, -1)).all(1) for t in self.leaves]).all(0)
-            bad = np.flatnonzero(~finite.cpu().numpy() & active)
+            calm = torch.isfinite(self.peak) & (self.peak <= self.limit)
+            bad = np.flatnonzero(~(finite & calm).cpu().numpy() & active)
             if bad.size:
-                c = self.configs[int(bad[0])]
-                raise diverged(f"SGD in replica {int(bad[0])} (seed {c.seed})",
-                               f"by step {self.step_count}", "the weights became non-finite", c.lr,
-                               why="lr is too large for this network")
+                r = int(bad[0])
+                c, peak = self.configs[r], float(self.peak[r])
+                symptom = ("the weights became non-finite" if not bool(finite[r]) else
+                           f"the minibatch loss became {peak}" if not np.isfinite(peak) else
+                           f"the minibatch loss reached {peak:.4g}, more than {EXPLOSION:g} times {self.scales[r][1]}")
+                raise diverged(f"SGD in replica {r} (seed {c.seed})",
+                               f"by step {self.step_count} (epoch {(self.step_count - 1) // self.spe + 1})", symptom,
+                               c.lr, why="lr is too large for this network")
+            self.peak = loss.clone()
 
     @torch.no_grad()
     def accuracy(self) -> torch.Tensor:

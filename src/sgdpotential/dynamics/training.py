@@ -21,6 +21,7 @@ from torch import nn
 
 from .. import __version__
 from .._atomic import atomic_write
+from .._repr import concise_repr
 from .._validation import check_scalar
 from ..errors import ConfigError
 from ..nn.data import Dataset
@@ -28,7 +29,7 @@ from ..nn.models import ParameterSelection, select_parameters
 from ..nn.objective import LOSSES, mean_loss, per_sample_loss
 from ..trajectory import Trajectory
 from .fused import FusedMLPStep
-from .optimizers import diverged, make_optimizer, preconditioner
+from .optimizers import EXPLOSION, diverged, exploded, explosion_scale, make_optimizer, preconditioner
 from .recorder import BurnIn, WindowRecorder
 from .sampler import SAMPLING, MinibatchSampler
 
@@ -187,6 +188,8 @@ class TrainResult:
         (NumPy, ``named_parameters()`` order) when the window opened and when it closed; ``None`` for SGD.
     """
 
+    __repr__ = concise_repr
+
     trajectory: Trajectory
     selection: ParameterSelection
     burn_in_epochs: int
@@ -284,6 +287,8 @@ class _SGDLoop:
         self.sampler = MinibatchSampler(data.n_train, config.batch_size, config.sampling, config.seed, self.device)
         self.spe = config.steps_per_epoch(data.n_train)
         self.step_count = 0
+        self.first_loss = None  # the first step's minibatch loss: the scale an explosion is measured against
+        self.scale = explosion_scale(None, data.n_classes, config.loss)
         self.recent = torch.zeros(self.check_every, device=self.device)
 
     def load(self, state: dict) -> dict:
@@ -291,11 +296,14 @@ class _SGDLoop:
         self.opt.load_state_dict(state["optimizer"])
         self.sampler.load(state["sampler"])
         self.step_count = state["step"]
+        # a checkpoint from before the first loss was kept: no scale of its own, so ln C (cross-entropy) or none
+        self.first_loss = state.get("first_loss", 0.0)
+        self.scale = explosion_scale(self.first_loss, self.data.n_classes, self.config.loss)
         return state
 
     def state(self, phase: str, **extra) -> dict:
         return {"phase": phase, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                "sampler": self.sampler.state(), "step": self.step_count, **extra}
+                "sampler": self.sampler.state(), "step": self.step_count, "first_loss": self.first_loss, **extra}
 
     def step(self) -> None:
         idx = self.sampler.next()
@@ -307,18 +315,36 @@ class _SGDLoop:
             loss.backward()
             self.opt.step()
         self.step_count += 1
+        if self.first_loss is None:  # a fresh start: the first step sets the scale
+            self.first_loss = float(loss.detach())
+            self.scale = explosion_scale(self.first_loss, self.data.n_classes, self.config.loss)
         if self.device.type == "cpu":  # no device to sync: check every step, name the exact one
-            if not math.isfinite(value := loss.item()):
+            if exploded(value := loss.item(), self.scale[0]):
                 raise self._diverged(self.step_count, value)
-            return
-        self.recent[(self.step_count - 1) % self.check_every] = loss.detach()
-        if self.step_count % self.check_every == 0 and not bool(torch.isfinite(self.recent).all()):
-            first = int(torch.nonzero(~torch.isfinite(self.recent))[0, 0])
-            raise self._diverged(self.step_count - self.check_every + first + 1, float(self.recent[first]))
+        else:
+            self.recent[(self.step_count - 1) % self.check_every] = loss.detach()
+            if self.step_count % self.check_every == 0:
+                bad = ~torch.isfinite(self.recent)
+                if self.scale[0] > 0:
+                    bad |= self.recent > EXPLOSION * self.scale[0]
+                if bool(bad.any()):
+                    first = int(torch.nonzero(bad)[0, 0])
+                    raise self._diverged(self.step_count - self.check_every + first + 1, float(self.recent[first]))
+        if self.step_count % self.check_every == 0 and not bool(torch.isfinite(self.flat).all()):
+            # a dead layer can hide non-finite weights behind a finite loss (ReLU(−∞) = 0)
+            raise self._diverged(self.step_count, None)
 
-    def _diverged(self, step: int, value: float):
-        return diverged("SGD", f"at step {step} (epoch {(step - 1) // self.spe + 1})",
-                        f"the minibatch loss became {value}", self.config.lr, why="lr is too large for this network")
+    def _diverged(self, step: int, value: float | None):
+        """The sentence: where (step, epoch), what (the loss or the weights), the learning rate and the fix."""
+        when = "at"
+        if value is None:  # the weights are checked every check_every steps: they went bad since the last check
+            when, symptom = "by", "the weights became non-finite"
+        elif math.isfinite(value):
+            symptom = f"the minibatch loss reached {value:.4g}, more than {EXPLOSION:g} times {self.scale[1]}"
+        else:
+            symptom = f"the minibatch loss became {value}"
+        return diverged("SGD", f"{when} step {step} (epoch {(step - 1) // self.spe + 1})", symptom, self.config.lr,
+                        why="lr is too large for this network")
 
     def evaluate(self) -> tuple[float, float]:
         return evaluate(self.model, self.data, loss=self.config.loss)

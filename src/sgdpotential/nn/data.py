@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._repr import concise_repr
 from ..errors import ConfigError
 
 __all__ = ["DATASETS", "Dataset", "load_dataset"]
@@ -57,6 +58,8 @@ class Dataset:
         (3, 32, 32) for CIFAR-10; (d,) for vectors. Image models unflatten to it
         (:func:`~sgdpotential.nn.models.build_model`).
     """
+
+    __repr__ = concise_repr
 
     X: torch.Tensor
     y: torch.Tensor
@@ -240,14 +243,17 @@ class _BatchUnpickler(pickle.Unpickler):
 def _load_cifar10(name: str, folder: Path) -> Dataset:
     """The five training batches of CIFAR-10's python version: dicts with ``data`` (n × 3072 uint8, the R, G and B
     planes of 32×32 images) and ``labels`` (n ints in 0 … 9)."""
-    from .download import CIFAR10_BATCHES, CIFAR10_FOLDER
+    from .download import CIFAR10_ARCHIVE, CIFAR10_BATCHES, CIFAR10_FOLDER, unpack_cifar10
 
     if (folder / CIFAR10_FOLDER).is_dir():
         folder = folder / CIFAR10_FOLDER
+    elif (folder / CIFAR10_ARCHIVE).is_file() and not (folder / "data_batch_1").is_file():
+        folder = unpack_cifar10(folder / CIFAR10_ARCHIVE, folder)  # the archive as downloaded: unpacked once
     missing = [f for f in CIFAR10_BATCHES if not (folder / f).is_file()]
     if missing:
         raise ConfigError(f"dataset {name!r}: no {missing[0]} in {str(folder)!r}; point cifar10:DIR at the folder "
-                          f"holding CIFAR-10's python batches data_batch_1 … data_batch_5 (cifar-10-batches-py).")
+                          f"holding CIFAR-10's python batches data_batch_1 … data_batch_5 (cifar-10-batches-py) or "
+                          f"{CIFAR10_ARCHIVE}.")
     X, y = [], []
     for file in CIFAR10_BATCHES:
         try:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["CIFAR10_BATCHES", "REMOTE", "cache_dir", "fetch", "fetch_cifar10"]
+__all__ = ["CIFAR10_BATCHES", "REMOTE", "cache_dir", "fetch", "fetch_cifar10", "unpack_cifar10"]
 
 #: name → (download base URL, {file name: published MD5}).
 REMOTE = {
@@ -54,6 +54,7 @@ CIFAR10_BATCHES = {
     "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
 }
 CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 
 
 def cache_dir() -> Path:
@@ -86,19 +87,33 @@ def fetch(name: str, *, timeout: float = 60.0) -> Path:
     base, files = REMOTE[name]
     base = os.environ.get("SGDPOTENTIAL_DATA_URL") or base
     folder = cache_dir() / name
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if nothing gets cached
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-")
-        probe.close()
-    except OSError as exc:
-        raise ConfigError(f"cannot write the data set cache {str(folder)!r} ({exc.strerror or exc}); set "
-                          f"SGDPOTENTIAL_CACHE to a writable folder.") from exc
-    for file, md5 in files.items():
-        target = folder / file
-        if target.is_file() and _md5(target) == md5:
-            continue
-        _download(base.rstrip("/") + "/" + file, target, md5, name, timeout)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-")
+            probe.close()
+        except OSError as exc:
+            raise ConfigError(f"cannot write the data set cache {str(folder)!r} ({exc.strerror or exc}); set "
+                              f"SGDPOTENTIAL_CACHE to a writable folder.") from exc
+        for file, md5 in files.items():
+            target = folder / file
+            if target.is_file() and _md5(target) == md5:
+                continue
+            _download(base.rstrip("/") + "/" + file, target, md5, name, timeout)
+    except ConfigError:
+        _remove_empty(created)
+        raise
     return folder
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed download created, innermost first, as long as they are empty."""
+    for path in folders:
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 def _download(url: str, target: Path, md5: str, name: str, timeout: float) -> None:
@@ -135,28 +150,42 @@ def fetch_cifar10(*, timeout: float = 60.0) -> Path:
     """The folder of CIFAR-10's python batches: the archive downloaded and verified (:func:`fetch`), unpacked
     once into a temporary folder beside the final one and renamed into place only after every training batch's
     MD5 matched the published one (a failed unpacking never looks cached)."""
+    folder = fetch("cifar10", timeout=timeout)
+    return unpack_cifar10(folder / CIFAR10_ARCHIVE, folder)
+
+
+def unpack_cifar10(archive: Path, folder: Path) -> Path:
+    """``folder/cifar-10-batches-py``, unpacked from CIFAR-10's python ``archive`` once (kept while every training
+    batch still has its published MD5): unpacked into a temporary folder beside it and renamed into place only
+    after every batch's MD5 matched. Used for the download and for an archive the user put in ``cifar10:DIR``."""
     import shutil
     import tarfile
+    import zlib
 
-    folder = fetch("cifar10", timeout=timeout)
     target = folder / CIFAR10_FOLDER
     if target.is_dir() and all((target / f).is_file() and _md5(target / f) == m for f, m in CIFAR10_BATCHES.items()):
         return target
-    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".unpack-"))
     try:
-        with tarfile.open(folder / "cifar-10-python.tar.gz", "r:gz") as tar:
+        tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".unpack-"))
+    except OSError as exc:
+        raise ConfigError(f"cannot unpack {str(archive)!r} into {str(folder)!r} ({exc.strerror or exc}); unpack it "
+                          f"yourself (tar xzf {archive.name}) and point cifar10:DIR at the folder "
+                          f"{CIFAR10_FOLDER}.") from exc
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(tmp, filter="data")  # no absolute paths, links out of tmp or device files
         for file, md5 in CIFAR10_BATCHES.items():
             path = tmp / CIFAR10_FOLDER / file
             if not path.is_file() or _md5(path) != md5:
-                raise ConfigError(f"the CIFAR-10 archive's {file} is missing or has the wrong MD5, although the "
-                                  f"archive matched; delete {str(folder)!r} and retry, or use dataset = "
-                                  f"'cifar10:DIR'.")
+                raise ConfigError(f"the CIFAR-10 archive {str(archive)!r} has no {file} with the published MD5; it "
+                                  f"is not CIFAR-10's python version (cifar-10-python.tar.gz) or it is damaged — "
+                                  f"download it again.")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp / CIFAR10_FOLDER, target)
-    except (OSError, tarfile.TarError) as exc:
-        raise ConfigError(f"cannot unpack the CIFAR-10 archive in {str(folder)!r} ({exc}); delete that folder and "
-                          f"retry, or use dataset = 'cifar10:DIR'.") from exc
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
+        raise ConfigError(f"cannot unpack the CIFAR-10 archive {str(archive)!r} ({exc}); download it again, or "
+                          f"unpack it yourself (tar xzf {archive.name}) and point cifar10:DIR at the folder "
+                          f"{CIFAR10_FOLDER}.") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -144,22 +144,48 @@ def _resnet(shape, n_classes, activation, norm: str) -> OrderedDict:
                        pool=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(), fc=nn.Linear(32, n_classes))
 
 
-def _user_model(spec: str, shape, n_classes) -> nn.Module:
+def _import_from_cwd(name: str):
+    """Import module ``name`` as uvicorn and gunicorn import apps: also from the current folder (placed after the
+    installed packages, so that a folder named like one of them does not shadow it, and only for this import)."""
     import importlib
+    import os
+    import sys
 
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the current folder was deleted
+        return importlib.import_module(name)
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.append(cwd)
+    try:
+        return importlib.import_module(name)
+    finally:
+        if added:
+            sys.path.remove(cwd)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _user_model(spec: str, shape, n_classes) -> nn.Module:
     module_name, _, attr = spec.partition(":")
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
+        factory = getattr(_import_from_cwd(module_name), attr)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"model = {spec!r}: cannot import {attr!r} from module {module_name!r} ({exc}); give "
-                          f"'package.module:factory' of an importable module.") from exc
+        raise ConfigError(f"model = {spec!r}: cannot import {attr!r} from module {module_name!r} ({_one_line(exc)}); "
+                          f"give 'package.module:factory' of an importable module.") from exc
+    except Exception as exc:  # the module's own code failed while it was imported
+        raise ConfigError(f"model = {spec!r}: importing module {module_name!r} raised {type(exc).__name__}: "
+                          f"{_one_line(exc)}; fix the module.") from exc
     if not callable(factory):
         raise ConfigError(f"model = {spec!r}: {attr!r} is not callable; it must be a factory returning an nn.Module.")
     try:
         model = factory(sample_shape=shape, n_classes=n_classes)
     except Exception as exc:
         raise ConfigError(f"model = {spec!r}: factory(sample_shape={shape}, n_classes={n_classes}) raised "
-                          f"{type(exc).__name__}: {exc}.") from exc
+                          f"{type(exc).__name__}: {_one_line(exc)}.") from exc
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model = {spec!r}: the factory returned {type(model).__name__}, not a torch.nn.Module.")
     if not any(p.requires_grad for p in model.parameters()):

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import eigh
 
+from .._repr import concise_repr
 from ..theory import LinearSGD, flatness_of_quadratic, population_psi
 from ..theory.lyapunov import strided_decay
 from ..trajectory.pca import drift_share
@@ -83,6 +84,8 @@ class LinearCase:
         For a case built from a network: the orthonormal eigenvectors of H (columns) in the recorded weights' space
         that the case keeps, so that x_weights = basis @ x.
     """
+
+    __repr__ = concise_repr
 
     name: str
     description: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from .._validation import check_fields
 from ..errors import ConfigError
 
 __all__ = ["PRESETS", "RunConfig", "config_from_mapping", "load_config", "preset", "read_toml", "with_overrides"]
@@ -51,13 +52,17 @@ class RunConfig:
         Later ages (epochs after the burn-in ends; ``train.age_epochs`` is the first window's) at which the same
         training run records further windows, each probed and analysed like the first, in ``ages/age-<a>/``:
         ψ as a function of the network's age. Each at least one window length after the previous one.
+    threads : int or None
+        Torch threads (and NumPy's BLAS threads) of every stage; ``None``: per stage, :data:`STAGE_THREADS`, at
+        most the cores this process may use. Recorded in the provenance. Results are deterministic for a fixed
+        thread count; two counts may differ by round-off.
     train : dict
         :class:`~sgdpotential.TrainConfig` fields.
     """
 
     dataset: str = "mnist5k"
     model: str = "mlp"
-    hidden: list = field(default_factory=lambda: [50, 50])
+    hidden: list[int] = field(default_factory=lambda: [50, 50])
     activation: str = "relu"
     model_seed: int = 0
     params: str = "hidden"
@@ -65,28 +70,27 @@ class RunConfig:
     noise_axes: int = 8
     noise_snapshots: int = 8
     replay_paths: int = 0
-    ages: list = field(default_factory=list)
+    ages: list[int] = field(default_factory=list)
+    threads: int | None = None
     train: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> RunConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown configuration key {unknown[0]!r}; known keys are {', '.join(sorted(names))}.")
-        return cls(**d)
+    def from_dict(cls, d: dict, where: str = "the configuration") -> RunConfig:
+        """A RunConfig from its dict; every key and its type checked here, the training settings too
+        (:class:`ConfigError` in one sentence naming the key, never a later failure elsewhere)."""
+        check_fields(cls, d, where)
+        cfg = cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()})
+        cfg.train_config(where)
+        return cfg
 
-    def train_config(self):
+    def train_config(self, where: str = "the configuration"):
+        """The :class:`~sgdpotential.TrainConfig` of ``train``, its keys and types checked."""
         from ..dynamics.training import TrainConfig
 
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = sorted(set(self.train) - known)
-        if unknown:
-            raise ConfigError(f"unknown training setting {unknown[0]!r}; known settings are "
-                              f"{', '.join(sorted(known))}.")
+        check_fields(TrainConfig, self.train, f"{where}, [train]")
         return TrainConfig(**self.train)
 
 
@@ -135,7 +139,7 @@ def config_from_mapping(data: dict, where: str = "the configuration") -> RunConf
     cfg = preset(base) if base is not None else RunConfig()
     merged = {**cfg.to_dict(), **data}
     merged["train"] = {**cfg.train, **train_over}
-    return RunConfig.from_dict(merged)
+    return RunConfig.from_dict(merged, where)
 
 
 def load_config(path) -> RunConfig:
@@ -158,7 +162,7 @@ def with_overrides(cfg: RunConfig, **overrides) -> RunConfig:
             setattr(cfg, key, value)
         else:
             cfg.train[key] = value
-    return cfg
+    return RunConfig.from_dict(cfg.to_dict(), "the settings given")  # unknown names and wrong types refused
 
 
 def preset(name: str, **overrides) -> RunConfig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._repr import concise_repr
 from .._validation import check_scalar
 from ..errors import ConfigError, DecompositionError
 from .config import RunConfig
@@ -38,6 +39,8 @@ class Network:
     seconds : float
         Wall time of loading and building.
     """
+
+    __repr__ = concise_repr
 
     config: RunConfig
     train: object
@@ -92,9 +95,35 @@ def _check_ages(ages, tcfg, n_train: int) -> None:
         previous = a
 
 
-def build_network(config: RunConfig, *, data=None) -> Network:
+def _check_forward(spec: str, model, data, device) -> None:
+    """One forward pass on two training samples, before any training: a model that cannot take the data set's
+    samples, or does not return one score per class, is refused in one sentence naming what it received."""
+    import torch
+
+    x = data.X[:2].to(device)
+    # what the model's body receives: the flat samples (mlp) or, after the input Unflatten, the sample shape
+    inner = tuple(x.shape) if spec == "mlp" else (2, *data.sample_shape)
+    try:
+        with torch.no_grad():
+            out = model.eval()(x)
+    except Exception as exc:
+        why = " ".join(str(exc).split())
+        raise ConfigError(f"model = {spec!r}: its forward pass failed on a batch of shape {inner} (2 samples of the "
+                          f"data set {data.name!r}) with {type(exc).__name__}: {why}; make it accept "
+                          f"(B, *sample_shape) inputs.") from exc
+    finally:
+        model.train()
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, data.n_classes):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ConfigError(f"model = {spec!r}: on a batch of shape {inner} it returned {got}, not (2, "
+                          f"{data.n_classes}) — one score per class of {data.name!r} for each sample.")
+
+
+def build_network(config: RunConfig, *, data=None, fresh: bool = True) -> Network:
     """Load the data (unless given), build the model on the run's device and validate every setting — before
-    any expensive work. Raises :class:`ConfigError` naming the first bad setting."""
+    any expensive work. Raises :class:`ConfigError` naming the first bad setting. ``fresh=False`` (a recorded run
+    reopened) skips the limits of a window still to be recorded (``components`` ≤ min(T − 1, N)), which older runs
+    met by clamping K."""
     import time
 
     import torch
@@ -102,6 +131,7 @@ def build_network(config: RunConfig, *, data=None) -> Network:
     from ..nn.data import load_dataset
     from ..nn.models import build_model, select_parameters
     from ..nn.objective import check_deterministic
+    from .threads import check_threads
 
     t0 = time.perf_counter()
     tcfg = config.train_config()
@@ -112,6 +142,7 @@ def build_network(config: RunConfig, *, data=None) -> Network:
                  fix="the number of snapshots that estimate the rest of the path-averaged noise covariance")
     check_scalar(config.replay_paths, "replay_paths", int, min_val=0,
                  fix="the number of replayed windows of the sample-spectrum comparison (0: none)")
+    check_threads(config.threads)
     if 0 < config.replay_paths < MIN_REPLAY_PATHS:
         raise ConfigError(f"replay_paths = {config.replay_paths} replayed windows cannot give a sampling null; use 0 "
                           f"(no replay) or at least {MIN_REPLAY_PATHS} (20 for the null's 95% range).")
@@ -121,6 +152,13 @@ def build_network(config: RunConfig, *, data=None) -> Network:
     widths = [data.n_features, *config.hidden, data.n_classes] if config.model == "mlp" else None
     model = build_model(config.model, data.sample_shape, data.n_classes, hidden=config.hidden,
                         activation=config.activation, seed=config.model_seed).to(torch.device(tcfg.device))
-    select_parameters(model, config.params)  # a bad name fails here
+    n_params = select_parameters(model, config.params).size  # a bad name fails here
+    limit = min(tcfg.n_snapshots(data.n_train) - 1, n_params)
+    if fresh and config.components > limit:  # a window of T snapshots of N weights has at most min(T − 1, N) directions
+        raise ConfigError(
+            f"components = {config.components} is more than this window can have: its {tcfg.n_snapshots(data.n_train)}"
+            f" snapshots of {n_params} recorded weights give at most {limit} principal directions (min(T − 1, N)); "
+            f"give components ≤ {limit}, or a longer window.")
+    _check_forward(config.model, model, data, torch.device(tcfg.device))
     check_deterministic(model, data.X[:64].to(torch.device(tcfg.device)))  # eval mode: per-sample, deterministic
     return Network(config, tcfg, data, model, widths, time.perf_counter() - t0)

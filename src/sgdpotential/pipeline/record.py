@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._repr import concise_repr
 from ..errors import ConfigError
 from .config import RunConfig
 from .network import Network, build_network
@@ -31,6 +32,8 @@ class RecordResult:
         Wall time of ``load``, ``burn_in``, ``window`` and ``pca`` in this process.
     """
 
+    __repr__ = concise_repr
+
     run_dir: Path
     train: object
     pca: object
@@ -42,8 +45,8 @@ def _store_metadata(net: Network) -> dict:
     return {"model": c.model, "widths": net.widths, "activation": c.activation, "model_seed": c.model_seed}
 
 
-def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None, network: Network | None = None
-           ) -> RecordResult:
+def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None, network: Network | None = None,
+           threads: dict | None = None) -> RecordResult:
     """Train, record the window into ``run_dir/trajectory.zarr`` and write its PCA to ``run_dir/pca.npz``.
 
     ``pca.npz`` holds ``mean`` (ω0 of the recorded subset), ``mean_all`` (ω0 of all parameters),
@@ -78,7 +81,16 @@ def record(config: RunConfig, run_dir, *, resume: bool = False, progress=None, n
         raise
     if config.ages and tr.state is not None:
         _save_state(rd, tr.state)  # where the later ages continue from
-    return _finish_record(rd, net, tr, seconds)
+    return _finish_record(rd, net, tr, seconds, threads)
+
+
+def _threads(config: RunConfig, used: dict | None) -> dict:
+    """The thread setting of ``config``, the cores available and the count each stage used
+    (:func:`~sgdpotential.pipeline.stages.run_stages` sets them; ``None`` when called outside it, where
+    ``torch_threads`` alone says what the recording used)."""
+    from .threads import available_cores
+
+    return {"setting": config.threads, "cores": available_cores(), "stages": used}
 
 
 def _save_state(rd: RunDir, state: dict) -> None:
@@ -97,7 +109,7 @@ def age_config(config: RunConfig, age: int) -> RunConfig:
     return replace(config, ages=[], train={**config.train, "age_epochs": int(age)})
 
 
-def record_ages(config: RunConfig, run_dir, *, progress=None) -> list[RecordResult]:
+def record_ages(config: RunConfig, run_dir, *, progress=None, threads: dict | None = None) -> list[RecordResult]:
     """The later windows of ``config.ages``: continue the run's training from the end of each window
     (``window_end.pt``) to the next age and record it into ``ages/age-<a>/``, a complete run directory.
 
@@ -132,12 +144,13 @@ def record_ages(config: RunConfig, run_dir, *, progress=None) -> list[RecordResu
         except BaseException:
             child.discard(created)
             raise
-        results.append(_finish_record(child, net, tr, {"load": net.seconds}))
+        results.append(_finish_record(child, net, tr, {"load": net.seconds}, threads))
         previous = child
     return results
 
 
-def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) -> list[RecordResult]:
+def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None, threads: dict | None = None
+                    ) -> list[RecordResult]:
     """:func:`record` for several runs that differ only in the training ``seed``, ``lr`` and/or ``model_seed`` (the
     initialisation), trained together
     (:func:`~sgdpotential.dynamics.replicas.train_replicas`); each run directory is exactly what :func:`record`
@@ -169,11 +182,11 @@ def record_replicas(configs: list[RunConfig], run_dirs: list, *, progress=None) 
         for d, new in created:
             d.discard(new)
         raise
-    return [_finish_record(d, n, tr, {"load": load, "burn_in": 0.0, "window": tr.window_seconds})
+    return [_finish_record(d, n, tr, {"load": load, "burn_in": 0.0, "window": tr.window_seconds}, threads)
             for d, n, tr in zip(dirs, nets, trs, strict=True)]
 
 
-def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
+def _finish_record(rd: RunDir, net: Network, tr, seconds: dict, threads: dict | None = None) -> RecordResult:
     """PCA of the recorded window → ``pca.npz`` and ``record.json``."""
     from ..trajectory import random_walk_null, trajectory_pca
     from ..trajectory.pca import heldout_pca, scan_limit, stationarity
@@ -196,6 +209,13 @@ def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
     k_max = scan_limit(K, T, N)
     scan = trajectory_pca(tr.trajectory, k_max)  # the K-scan's directions; the analysis uses the first K
     pca = scan.first(K)
+    if not pca.total_variance > 0:  # every later ratio would divide by it
+        b = tr.trajectory.metadata["burn_in"]
+        raise ConfigError(
+            f"the {tr.selection.size} recorded weights did not move over the window's {tr.window_steps} steps (zero "
+            f"variance; burn-in ended at training accuracy {b['accuracy']:.3f}) with lr = {net.train.lr:g}: SGD is "
+            f"frozen or the network is dead, so there is nothing to analyse — try another lr or record other "
+            f"parameters (--params).")
     held = heldout_pca(tr.trajectory, k_max) if T >= 8 else None  # directions ≠ the variances' sample
     fdr = stationarity(tr.trajectory) if T >= 3 else None
     seconds["pca"] = time.perf_counter() - t
@@ -219,6 +239,7 @@ def _finish_record(rd: RunDir, net: Network, tr, seconds: dict) -> RecordResult:
             "pc1_ratio": float(pca.explained_variance_ratio[0]), "null_pc1_ratio": float(pca.null_ratio[0]),
             "pc1_drift": float(pca.drift[0])},
         "stationarity": None if fdr is None else {"fdr_ratio": fdr.fdr_ratio, "se": fdr.se},
-        "seconds": seconds, "resumed": tr.resumed, "provenance": provenance(net.train.device),
+        "seconds": seconds, "resumed": tr.resumed,
+        "provenance": provenance(net.train.device, _threads(net.config, threads)),
     })
     return RecordResult(rd.path, tr, pca, seconds)

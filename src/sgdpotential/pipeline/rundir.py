@@ -125,7 +125,7 @@ class RunDir:
 
         from .network import build_network
 
-        net = build_network(self.config(), data=data)
+        net = build_network(self.config(), data=data, fresh=False)
         if (self.path / self.BUFFERS).exists():
             named = dict(net.model.named_buffers())
             with torch.no_grad(), self.load(self.BUFFERS) as stored:
@@ -156,13 +156,17 @@ class RunDir:
         """A run to resume exists here and was started with ``config``."""
         if not self.has(self.CONFIG):
             raise ConfigError(f"nothing to resume in {str(self.path)!r} (no config.json); start without --resume.")
-        if self.load(self.CONFIG) != config.to_dict():
+        stored, given = self.load(self.CONFIG), config.to_dict()
+        stored.pop("threads", None), given.pop("threads", None)  # another thread count may resume a run
+        if stored != given:
             raise ConfigError(f"{str(self.path)!r} was started with a different configuration; resume it with the "
                               f"same settings or choose a new --out.")
 
     def discard(self, created: bool) -> None:
         """Remove what a fresh run wrote: the folder itself when it created it, else its contents."""
-        paths = [self.path] if created else list(self.path.iterdir()) if self.path.exists() else []
+        if not self.path.is_dir():  # it never got as far as making its folder
+            return
+        paths = [self.path] if created else list(self.path.iterdir())
         for path in paths:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
@@ -180,12 +184,14 @@ def _commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def provenance(device: str) -> dict:
-    """Where and with what a measurement was made: versions, commit, date, threads, device, platform."""
+def provenance(device: str, threads: dict | None = None) -> dict:
+    """Where and with what a measurement was made: versions, commit, date, threads (``torch_threads`` where it was
+    called; ``threads``, when given: the setting and the count of every stage), device, platform."""
     import scipy
     import torch
 
     return {"sgdpotential": __version__, "commit": _commit(), "torch": torch.__version__, "numpy": np.__version__,
             "scipy": scipy.__version__, "python": platform.python_version(), "platform": platform.platform(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "torch_threads": torch.get_num_threads(),
-            "device": device}
+            "device": device, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            **({} if threads is None else {"threads": threads})}

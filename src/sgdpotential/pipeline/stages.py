@@ -49,18 +49,19 @@ class _Context:
     progress: Callable[[str, int, int], None] | None
     rungs: tuple[str, ...] | None
     pages: Pages
+    threads: dict  # the torch threads of each stage here (recorded in the provenance)
 
 
 def _record(rd: RunDir, c: _Context) -> None:
     from .record import record
 
-    record(c.config, rd.path, resume=c.resume, progress=c.progress, network=c.network)
+    record(c.config, rd.path, resume=c.resume, progress=c.progress, network=c.network, threads=c.threads)
 
 
 def _ages(rd: RunDir, c: _Context) -> None:
     from .record import record_ages
 
-    record_ages(c.config, rd.path, progress=c.progress)
+    record_ages(c.config, rd.path, progress=c.progress, threads=c.threads)
 
 
 def _windows(rd: RunDir, config: RunConfig) -> list[RunDir]:
@@ -97,6 +98,8 @@ def _ladder(rd: RunDir, c: _Context) -> None:
 
 def _report(rd: RunDir, c: _Context) -> None:
     if c.pages.run is not None:
+        for w in _windows(rd, c.config)[1:]:  # each later age a complete run directory: its own report first
+            c.pages.run(w.path)
         c.pages.run(rd.path)
 
 
@@ -154,7 +157,7 @@ def plan(first: str = "record", last: str = "report", *, ladder: bool = False) -
 
 def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig | None = None, resume: bool = False,
                progress: Callable[[str, int, int], None] | None = None, rungs: tuple[str, ...] | None = None,
-               pages: Pages = NO_PAGES) -> RunDir:
+               pages: Pages = NO_PAGES, threads: int | None = None) -> RunDir:
     """Run ``stages`` (see :func:`plan`) in order on ``run_dir``.
 
     Parameters
@@ -171,18 +174,24 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
         The ladder's replays (default: all).
     pages : Pages, optional
         The report stage's page writer (``sgdpotential.report.PAGES``); without it the report stage writes nothing.
+    threads : int, optional
+        The most torch and BLAS threads any stage may use here (a sweep's worker passes its share of the cores): each
+        stage uses :func:`~sgdpotential.pipeline.threads.stage_threads` of the configuration's ``threads``, capped at
+        this. The configuration is not changed; the counts used are recorded in the provenance.
 
     Everything that can be checked is checked before any work starts: the settings against the data and
     model, and — when an analysis stage follows — that the theory models the run's optimizer (a run with
     momentum or weight decay is refused here, before training, with one sentence).
     """
     from .network import build_network
+    from .threads import check_threads, stage_threads, thread_limit
 
+    check_threads(threads)
     rd = RunDir(run_dir)
     if "record" in stages:
         if config is None:
             raise ConfigError("the record stage needs a run configuration.")
-        net = build_network(config)
+        net = build_network(config, fresh=not resume)
     else:
         if not rd.has(RunDir.CONFIG):
             raise ConfigError(f"{str(rd.path)!r} has no {RunDir.CONFIG}, so it is not a run directory; start one "
@@ -197,12 +206,32 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
     if missing and "record" not in stages:
         raise ConfigError(f"{str(rd.path)!r} has no {missing[0]}; finish the earlier stages first "
                           f"(sgdpotential run --out {rd.path} --resume).")
-    context = _Context(config, net, resume, progress, rungs, pages)
-    for name in stages:
-        stage = STAGES[_NAMES.index(name)]
-        if resume and not stage.always and stage.missing(rd, config) is None:
-            if name == "record":
-                rd.check_resumable(config)
-            continue
-        stage.run(rd, context)
+    per_stage = stage_threads(config.threads, cap=threads)
+    context = _Context(config, net, resume, progress, rungs, pages, per_stage)
+    # a fresh run into a new or empty folder that stops with a sentence before its recording is complete leaves
+    # nothing behind; once recorded, it keeps the recording and says how to finish (an interrupted or resumed run
+    # keeps everything for --resume); a non-empty folder is refused by the record stage untouched
+    fresh = "record" in stages and not resume and not (rd.path.exists() and any(rd.path.iterdir()))
+    created = fresh and not rd.path.exists()
+    try:
+        for name in stages:
+            stage = STAGES[_NAMES.index(name)]
+            if resume and not stage.always and stage.missing(rd, config) is None:
+                if name == "record":
+                    rd.check_resumable(config)
+                continue
+            with thread_limit(per_stage[name]):
+                stage.run(rd, context)
+    except ConfigError as exc:
+        if fresh and not _recorded(rd, config):
+            rd.discard(created)  # nothing worth keeping: the recording itself did not finish
+        elif fresh:  # a later stage stopped: the recording (minutes of training) is kept, and the sentence says so
+            raise type(exc)(f"{str(exc).rstrip('.')}; the recording is kept in {str(rd.path)!r}: once that is fixed, "
+                            f"finish the run with 'sgdpotential run --out {rd.path} --resume'.") from exc
+        raise
     return rd
+
+
+def _recorded(rd: RunDir, config: RunConfig) -> bool:
+    """Whether the run's window and every later age are recorded (what a resume keeps)."""
+    return all(w.has(RunDir.RECORD) for w in _windows(rd, config))

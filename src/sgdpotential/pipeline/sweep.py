@@ -17,7 +17,6 @@ import io
 import itertools
 import json
 import math
-import os
 import re
 import shutil
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write, write_json_atomic
+from .._repr import concise_repr
 from .._validation import check_scalar
 from ..errors import ConfigError
 from .analysis import DRIFT_MAX
@@ -80,6 +80,8 @@ class SweepResult:
     fits : dict
         ``variance_vs_lr_over_b`` (power-law fit; theory: exponent 1) and the ψ range.
     """
+
+    __repr__ = concise_repr
 
     out: Path
     rows: list
@@ -209,6 +211,12 @@ def _failed(run_dir: Path, error: str) -> None:
         pass
 
 
+def _error(exc: Exception) -> str:
+    """What results.csv says of a failure: a ConfigError's sentence as the command line prints it (a divergence
+    names lr, step, epoch and loss), any other exception with its type."""
+    return str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+
+
 def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: int | None = None,
               pages: Pages = NO_PAGES) -> dict:
     """Run (or finish) one point of a sweep in ``run_dir``: every stage of :func:`~.stages.run_stages`. Never
@@ -233,10 +241,10 @@ def run_point(config: dict, run_dir: str, with_ladder: bool = False, threads: in
                 shutil.rmtree(run_dir)  # a failed or barely started run: start it again
                 resumable = False
             run_stages(run_dir, plan(ladder=with_ladder), config=RunConfig.from_dict(config), resume=resumable,
-                       pages=pages)
+                       pages=pages, threads=threads)
         return {"status": "done", "seconds": time.perf_counter() - t0}
     except Exception as exc:  # a sweep records every failure and goes on
-        error = f"{type(exc).__name__}: {exc}"
+        error = _error(exc)
         _failed(run_dir, error)
         return {"status": "failed", "error": error, "seconds": time.perf_counter() - t0}
 
@@ -267,12 +275,16 @@ def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = Fals
                 shutil.rmtree(run_dirs[i], ignore_errors=True)
             batch = [i for i in fresh if not configs[i].get("ages")]  # later ages continue one run: recorded alone
             if batch:
-                record_replicas([RunConfig.from_dict(configs[i]) for i in batch], [Path(run_dirs[i]) for i in batch],
-                                progress=progress)
+                from .threads import stage_threads, thread_limit
+
+                cfgs = [RunConfig.from_dict(configs[i]) for i in batch]
+                used = stage_threads(cfgs[0].threads, cap=threads)  # as run_stages sets them
+                with thread_limit(used["record"]):
+                    record_replicas(cfgs, [Path(run_dirs[i]) for i in batch], progress=progress, threads=used)
             for i in todo:  # every replica is now recorded: the rest is per run
                 out[i] = run_point(configs[i], run_dirs[i], with_ladder, threads, pages)
     except Exception as exc:  # the batch itself failed (e.g. one replica diverged): every unfinished run failed
-        error = f"{type(exc).__name__}: {exc}"
+        error = _error(exc)
         for i, d in enumerate(run_dirs):
             if out[i] is None:
                 _failed(Path(d), error)
@@ -376,9 +388,11 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     t0 = time.perf_counter()
     if backend not in BACKENDS:
         raise ConfigError(f"backend = {backend!r} is not one of {', '.join(BACKENDS)}.")
-    cores = os.cpu_count() or 1
+    from .threads import available_cores
+
+    cores = available_cores()
     workers = check_scalar(cores if workers is None else workers, "workers", int, min_val=1)
-    threads = max(1, int(cpus_per_run) if cpus_per_run else cores // workers)
+    threads = max(1, int(cpus_per_run) if cpus_per_run else cores // workers)  # workers × threads ≤ cores
     points = sweep_points(base, axes, runs)
     _validate(points)
     out = Path(out).resolve()

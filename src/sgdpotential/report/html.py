@@ -104,6 +104,11 @@ def make_report(run_dir) -> Path:
                          f"<ul>{items}</ul>{ladder_table(ladder, opt)}<figure>{_img(fig)}"
                          f"<figcaption>{html.escape(caption)}</figcaption></figure>"))
         numbers = {"summary": summary, "ladder": ladder}
+    ages = [(a, child / RunDir.REPORT) for a, child in rd.age_dirs(cfg) if child.has(RunDir.REPORT)]
+    if ages:
+        links = "".join(f'<li><a href="{html.escape(str(p.relative_to(rd.path)))}">age {a}</a>: the window recorded '
+                        f"{a} epochs after burn-in ended, probed and analysed like this one</li>" for a, p in ages)
+        sections.append(("Later ages of this training run", f"<ul>{links}</ul>"))
     details = "".join(f"<li>{html.escape(x)}</li>" for x in describe(summary))
     sections.append(("Descriptions (not verdicts)", f"<ul>{details}</ul>"))
     findings = summary.get("findings") or {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._repr import concise_repr
 from ..errors import DecompositionError
 from ._checks import PSD_CHOLESKY_MIN, as_square, positive_scalar, require_psd
 from .lyapunov import require_stable, solve_lyapunov
@@ -51,6 +52,8 @@ class Decomposition:
     method : {"eigh", "schur"}
         How the Lyapunov equation was solved.
     """
+
+    __repr__ = concise_repr
 
     F: np.ndarray
     D: np.ndarray

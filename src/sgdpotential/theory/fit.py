@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._repr import concise_repr
 from ..errors import DecompositionError
 from ._checks import positive_int, positive_scalar
 
@@ -42,6 +43,8 @@ class LinearSDEFit:
     n_samples : int
         Number of increments used.
     """
+
+    __repr__ = concise_repr
 
     F: np.ndarray
     D: np.ndarray

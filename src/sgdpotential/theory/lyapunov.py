@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
+from .._repr import concise_repr
 from ..errors import DecompositionError
 from ._checks import (
     SINGULARITY_RTOL,
@@ -55,6 +56,8 @@ class LyapunovSolution:
     basis : for ``eigh``, the orthonormal eigenvectors V of F (F = V diag(λ) Vᵀ); else ``None``.
     sigma_eig, d_eig : for ``eigh``, Σ̃ = VᵀΣV and D̃ = VᵀDV; else ``None``.
     """
+
+    __repr__ = concise_repr
 
     sigma: np.ndarray
     eigenvalues: np.ndarray

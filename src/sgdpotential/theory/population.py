@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._repr import concise_repr
 from ..errors import DecompositionError
 from ._checks import SINGULARITY_RTOL, positive_int, positive_scalar
 from .lyapunov import sgd_stationary_covariance, sgd_window_covariance
@@ -52,6 +53,8 @@ class PopulationPsi:
     law : str
         ``"window"`` (T snapshots, stride s) or ``"stationary"``.
     """
+
+    __repr__ = concise_repr
 
     psi: float
     k: int

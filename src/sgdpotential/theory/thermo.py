@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
+from .._repr import concise_repr
 from ..errors import DecompositionError
 from ._checks import positive_scalar
 from .decomposition import Decomposition, decompose
@@ -150,6 +151,8 @@ class RotationPlanes:
     whitening : (n, n) ndarray
         The lower-triangular L with D = LLᵀ.
     """
+
+    __repr__ = concise_repr
 
     q: np.ndarray
     area_rates: np.ndarray

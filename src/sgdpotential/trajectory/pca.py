@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._repr import concise_repr
 from .._validation import check_scalar
 from ..errors import ConfigError
 from .store import Trajectory, TrajectoryRows
@@ -72,6 +73,8 @@ class PCAResult:
         Every variance the method computed, descending (M = min(T − 1, N) for the exact methods, K for the
         randomized one); ``tail_exponent`` and ``n_components_90`` use it, not just the first K.
     """
+
+    __repr__ = concise_repr
 
     mean: np.ndarray
     components: np.ndarray
@@ -430,6 +433,8 @@ class HeldOutPCA:
         First snapshot of the second part, and its snapshot count T_B.
     """
 
+    __repr__ = concise_repr
+
     components: np.ndarray
     selection_variances: np.ndarray
     variances: np.ndarray
@@ -532,6 +537,9 @@ def stationarity(trajectory) -> Stationarity:
         sq_steps += float(np.sum(np.diff(b, axis=0) ** 2))
         first = b[0].copy() if first is None else first
         prev = last = b[-1].copy()
+    if not sq_steps > 0:
+        raise ConfigError(f"a stationarity check needs a window whose weights move; these {T} snapshots are all "
+                          f"equal.")
     mean = sum_w / T
     proj = np.concatenate([(block.astype(np.float64) - mean) @ mean for _, block in chunks()])
     ratio = 1.0 - (last @ last - first @ first) / sq_steps

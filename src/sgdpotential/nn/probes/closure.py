@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
+from ..._repr import concise_repr
 from ...errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
@@ -36,6 +37,8 @@ class Closure:
         The share lying in parameters outside ``inside`` (e.g. the layers that were not recorded);
         ``None`` when ``inside`` was not given.
     """
+
+    __repr__ = concise_repr
 
     hessian_outside: np.ndarray
     noise_outside: np.ndarray

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.func import vmap
 
+from ..._repr import concise_repr
 from ..._validation import check_scalar
 from ...errors import ConfigError
 from ..objective import Objective
@@ -87,6 +88,8 @@ class Flatness:
         Largest relative bracket width (hi − lo)/hi left around a crossing: ≤ ``rtol`` unless the root
         finder ran out of iterations (then honestly larger).
     """
+
+    __repr__ = concise_repr
 
     left: np.ndarray
     right: np.ndarray

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.func import grad, jvp, vmap
 
+from ..._repr import concise_repr
 from ..._validation import check_scalar
 from ...errors import ConfigError
 from ...theory.lyapunov import sampling_factor
@@ -302,6 +303,8 @@ class MinibatchLandscape:
     nonconvex_fraction : (K,) ndarray
         Share of minibatches with h^μ_i ≤ 0.
     """
+
+    __repr__ = concise_repr
 
     gradient: np.ndarray
     curvature: np.ndarray

@@ -1,0 +1,91 @@
+"""Benchmark: torch threads per stage — the training loop and the probes at 1 thread against 2, side by side.
+
+Run by hand, with nothing else running:  python bench/bench_threads.py [--preset feng-tu] [--rounds 3]
+
+The default of ``threads`` (:data:`sgdpotential.pipeline.threads.STAGE_THREADS`) is chosen from this measurement.
+It records the preset's window once (no later ages), then, in rounds alternating the thread count, each in a fresh
+process (``torch.set_num_threads`` and NumPy's BLAS through threadpoolctl):
+
+* ``train``: SGD steps per second of the preset's training loop (the run's own step: fused for a ReLU MLP),
+  ``--steps`` steps after a warm-up;
+* ``probes``: the wall time of the probe stage (``probe_run``: flatness root searches, H_P, C_P, the path noise,
+  the K-scan and the held-out basis) on the recorded window.
+
+Prints every measurement, the best per thread count, and the ratio 2 threads / 1 thread (below 1: two threads
+help).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = r"""
+import sys, time, json, torch
+from threadpoolctl import threadpool_limits
+threads, what, arg, steps = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+torch.set_num_threads(threads)
+with threadpool_limits(limits=threads):
+    if what == "train":
+        from sgdpotential.pipeline.config import preset
+        from sgdpotential.pipeline.network import build_network
+        from sgdpotential.dynamics.training import _SGDLoop
+        net = build_network(preset(arg))
+        loop = _SGDLoop(net.model, net.data, net.train)
+        for _ in range(200):
+            loop.step()
+        t = time.perf_counter()
+        for _ in range(steps):
+            loop.step()
+        print(json.dumps(steps / (time.perf_counter() - t)))
+    else:
+        from sgdpotential.pipeline.analysis import probe_run
+        t = time.perf_counter()
+        probe_run(arg)
+        print(json.dumps(time.perf_counter() - t))
+"""
+
+
+def measure(threads: int, what: str, arg: str, steps: int) -> float:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(threads), what, arg, str(steps)], check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="feng-tu")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=3000)
+    args = ap.parse_args()
+    print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  preset {args.preset}  "
+          f"python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as d:
+        run = Path(d) / "run"
+        subprocess.run([sys.executable, "-c", "from sgdpotential.cli import main; main()", "record", "--preset",
+                        args.preset, "--ages", "", "--out", str(run)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        best = {("train", 1): 0.0, ("train", 2): 0.0, ("probes", 1): float("inf"), ("probes", 2): float("inf")}
+        for r in range(args.rounds):
+            for threads in (1, 2) if r % 2 == 0 else (2, 1):
+                sps = measure(threads, "train", args.preset, args.steps)
+                best["train", threads] = max(best["train", threads], sps)
+                (run / "probes.npz").unlink(missing_ok=True)
+                sec = measure(threads, "probes", str(run), 0)
+                best["probes", threads] = min(best["probes", threads], sec)
+                print(f"round {r + 1}  {threads} thread(s): train {sps:7.0f} steps/s   probes {sec:6.1f} s", flush=True)
+    t1, t2 = best["train", 1], best["train", 2]
+    p1, p2 = best["probes", 1], best["probes", 2]
+    print(f"best: train {t1:.0f} steps/s at 1 thread, {t2:.0f} at 2 — 2 threads take {t1 / t2:.2f}× the time per "
+          f"step of 1")
+    print(f"best: probes {p1:.1f} s at 1 thread, {p2:.1f} s at 2 — 2 threads take {p2 / p1:.2f}× the time of 1")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Threads: how many torch (and BLAS) threads each stage of a run uses, set deliberately and recorded.
+
+Two processes with two threads each on two busy cores stall in every parallel region (20–50× slower, measured on
+this project's shared machines), and the small GEMMs of an MLP's SGD step gain little from a second thread. So
+the count is a choice per stage, made by measurement (``bench/bench_threads.py``, BENCHMARKS.md), capped at the
+cores this process may use; ``threads = N`` (``--threads N``) sets every stage to N, and a sweep's worker caps each
+stage at its share of the cores (cores ÷ workers).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .._validation import check_scalar
+
+__all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "stage_threads", "thread_limit"]
+
+#: Default threads per kind of stage (``None``: every core available), from ``bench/bench_threads.py`` on the feng-tu
+#: preset (2 cores, BENCHMARKS.md): ``train`` — SGD's small GEMMs (B = 50 rows), where a second thread saved nothing
+#: per step and, with another process on the machine, stalls both; ``probes`` — full-data passes and Hessian/noise
+#: products (GEMMs over the whole training set), which a second core made 20% faster (torch's own default: all).
+STAGE_THREADS = {"train": 1, "probes": None}
+
+#: Which kind each stage of :data:`~sgdpotential.pipeline.stages.STAGES` is: training steps or full-data products.
+STAGE_KIND = {"record": "train", "ages": "train", "probes": "probes", "ladder": "probes", "analysis": "probes",
+              "report": "probes"}
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports it, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def check_threads(threads) -> None:
+    """``None`` or a positive integer, else :class:`~sgdpotential.errors.ConfigError` in one sentence."""
+    if threads is not None:
+        check_scalar(threads, "threads", int, min_val=1, fix="the torch threads of every stage, e.g. 1; leave it "
+                                                             "unset for the measured default per stage")
+
+
+def stage_threads(threads: int | None = None, *, cap: int | None = None) -> dict[str, int]:
+    """Threads per stage name: ``threads`` for every stage, or :data:`STAGE_THREADS` by kind (at most
+    :func:`available_cores`); each at most ``cap`` (a sweep worker's share of the cores).
+
+    Examples
+    --------
+    >>> stage_threads(3)["probes"]
+    3
+    >>> stage_threads()["record"]
+    1
+    >>> stage_threads(3, cap=2)["record"]
+    2
+    """
+    check_threads(threads)
+    check_threads(cap)
+    cores = available_cores()
+    chosen = {stage: threads if threads is not None else min(STAGE_THREADS[kind] or cores, cores)
+              for stage, kind in STAGE_KIND.items()}
+    return {stage: n if cap is None else min(n, cap) for stage, n in chosen.items()}
+
+
+@contextmanager
+def thread_limit(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads and ``n`` BLAS/OpenMP threads (threadpoolctl), then
+    restore the previous counts."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(before)
