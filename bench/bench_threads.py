@@ -1,6 +1,7 @@
-"""Benchmark: torch threads per stage — the training loop and the probes at 1 thread against 2, side by side.
+"""Benchmark: torch threads per stage — the training loop, the probes and the ladder at 1 thread against 2.
 
 Run by hand, with nothing else running:  python bench/bench_threads.py [--preset feng-tu] [--rounds 3]
+[--wait-policy PASSIVE]
 
 The default of ``threads`` (:data:`sgdpotential.pipeline.threads.STAGE_THREADS`) is chosen from this measurement.
 It records the preset's window once (no later ages), then, in rounds alternating the thread count, each in a fresh
@@ -9,8 +10,11 @@ process (``torch.set_num_threads`` and NumPy's BLAS through threadpoolctl):
 * ``train``: SGD steps per second of the preset's training loop (the run's own step: fused for a ReLU MLP),
   ``--steps`` steps after a warm-up;
 * ``probes``: the wall time of the probe stage (``probe_run``: flatness root searches, H_P, C_P, the path noise,
-  the K-scan and the held-out basis) on the recorded window.
+  the K-scan and the held-out basis) on the recorded window;
+* ``ladder``: the wall time of the ladder's replays (``ladder`` with its default rungs) on that window.
 
+Every child runs with ``OMP_WAIT_POLICY`` as the command sets it (``PASSIVE``: OpenMP threads sleep between
+parallel regions; ``--wait-policy ''`` leaves it unset, the runtime's default of spinning a while first).
 Prints every measurement, the best per thread count, and the ratio 2 threads / 1 thread (below 1: two threads
 help).
 """
@@ -21,6 +25,7 @@ import argparse
 import datetime
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,17 +49,22 @@ with threadpool_limits(limits=threads):
         for _ in range(steps):
             loop.step()
         print(json.dumps(steps / (time.perf_counter() - t)))
-    else:
+    elif what == "probes":
         from sgdpotential.pipeline.analysis import probe_run
         t = time.perf_counter()
         probe_run(arg)
         print(json.dumps(time.perf_counter() - t))
+    else:
+        from sgdpotential.pipeline.ladder import REPLAYS, ladder
+        t = time.perf_counter()
+        ladder(arg, rungs=tuple(REPLAYS))
+        print(json.dumps(time.perf_counter() - t))
 """
 
 
-def measure(threads: int, what: str, arg: str, steps: int) -> float:
+def measure(threads: int, what: str, arg: str, steps: int, policy: str) -> float:
     out = subprocess.run([sys.executable, "-c", CHILD, str(threads), what, arg, str(steps)], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": policy})
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -63,28 +73,35 @@ def main():
     ap.add_argument("--preset", default="feng-tu")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--wait-policy", default="PASSIVE", help="OMP_WAIT_POLICY of every child (the command's: PASSIVE)")
     args = ap.parse_args()
     print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  preset {args.preset}  "
-          f"python {platform.python_version()}")
+          f"python {platform.python_version()}  OMP_WAIT_POLICY={args.wait_policy!r}")
     with tempfile.TemporaryDirectory() as d:
         run = Path(d) / "run"
         subprocess.run([sys.executable, "-c", "from sgdpotential.cli import main; main()", "record", "--preset",
                         args.preset, "--ages", "", "--out", str(run)], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
-        best = {("train", 1): 0.0, ("train", 2): 0.0, ("probes", 1): float("inf"), ("probes", 2): float("inf")}
+        best = {(w, n): 0.0 if w == "train" else float("inf") for w in ("train", "probes", "ladder") for n in (1, 2)}
         for r in range(args.rounds):
             for threads in (1, 2) if r % 2 == 0 else (2, 1):
-                sps = measure(threads, "train", args.preset, args.steps)
+                sps = measure(threads, "train", args.preset, args.steps, args.wait_policy)
                 best["train", threads] = max(best["train", threads], sps)
                 (run / "probes.npz").unlink(missing_ok=True)
-                sec = measure(threads, "probes", str(run), 0)
+                sec = measure(threads, "probes", str(run), 0, args.wait_policy)
                 best["probes", threads] = min(best["probes", threads], sec)
-                print(f"round {r + 1}  {threads} thread(s): train {sps:7.0f} steps/s   probes {sec:6.1f} s", flush=True)
+                (run / "ladder.json").unlink(missing_ok=True)
+                shutil.rmtree(run / "replays", ignore_errors=True)
+                lad = measure(threads, "ladder", str(run), 0, args.wait_policy)
+                best["ladder", threads] = min(best["ladder", threads], lad)
+                print(f"round {r + 1}  {threads} thread(s): train {sps:7.0f} steps/s   probes {sec:6.1f} s   "
+                      f"ladder {lad:6.1f} s", flush=True)
     t1, t2 = best["train", 1], best["train", 2]
-    p1, p2 = best["probes", 1], best["probes", 2]
     print(f"best: train {t1:.0f} steps/s at 1 thread, {t2:.0f} at 2 — 2 threads take {t1 / t2:.2f}× the time per "
           f"step of 1")
-    print(f"best: probes {p1:.1f} s at 1 thread, {p2:.1f} s at 2 — 2 threads take {p2 / p1:.2f}× the time of 1")
+    for what in ("probes", "ladder"):
+        s1, s2 = best[what, 1], best[what, 2]
+        print(f"best: {what} {s1:.1f} s at 1 thread, {s2:.1f} s at 2 — 2 threads take {s2 / s1:.2f}× the time of 1")
 
 
 if __name__ == "__main__":

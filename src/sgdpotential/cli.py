@@ -446,7 +446,10 @@ def sweep(
     out: Annotated[Path | None, typer.Option(help="Sweep directory (default: sweeps/<preset>-<time>).")] = None,
     backend: Annotated[str, typer.Option(help="local (a process pool here) or ray.")] = "local",
     workers: Annotated[int | None, typer.Option(help="Runs at a time (default: one per core).")] = None,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (host:port from 'ray start --head'); the package and a local model factory travel "
+             "to the nodes, --out must be on a file system every node sees (docs/cluster.md). Default: start Ray "
+             "locally.")] = None,
     gpus_per_run: Annotated[float, typer.Option(help="GPUs each Ray task declares.")] = 0.0,
     with_ladder: Annotated[bool, typer.Option("--ladder/--no-ladder", help="Add the model ladder to every run.")] =
         False,

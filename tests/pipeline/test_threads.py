@@ -18,9 +18,9 @@ def test_every_stage_has_a_kind_and_the_default_follows_the_measurement():
     assert set(STAGE_KIND) == {s.name for s in STAGES}
     cores = available_cores()
     default = stage_threads()
-    assert STAGE_THREADS == {"train": 1, "probes": None}  # bench/bench_threads.py, BENCHMARKS.md
-    assert default["record"] == default["ages"] == 1
-    assert default["probes"] == default["ladder"] == default["analysis"] == cores  # every core available
+    assert STAGE_THREADS == {"steps": 1, "passes": None}  # bench/bench_threads.py, BENCHMARKS.md
+    assert default["record"] == default["ages"] == default["ladder"] == 1
+    assert default["probes"] == default["analysis"] == default["report"] == cores  # every core available
     assert set(stage_threads(3).values()) == {3}  # one setting for every stage, as the user asked
     assert stage_threads(3, cap=2) == {stage: 2 for stage in STAGE_KIND}  # a sweep worker's share caps it
     assert stage_threads(cap=1) == {stage: 1 for stage in STAGE_KIND}

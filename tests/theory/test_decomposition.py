@@ -321,3 +321,56 @@ def test_feng_tu_size():
     dec = decompose(F, D, 1e-4)
     assert dec.method == "eigh" and dec.kind == "stable"
     assert dec.max_residual() < TOL
+
+
+# ---- decompose_eigenbasis: the same decomposition, kept in F's eigenbasis ----
+
+
+@given(n=sizes, seed=seeds, saddle=st.booleans(), eps=st.floats(1e-4, 1e2))
+def test_the_eigenbasis_decomposition_equals_decompose(n, seed, saddle, eps):
+    from sgdpotential import decompose_eigenbasis
+
+    rng = rng_of(seed)
+    F = symmetric_force(rng, n, int(rng.integers(1, n + 1)) if saddle else 0)
+    D = spd(rng, n)
+    ref, lazy = decompose(F, D, eps), decompose_eigenbasis(F, D, eps)
+    assert lazy.kind == ref.kind and lazy.residuals == ref.residuals
+    np.testing.assert_array_equal(lazy.eigenvalues, ref.eigenvalues)
+    V = lazy.basis
+    np.testing.assert_allclose(V.T @ V, np.eye(n), atol=1e-12)
+    np.testing.assert_allclose(V @ np.diag(lazy.eigenvalues) @ V.T, F, atol=1e-12 * np.abs(F).max())
+    for got, want in ((lazy.U, ref.U), (lazy.Q, ref.Q), (lazy.S, ref.S), (lazy.A, ref.A),
+                      (lazy.lyapunov_solution, ref.lyapunov_solution)):
+        np.testing.assert_array_equal(got, want)  # the same arithmetic: decompose's symmetric path is this one
+    # the eigenbasis matrices themselves, against rotating the reference into the basis
+    for got, want in ((lazy.U_eig, ref.U), (lazy.Q_eig, ref.Q), (lazy.SA_eig, ref.S + ref.A),
+                      (lazy.sigma_eig, ref.lyapunov_solution), (lazy.D_eig, D)):
+        np.testing.assert_allclose(got, V.T @ want @ V, rtol=0, atol=1e-9 * max(np.abs(want).max(), 1e-300))
+    x = rng.standard_normal((3, n))
+    np.testing.assert_allclose(lazy.potential(x), ref.potential(x), rtol=1e-10, atol=1e-12)
+    check_invariants(lazy, F, D, eps)
+
+
+def test_the_eigenbasis_decomposition_rotates_only_what_is_asked_for():
+    from sgdpotential import decompose_eigenbasis
+
+    rng = rng_of(3)
+    F, D = symmetric_force(rng, 12, 0), spd(rng, 12)
+    dec = decompose_eigenbasis(F, D, 0.1)
+    assert not {"U", "Q", "lyapunov_solution", "_SA"} & set(vars(dec))  # nothing rotated yet
+    U = dec.U
+    assert dec.U is U and "U" in vars(dec) and "Q" not in vars(dec)  # rotated once, then kept
+    np.testing.assert_allclose(dec.covariance, 0.1 * np.linalg.inv(U), rtol=1e-10)
+
+
+def test_the_eigenbasis_decomposition_refuses_a_general_F_and_keeps_the_saddle_rule():
+    from sgdpotential import decompose_eigenbasis
+
+    with pytest.raises(DecompositionError, match=r"F must be symmetric \(decompose_eigenbasis works in F's "
+                                                 r"orthonormal eigenbasis; use decompose for a general F\)"):
+        decompose_eigenbasis([[1.0, 1.0], [0.0, 1.0]], np.eye(2))
+    dec = decompose_eigenbasis(np.diag([1.0, -2.0, 3.0]), np.eye(3), 0.5)
+    assert dec.kind == "saddle"
+    with pytest.raises(DecompositionError, match=r"no stationary covariance"):
+        _ = dec.covariance
+    np.testing.assert_allclose(np.diag(dec.U), [1.0, -2.0, 3.0])

@@ -12,6 +12,7 @@ variance ∝ α/B); each run's own claims are in its ``summary.json``, their ψ 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -35,8 +36,8 @@ from .config import RunConfig, config_from_mapping, read_toml, with_overrides
 from .rundir import RunDir
 from .stages import NO_PAGES, Pages, plan, run_stages
 
-__all__ = ["BACKENDS", "SweepPoint", "SweepResult", "load_sweep", "parse_axes", "run_group", "run_point", "sweep",
-           "sweep_points"]
+__all__ = ["BACKENDS", "SweepPoint", "SweepResult", "load_sweep", "parse_axes", "run_group", "run_point",
+           "runtime_env", "sweep", "sweep_points"]
 
 BACKENDS = ("local", "ray")
 
@@ -311,35 +312,98 @@ def _local(jobs, workers: int, on_result):
             _deliver(futures[fut], fut.result(), on_result)
 
 
-def _ray(jobs, workers: int, on_result, address: str | None, cpus_per_run: float, gpus_per_run: float):
-    """One Ray task per job (a run, or a batch of replicas) with declared resources, gathered with
-    ``ray.wait`` as they finish."""
+def runtime_env(models=()) -> dict:
+    """The Ray ``runtime_env`` that ships this package to every node of a cluster: its source folder as one of
+    ``py_modules`` (Ray uploads it once and puts it first on each worker's import path, so a node needs Ray, torch
+    and the dependencies, not sgdpotential), without bytecode caches. The model factories ``module:function`` of
+    ``models`` whose module is a file or package in the current folder (``--model mycnn:factory``) are shipped too,
+    as the job's ``working_dir``: a new temporary folder holding only those (workers start in it, and the factory
+    import looks in the current folder; the caller removes the folder)."""
+    import tempfile
+
+    import sgdpotential
+
+    env: dict = {"py_modules": [str(Path(sgdpotential.__file__).parent)], "excludes": ["__pycache__", "*.pyc"]}
+    local = {p for m in models if ":" in m for name in [m.split(":", 1)[0].split(".")[0]]
+             for p in (Path.cwd() / f"{name}.py", Path.cwd() / name) if p.exists()}
+    if local:
+        folder = Path(tempfile.mkdtemp(prefix="sgdpotential-ray-"))
+        for p in sorted(local):
+            (shutil.copytree if p.is_dir() else shutil.copy2)(p, folder / p.name)
+        env["working_dir"] = str(folder)
+    return env
+
+
+def _on_node(fn, *args):
+    """Run ``fn(*args)`` in a Ray task and say where: (the node's id, the result)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id(), fn(*args)
+
+
+@contextlib.contextmanager
+def _ray_session(address: str | None, workers: int, models=()):
+    """Ray for a sweep: joined at ``address`` (a cluster; the package travels in :func:`runtime_env`), or started
+    here with ``workers`` CPUs, and stopped afterwards; an instance already running is used as it is."""
     try:
         import ray
     except ImportError as exc:
         raise ConfigError("backend 'ray' needs Ray: pip install 'sgdpotential[ray]' (or use --backend local).") from exc
-    started = not ray.is_initialized()
-    if started:
-        kwargs = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+    if ray.is_initialized():
+        yield ray
+        return
+    if address:
+        _check_reachable(address)
+    env = runtime_env(models) if address else {}
     try:
-        remote = {}
-        pending = {}
-        for names, fn, args in jobs:
-            if fn not in remote:
-                remote[fn] = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(fn)
-            pending[remote[fn].remote(*args)] = names
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            names = pending.pop(done[0])
-            try:
-                result = ray.get(done[0])
-            except Exception as exc:  # the worker itself died (out of memory, killed node)
-                result = [{"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": None}] * len(names)
-            _deliver(names, result, on_result)
+        kwargs = {"address": address, "runtime_env": env} if address else {"num_cpus": workers}
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+        except ConnectionError as exc:
+            raise ConfigError(_no_cluster(address, " ".join(str(exc).split()))) from exc
+        yield ray
     finally:
-        if started:
+        if ray.is_initialized():
             ray.shutdown()
+        if "working_dir" in env:
+            shutil.rmtree(env["working_dir"], ignore_errors=True)
+
+
+def _no_cluster(address: str, why: str) -> str:
+    return (f"no Ray cluster answers at address = {address!r} ({why}); start one with 'ray start --head' and pass the "
+            f"address it prints, or leave --address out to run Ray on this machine.")
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a ``host:port`` where nothing listens, in one sentence (``ray.init`` itself retries for minutes);
+    other forms (``auto``, ``ray://…``) are left to Ray."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(_no_cluster(address, exc.strerror or type(exc).__name__)) from exc
+
+
+def _ray_jobs(ray, jobs, on_result, cpus_per_run: float, gpus_per_run: float) -> dict[str, str]:
+    """One Ray task per job (a run, or a batch of replicas) declaring its resources, gathered with ``ray.wait`` as
+    they finish. Returns the node id each run ran on."""
+    nodes: dict[str, str] = {}
+    remote = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(_on_node)
+    pending = {remote.remote(fn, *args): names for names, fn, args in jobs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        names = pending.pop(done[0])
+        try:
+            node, result = ray.get(done[0])
+            nodes.update(dict.fromkeys(names, node))
+        except Exception as exc:  # the worker itself died (out of memory, killed node)
+            result = [{"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": None}] * len(names)
+        _deliver(names, result, on_result)
+    return nodes
 
 
 # ---------------------------------------------------------------------------------------------------- the sweep
@@ -398,40 +462,45 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     out = Path(out).resolve()
     spec = {"schema": "sgdpotential.sweep/1", "base": base.to_dict(), "axes": axes, "runs": runs,
             "ladder": with_ladder, "replicas": replicas, "points": [p.name for p in points]}
-    _prepare(out, spec)
+    models = {p.config.model for p in points}
+    # a cluster that does not answer is refused before anything is written
+    with _ray_session(address, workers, models) if backend == "ray" and address else contextlib.nullcontext():
+        _prepare(out, spec)
 
-    statuses: dict[str, dict] = {}
-    pending = []
-    for p in points:
-        rd = out / p.name
-        if _finished(rd, with_ladder, pages.run is not None):
-            statuses[p.name] = {"status": "done", "seconds": None, "skipped": True}
-        else:
-            pending.append(p)
-    jobs = []
-    for group in _groups(pending, replicas):
-        names = [p.name for p in group]
-        configs, dirs = [p.config.to_dict() for p in group], [str(out / p.name) for p in group]
-        if len(group) == 1:
-            jobs.append((names, run_point, (configs[0], dirs[0], with_ladder, threads, pages)))
-        else:
-            jobs.append((names, run_group, (configs, dirs, with_ladder, threads, None, pages)))
-    done = len(points) - len(pending)
-    if progress:
-        progress("sweep", done, len(points))
-
-    def on_result(name, result):
-        nonlocal done
-        statuses[name] = result
-        done += 1
+        statuses: dict[str, dict] = {}
+        pending = []
+        for p in points:
+            rd = out / p.name
+            if _finished(rd, with_ladder, pages.run is not None):
+                statuses[p.name] = {"status": "done", "seconds": None, "skipped": True}
+            else:
+                pending.append(p)
+        jobs = []
+        for group in _groups(pending, replicas):
+            names = [p.name for p in group]
+            configs, dirs = [p.config.to_dict() for p in group], [str(out / p.name) for p in group]
+            if len(group) == 1:
+                jobs.append((names, run_point, (configs[0], dirs[0], with_ladder, threads, pages)))
+            else:
+                jobs.append((names, run_group, (configs, dirs, with_ladder, threads, None, pages)))
+        done = len(points) - len(pending)
         if progress:
             progress("sweep", done, len(points))
 
-    if jobs:
-        if backend == "local":
-            _local(jobs, min(workers, len(jobs)), on_result)
-        else:
-            _ray(jobs, workers, on_result, address, cpus_per_run or 1, gpus_per_run)
+        def on_result(name, result):
+            nonlocal done
+            statuses[name] = result
+            done += 1
+            if progress:
+                progress("sweep", done, len(points))
+
+        nodes: dict[str, str] = {}
+        if jobs:
+            if backend == "local":
+                _local(jobs, min(workers, len(jobs)), on_result)
+            else:
+                with _ray_session(address, workers, models) as ray:
+                    nodes = _ray_jobs(ray, jobs, on_result, cpus_per_run or 1, gpus_per_run)
 
     rows = [_row(p, out / p.name, statuses[p.name]) for p in points]
     fits = _fits(rows)
@@ -439,6 +508,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     seconds = time.perf_counter() - t0
     write_json_atomic(out / SWEEP_SPEC, {**spec, "backend": backend, "workers": workers, "seconds": seconds,
                                            "run_seconds": {n: s.get("seconds") for n, s in statuses.items()},
+                                           **({"nodes": nodes} if backend == "ray" else {}),
                                            "fits": fits})
     if pages.sweep is not None:
         pages.sweep(out, rows, fits, spec={**spec, "backend": backend, "workers": workers})

@@ -18,14 +18,16 @@ from .._validation import check_scalar
 __all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "stage_threads", "thread_limit"]
 
 #: Default threads per kind of stage (``None``: every core available), from ``bench/bench_threads.py`` on the feng-tu
-#: preset (2 cores, BENCHMARKS.md): ``train`` — SGD's small GEMMs (B = 50 rows), where a second thread saved nothing
-#: per step and, with another process on the machine, stalls both; ``probes`` — full-data passes and Hessian/noise
-#: products (GEMMs over the whole training set), which a second core made 20% faster (torch's own default: all).
-STAGE_THREADS = {"train": 1, "probes": None}
+#: preset (2 cores, BENCHMARKS.md), under the command's ``OMP_WAIT_POLICY=PASSIVE``: ``steps`` — work done one small
+#: step after another (SGD's B = 50 GEMMs; the ladder's replayed steps), where a second thread saves little or, with
+#: threads that sleep between the many short parallel regions, costs (the ladder: 1.6× the time of one thread), and
+#: with another process on the machine stalls both; ``passes`` — full-data passes and Hessian/noise products (GEMMs
+#: over the whole training set), which a second core makes ~20% faster (torch's own default: all).
+STAGE_THREADS = {"steps": 1, "passes": None}
 
-#: Which kind each stage of :data:`~sgdpotential.pipeline.stages.STAGES` is: training steps or full-data products.
-STAGE_KIND = {"record": "train", "ages": "train", "probes": "probes", "ladder": "probes", "analysis": "probes",
-              "report": "probes"}
+#: Which kind each stage of :data:`~sgdpotential.pipeline.stages.STAGES` is.
+STAGE_KIND = {"record": "steps", "ages": "steps", "probes": "passes", "ladder": "steps", "analysis": "passes",
+              "report": "passes"}
 
 
 def available_cores() -> int:

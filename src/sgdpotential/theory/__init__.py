@@ -10,7 +10,7 @@ window law: the truth the ψ estimators are calibrated against).
 """
 
 from ..errors import DecompositionError
-from .decomposition import Decomposition, decompose
+from .decomposition import Decomposition, EigenDecomposition, decompose, decompose_eigenbasis
 from .fit import LinearSDEFit, fit_linear_sde
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 from .momentum import momentum_stationary_covariance, momentum_window_covariance
@@ -30,6 +30,7 @@ from .thermo import (
 __all__ = [
     "Decomposition",
     "DecompositionError",
+    "EigenDecomposition",
     "LinearMomentumSGD",
     "LinearSDEFit",
     "LinearSGD",
@@ -38,6 +39,7 @@ __all__ = [
     "RotationPlanes",
     "area_rate",
     "decompose",
+    "decompose_eigenbasis",
     "entropy_production",
     "entropy_production_of",
     "fit_linear_sde",

@@ -8,15 +8,16 @@ the stationary law is exp(−u/ε) and Σ = εU⁻¹ (Eq. 15), while the loss is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from .._repr import concise_repr
 from ..errors import DecompositionError
-from ._checks import PSD_CHOLESKY_MIN, as_square, positive_scalar, require_psd
-from .lyapunov import require_stable, solve_lyapunov
+from ._checks import PSD_CHOLESKY_MIN, as_square, positive_scalar, require_psd, require_symmetric
+from .lyapunov import choose_method, require_stable, solve_lyapunov, solve_lyapunov_eigenbasis
 
-__all__ = ["Decomposition", "decompose"]
+__all__ = ["Decomposition", "EigenDecomposition", "decompose", "decompose_eigenbasis"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,43 +149,207 @@ def decompose(F, D, eps: float = 1.0, *, method: str = "auto") -> Decomposition:
     array([[1., 0.],
            [0., 1.]])
     """
-    F = as_square("F", F)
+    F, D, eps = _validated(F, D, eps)
+    if choose_method(F, method) == "eigh":
+        return _in_eigenbasis(F, D, eps).to_decomposition()
     n = F.shape[0]
-    D = as_square("D", D, n)
-    require_psd("D", D, "a diffusion matrix")
-    D = (D + D.T) / 2
-    eps = positive_scalar("eps", eps, "the noise strength ε must be positive")
-
-    sol = solve_lyapunov(F, D, eps, method)
+    sol = solve_lyapunov(F, D, eps, "schur")
     sigma = sol.sigma
-    if sol.method == "eigh":
-        # everything in F's eigenbasis, where F = diag(λ): U, Q, S + A there, the residuals there (orthogonal V
-        # keeps Frobenius norms), and back to the original basis with four products (VŨ, U, S + A, FΣ)
-        V, lam = sol.basis, sol.eigenvalues
-        s_eig, d_eig = sol.sigma_eig, sol.d_eig
-        Q_eig = d_eig * (lam[:, None] - lam[None, :]) / (lam[:, None] + lam[None, :])
-        U_eig = eps * _symmetric_inverse(s_eig, n)
-        # (D + Q)⁻¹ = U F⁻¹, diagonal F in this basis: a column scaling instead of an inverse
-        SA_eig = U_eig / lam[None, :]
-        residuals = (_residuals_probed if n >= PSD_CHOLESKY_MIN else _residuals_eig)(lam, d_eig, eps, U_eig, Q_eig,
-                                                                                     SA_eig, s_eig)
-        VU = V @ U_eig
-        U, SA = VU @ V.T, (VU / lam[None, :]) @ V.T
-        K = F @ sigma  # FΣ − ΣFᵀ = FΣ − (FΣ)ᵀ for symmetric F and Σ: one product for Q
-        Q = (K - K.T) / (2 * eps)
-    else:
-        U = eps * _symmetric_inverse(sigma, n)
-        K = F @ sigma
-        Q = (K - K.T) / (2 * eps)
-        SA = np.linalg.inv(D + Q)
-    U = (U + U.T) / 2  # Q = (K − Kᵀ)/2ε is antisymmetric exactly (a − b = −(b − a) in floating point)
+    U = eps * _symmetric_inverse(sigma, n)
+    K = F @ sigma
+    Q = (K - K.T) / (2 * eps)  # antisymmetric exactly (a − b = −(b − a) in floating point)
+    SA = np.linalg.inv(D + Q)
+    U = (U + U.T) / 2
     S, A = (SA + SA.T) / 2, (SA - SA.T) / 2
-    if sol.method != "eigh":
-        residuals = _residuals(F, D, eps, U, Q, S, A, sigma)
+    residuals = _residuals(F, D, eps, U, Q, S, A, sigma)
     lam = sol.eigenvalues
     order = np.argsort(lam.real, kind="stable")
     kind = "stable" if sol.stable else "saddle"
     return Decomposition(F, D, eps, U, Q, S, A, kind, lam[order], residuals, sol.method, sigma)
+
+
+def _validated(F, D, eps):
+    F = as_square("F", F)
+    D = as_square("D", D, F.shape[0])
+    require_psd("D", D, "a diffusion matrix")
+    return F, (D + D.T) / 2, positive_scalar("eps", eps, "the noise strength ε must be positive")
+
+
+@dataclass(frozen=True, eq=False)
+class EigenDecomposition:
+    """Result of :func:`decompose_eigenbasis`: the decomposition of a symmetric F kept in F's orthonormal
+    eigenbasis, F = V diag(λ) Vᵀ, where it is computed; the matrices in the original basis are rotated on first
+    use (X = V X̃ Vᵀ, two n³ products each) and kept.
+
+    Attributes
+    ----------
+    F, D : (n, n) ndarray
+        As validated (D symmetrised).
+    eps : float
+    basis : (n, n) ndarray
+        V, the orthonormal eigenvectors of F (columns).
+    eigenvalues : (n,) ndarray
+        λ, ascending.
+    U_eig, Q_eig, sigma_eig, D_eig : (n, n) ndarray
+        Ũ = VᵀUV, Q̃ = VᵀQV, Σ̃ = VᵀΣV (the Lyapunov solution εU⁻¹) and D̃ = VᵀDV. In this basis
+        Σ̃_ij = 2εD̃_ij/(λ_i + λ_j), Q̃_ij = D̃_ij(λ_i − λ_j)/(λ_i + λ_j), Ũ = εΣ̃⁻¹ and (S + A)~ = Ũ diag(λ)⁻¹.
+    kind : {"stable", "saddle"}
+    residuals : dict[str, float]
+        As :attr:`Decomposition.residuals` (the same equations, evaluated in this basis, which keeps every
+        Frobenius norm).
+    """
+
+    __repr__ = concise_repr
+
+    F: np.ndarray
+    D: np.ndarray
+    eps: float
+    basis: np.ndarray = field(repr=False)
+    eigenvalues: np.ndarray
+    U_eig: np.ndarray = field(repr=False)
+    Q_eig: np.ndarray = field(repr=False)
+    sigma_eig: np.ndarray = field(repr=False)
+    D_eig: np.ndarray = field(repr=False)
+    kind: str
+    residuals: dict = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        """Dimension n."""
+        return self.F.shape[0]
+
+    @property
+    def SA_eig(self) -> np.ndarray:
+        """(S + A)~ = Ũ diag(λ)⁻¹ = Vᵀ(D + Q)⁻¹V (a column scaling)."""
+        return self.U_eig / self.eigenvalues[None, :]
+
+    def rotate(self, X_eig: np.ndarray) -> np.ndarray:
+        """V X̃ Vᵀ: a matrix of this basis in the original one."""
+        return self.basis @ X_eig @ self.basis.T
+
+    @cached_property
+    def U(self) -> np.ndarray:
+        """The potential matrix U = VŨVᵀ (symmetric)."""
+        U = self.rotate(self.U_eig)
+        return (U + U.T) / 2
+
+    @cached_property
+    def lyapunov_solution(self) -> np.ndarray:
+        """εU⁻¹ = VΣ̃Vᵀ, the Lyapunov solution (the stationary covariance when F is stable)."""
+        sigma = self.rotate(self.sigma_eig)
+        return (sigma + sigma.T) / 2
+
+    @cached_property
+    def Q(self) -> np.ndarray:
+        """The antisymmetric Q = (FΣ − ΣF)/(2ε) (Eq. 10; one product with Σ in the original basis)."""
+        K = self.F @ self.lyapunov_solution
+        return (K - K.T) / (2 * self.eps)
+
+    @cached_property
+    def _SA(self) -> np.ndarray:
+        VU = self.basis @ self.U_eig
+        return (VU / self.eigenvalues[None, :]) @ self.basis.T
+
+    @property
+    def S(self) -> np.ndarray:
+        """Symmetric part of (D + Q)⁻¹."""
+        return (self._SA + self._SA.T) / 2
+
+    @property
+    def A(self) -> np.ndarray:
+        """Antisymmetric part of (D + Q)⁻¹."""
+        return (self._SA - self._SA.T) / 2
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Stationary covariance Σ = εU⁻¹ (Eq. 15); only a stable F has one (else
+        :class:`~sgdpotential.DecompositionError`)."""
+        if self.kind != "stable":
+            require_stable("F", self.eigenvalues, "this saddle has no stationary covariance; εU⁻¹ is in "
+                           "dec.lyapunov_solution and the potential in dec.U")
+        return self.lyapunov_solution
+
+    def potential(self, x) -> np.ndarray:
+        """Stochastic potential u(x) = xᵀUx/2 = x̃ᵀŨx̃/2 with x̃ = Vᵀx, for x of shape (n,) or (m, n)."""
+        xt = np.asarray(x, dtype=float) @ self.basis
+        return 0.5 * np.einsum("...i,ij,...j->...", xt, self.U_eig, xt)
+
+    def max_residual(self) -> float:
+        """Largest entry of :attr:`residuals`."""
+        return max(self.residuals.values())
+
+    def to_decomposition(self) -> Decomposition:
+        """The same decomposition with every matrix in the original basis (six n³ products)."""
+        VU = self.basis @ self.U_eig
+        U = VU @ self.basis.T
+        U = (U + U.T) / 2
+        SA = (VU / self.eigenvalues[None, :]) @ self.basis.T
+        return Decomposition(self.F, self.D, self.eps, U, self.Q, (SA + SA.T) / 2, (SA - SA.T) / 2, self.kind,
+                             self.eigenvalues, self.residuals, "eigh", self.lyapunov_solution)
+
+
+def decompose_eigenbasis(F, D, eps: float = 1.0) -> EigenDecomposition:
+    r"""The stochastic decomposition of :func:`decompose` for a symmetric F (SGD's F = αH), with the outputs kept
+    in F's eigenbasis and rotated to the original basis only when asked for.
+
+    In the orthonormal eigenbasis F = V diag(λ) Vᵀ the Lyapunov equation (Eq. 14) and Eq. (10) are diagonal:
+
+    .. math:: \tilde\Sigma_{ij} = \frac{2\varepsilon \tilde D_{ij}}{\lambda_i + \lambda_j},\qquad
+              \tilde Q_{ij} = \tilde D_{ij}\,\frac{\lambda_i - \lambda_j}{\lambda_i + \lambda_j},\qquad
+              \tilde U = \varepsilon\tilde\Sigma^{-1},\qquad (S + A)^\sim = \tilde U\,\mathrm{diag}(\lambda)^{-1}
+
+    (paper Eqs. 9–15), with D̃ = VᵀDV.
+
+    Method: one ``eigh`` of F, two products for D̃, the elementwise closed forms, one symmetric inverse (Cholesky
+    from n = 200, ``eigh`` below or when Σ̃ is indefinite) and the residuals of Eqs. 8–15 in this basis (probed from
+    n = 200, as in :func:`decompose`). O(n³) time with about half the n³ products of :func:`decompose`: the four
+    rotations back (U, S + A, Σ, Q) are deferred to first use of ``.U``, ``.S``/``.A``, ``.covariance``, ``.Q``.
+
+    Parameters
+    ----------
+    F : (n, n) array_like
+        Symmetric force matrix (for SGD, αH); λ_i + λ_j ≠ 0 for all pairs.
+    D : (n, n) array_like
+        Diffusion matrix, symmetric positive semi-definite, reaching every direction of F.
+    eps : float
+        Noise strength ε > 0.
+
+    Returns
+    -------
+    EigenDecomposition
+
+    Raises
+    ------
+    DecompositionError
+        As :func:`decompose`, and when F is not symmetric (its eigenbasis is not orthonormal: use
+        :func:`decompose`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dec = decompose_eigenbasis(np.diag([1.0, 3.0]), [[1.0, 0.5], [0.5, 1.0]], eps=0.1)
+    >>> np.allclose(dec.U, decompose(np.diag([1.0, 3.0]), [[1.0, 0.5], [0.5, 1.0]], eps=0.1).U)
+    True
+    >>> np.round(dec.Q_eig, 6)  # the circulation between the two modes, in F's eigenbasis
+    array([[ 0.  , -0.25],
+           [ 0.25,  0.  ]])
+    """
+    F, D, eps = _validated(F, D, eps)
+    require_symmetric("F", F, "decompose_eigenbasis works in F's orthonormal eigenbasis; use decompose for a "
+                              "general F")
+    return _in_eigenbasis(F, D, eps)
+
+
+def _in_eigenbasis(F: np.ndarray, D: np.ndarray, eps: float) -> EigenDecomposition:
+    n = F.shape[0]
+    lam, V, s_eig, d_eig = solve_lyapunov_eigenbasis(F, D, eps)
+    Q_eig = d_eig * (lam[:, None] - lam[None, :]) / (lam[:, None] + lam[None, :])
+    U_eig = eps * _symmetric_inverse(s_eig, n)
+    SA_eig = U_eig / lam[None, :]
+    residuals = (_residuals_probed if n >= PSD_CHOLESKY_MIN else _residuals_eig)(lam, d_eig, eps, U_eig, Q_eig,
+                                                                                 SA_eig, s_eig)
+    kind = "stable" if bool(np.all(lam > 0)) else "saddle"
+    return EigenDecomposition(F, D, eps, V, lam, U_eig, Q_eig, s_eig, d_eig, kind, residuals)
 
 
 def _symmetric_inverse(M: np.ndarray, n: int) -> np.ndarray:

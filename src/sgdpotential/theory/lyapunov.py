@@ -90,12 +90,7 @@ def solve_lyapunov(F: np.ndarray, D: np.ndarray, eps: float, method: str = "auto
     """
     method = choose_method(F, method)
     if method == "eigh":
-        # F = V diag(λ) Vᵀ turns the operator X ↦ FX + XFᵀ into X̃_ij ↦ (λ_i + λ_j) X̃_ij.
-        lam, V = np.linalg.eigh((F + F.T) / 2)
-        check_lyapunov_spectrum("F", lam)
-        D_eig = V.T @ D @ V
-        D_eig = (D_eig + D_eig.T) / 2
-        sigma_eig = 2.0 * eps * D_eig / (lam[:, None] + lam[None, :])
+        lam, V, sigma_eig, D_eig = solve_lyapunov_eigenbasis(F, D, eps)
         sigma = V @ sigma_eig @ V.T
         return LyapunovSolution((sigma + sigma.T) / 2, lam, "eigh", V, sigma_eig, D_eig)
     # Bartels–Stewart: F = Z T Zᵀ (real Schur), T Y + Y Tᵀ = Zᵀ(2εD)Z by LAPACK trsyl, Σ = Z Y Zᵀ.
@@ -111,6 +106,17 @@ def solve_lyapunov(F: np.ndarray, D: np.ndarray, eps: float, method: str = "auto
         raise DecompositionError(f"LAPACK trsyl rejected argument {-info}; please report this as a bug.")
     sigma = Z @ (Y / scale) @ Z.T
     return LyapunovSolution((sigma + sigma.T) / 2, lam, "schur")
+
+
+def solve_lyapunov_eigenbasis(F: np.ndarray, D: np.ndarray, eps: float):
+    """FΣ + ΣF = 2εD for a validated *symmetric* F, left in F's eigenbasis (internal): (λ, V, Σ̃, D̃) with
+    F = V diag(λ) Vᵀ, D̃ = VᵀDV and Σ̃ = VᵀΣV, Σ̃_ij = 2εD̃_ij/(λ_i + λ_j) — the operator X ↦ FX + XF is diagonal
+    there. One ``eigh`` and two products; the spectrum is checked for λ_i + λ_j ≈ 0 first."""
+    lam, V = np.linalg.eigh((F + F.T) / 2)
+    check_lyapunov_spectrum("F", lam)
+    D_eig = V.T @ D @ V
+    D_eig = (D_eig + D_eig.T) / 2
+    return lam, V, 2.0 * eps * D_eig / (lam[:, None] + lam[None, :]), D_eig
 
 
 def _quasi_triangular_eigenvalues(T: np.ndarray) -> np.ndarray:
