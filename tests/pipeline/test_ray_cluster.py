@@ -2,8 +2,11 @@
 results.csv equals the local backend's, both nodes take runs, and the package and a user's model factory from the
 current folder reach the workers through the sweep's ``runtime_env``, not through this checkout."""
 
+import copy
 import csv
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -66,8 +69,13 @@ def test_a_two_node_sweep_equals_the_local_one_and_uses_both_nodes(cluster, tmp_
     assert (tmp_path / "cluster" / "results.csv").read_text() == (tmp_path / "local" / "results.csv").read_text()
     meta = json.loads((tmp_path / "cluster" / "sweep.json").read_text())
     assert meta["backend"] == "ray" and sorted(meta["nodes"]) == ["seed=0", "seed=1"]
+    assert not list(Path(tempfile.gettempdir()).glob("sgdpotential-ray-*"))  # the factory's folder was removed
+    # two runs of several seconds submitted together on two 1-CPU nodes: the second goes where the CPU is free
     assert len(set(meta["nodes"].values())) == 2  # one run on each node (one CPU each)
     assert {n["NodeID"] for n in ray_nodes(cluster)} == set(meta["nodes"].values())
+    again = runner.invoke(app, [*args, "--out", "cluster", "--backend", "ray", "--address", cluster.address])
+    assert again.exit_code == 0 and "0 run now, 2 already finished" in again.output
+    assert json.loads((tmp_path / "cluster" / "sweep.json").read_text())["nodes"] == meta["nodes"]  # kept
 
 
 def ray_nodes(cluster):
@@ -94,12 +102,18 @@ def test_the_package_and_a_local_factory_travel_in_the_runtime_env(cluster, tmp_
         model = build_model("usernet:small", (1, 8, 8), 10)
         return pkg.__file__, os.getcwd(), sum(p.numel() for p in model.parameters())
 
-    ray.init(address=cluster.address, runtime_env=env, include_dashboard=False, log_to_driver=False,
+    ray.init(address=cluster.address, runtime_env=copy.deepcopy(env), include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     try:
         files = ray.get([ray.remote(num_cpus=1)(where).remote() for _ in range(2)])
+        # joining a cluster while Ray runs in this process is refused: the package could not travel
+        r = runner.invoke(app, ["sweep", "--preset", "quick", "--grid", "seed=0", "--backend", "ray",
+                                "--address", cluster.address, "--out", str(tmp_path / "s")])
+        assert r.exit_code == 2 and "Ray is already running in this process" in " ".join(r.output.split())
+        assert not (tmp_path / "s").exists()
     finally:
         ray.shutdown()
+        shutil.rmtree(env["working_dir"])
     checkout = Path(sgdpotential.__file__).resolve().parent
     for pkg_file, cwd, n_params in files:
         # imported from Ray's copy of the package on the node, not from this checkout (or its editable install)
@@ -114,3 +128,4 @@ def test_no_cluster_at_the_address_is_one_sentence(tmp_path):
                             "--address", "127.0.0.1:1", "--out", str(tmp_path / "s")])
     assert r.exit_code == 2
     assert "no Ray cluster answers at address = '127.0.0.1:1'" in " ".join(r.output.split())
+    assert not (tmp_path / "s").exists()  # refused before anything was written

@@ -13,11 +13,13 @@ variance ∝ α/B); each run's own claims are in its ``summary.json``, their ψ 
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import itertools
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -315,15 +317,17 @@ def _local(jobs, workers: int, on_result):
 def runtime_env(models=()) -> dict:
     """The Ray ``runtime_env`` that ships this package to every node of a cluster: its source folder as one of
     ``py_modules`` (Ray uploads it once and puts it first on each worker's import path, so a node needs Ray, torch
-    and the dependencies, not sgdpotential), without bytecode caches. The model factories ``module:function`` of
-    ``models`` whose module is a file or package in the current folder (``--model mycnn:factory``) are shipped too,
-    as the job's ``working_dir``: a new temporary folder holding only those (workers start in it, and the factory
-    import looks in the current folder; the caller removes the folder)."""
+    and the dependencies, not sgdpotential), without bytecode caches, and this process's ``OMP_WAIT_POLICY``.
+    The model factories ``module:function`` of ``models`` whose module is a file or package in the current folder
+    (``--model mycnn:factory``) are shipped too, as the job's ``working_dir``: a new temporary folder holding only
+    those (workers start in it, and the factory import looks in the current folder; the caller removes it)."""
     import tempfile
 
     import sgdpotential
 
     env: dict = {"py_modules": [str(Path(sgdpotential.__file__).parent)], "excludes": ["__pycache__", "*.pyc"]}
+    if os.environ.get("OMP_WAIT_POLICY"):  # the command's thread policy (pipeline/threads.py), on every node too
+        env["env_vars"] = {"OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"]}
     local = {p for m in models if ":" in m for name in [m.split(":", 1)[0].split(".")[0]]
              for p in (Path.cwd() / f"{name}.py", Path.cwd() / name) if p.exists()}
     if local:
@@ -350,13 +354,19 @@ def _ray_session(address: str | None, workers: int, models=()):
     except ImportError as exc:
         raise ConfigError("backend 'ray' needs Ray: pip install 'sgdpotential[ray]' (or use --backend local).") from exc
     if ray.is_initialized():
+        if address:
+            raise ConfigError(f"Ray is already running in this process, so address = {address!r} cannot be joined "
+                              f"(nor the package shipped to it); call ray.shutdown() first, or leave address out to "
+                              f"use the running instance.")
         yield ray
         return
     if address:
         _check_reachable(address)
-    env = runtime_env(models) if address else {}
+    env: dict = {}
     try:
-        kwargs = {"address": address, "runtime_env": env} if address else {"num_cpus": workers}
+        env = runtime_env(models) if address else {}
+        # a copy: ray.init rewrites the paths it uploads into gcs:// names, and the folder must be removed after
+        kwargs = {"address": address, "runtime_env": copy.deepcopy(env)} if address else {"num_cpus": workers}
         try:
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
         except ConnectionError as exc:
@@ -456,7 +466,8 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
 
     cores = available_cores()
     workers = check_scalar(cores if workers is None else workers, "workers", int, min_val=1)
-    threads = max(1, int(cpus_per_run) if cpus_per_run else cores // workers)  # workers × threads ≤ cores
+    # workers × threads ≤ cores here; on a cluster each run uses the CPUs it declares on its node
+    threads = max(1, int(cpus_per_run) if cpus_per_run else 1 if backend == "ray" and address else cores // workers)
     points = sweep_points(base, axes, runs)
     _validate(points)
     out = Path(out).resolve()
@@ -499,7 +510,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
             if backend == "local":
                 _local(jobs, min(workers, len(jobs)), on_result)
             else:
-                with _ray_session(address, workers, models) as ray:
+                with _ray_session(None, workers) as ray:  # the cluster joined above, or Ray started here now
                     nodes = _ray_jobs(ray, jobs, on_result, cpus_per_run or 1, gpus_per_run)
 
     rows = [_row(p, out / p.name, statuses[p.name]) for p in points]
@@ -508,7 +519,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     seconds = time.perf_counter() - t0
     write_json_atomic(out / SWEEP_SPEC, {**spec, "backend": backend, "workers": workers, "seconds": seconds,
                                            "run_seconds": {n: s.get("seconds") for n, s in statuses.items()},
-                                           **({"nodes": nodes} if backend == "ray" else {}),
+                                           **({"nodes": {**_old_nodes(out), **nodes}} if backend == "ray" else {}),
                                            "fits": fits})
     if pages.sweep is not None:
         pages.sweep(out, rows, fits, spec={**spec, "backend": backend, "workers": workers})
@@ -546,6 +557,14 @@ def _validate(points: list[SweepPoint]) -> None:
             analysable(p.config)
         except ConfigError as exc:
             raise ConfigError(f"point {p.name}: {exc}") from exc
+
+
+def _old_nodes(out: Path) -> dict:
+    """The node of each run recorded by an earlier invocation of this sweep (kept when it is continued)."""
+    try:
+        return json.loads((out / SWEEP_SPEC).read_text()).get("nodes", {})
+    except (OSError, ValueError):
+        return {}
 
 
 def _prepare(out: Path, spec: dict) -> None:

@@ -20,7 +20,7 @@ __all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "s
 #: Default threads per kind of stage (``None``: every core available), from ``bench/bench_threads.py`` on the feng-tu
 #: preset (2 cores, BENCHMARKS.md), under the command's ``OMP_WAIT_POLICY=PASSIVE``: ``steps`` — work done one small
 #: step after another (SGD's B = 50 GEMMs; the ladder's replayed steps), where a second thread saves little or, with
-#: threads that sleep between the many short parallel regions, costs (the ladder: 1.6× the time of one thread), and
+#: threads that sleep between the many short parallel regions, costs (the ladder: 1.16× the time of one thread), and
 #: with another process on the machine stalls both; ``passes`` — full-data passes and Hessian/noise products (GEMMs
 #: over the whole training set), which a second core makes ~20% faster (torch's own default: all).
 STAGE_THREADS = {"steps": 1, "passes": None}
