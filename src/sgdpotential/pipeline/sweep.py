@@ -476,7 +476,7 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     models = {p.config.model for p in points}
     # a cluster that does not answer is refused before anything is written
     with _ray_session(address, workers, models) if backend == "ray" and address else contextlib.nullcontext():
-        _prepare(out, spec)
+        earlier = _prepare(out, spec)
 
         statuses: dict[str, dict] = {}
         pending = []
@@ -519,7 +519,8 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     seconds = time.perf_counter() - t0
     write_json_atomic(out / SWEEP_SPEC, {**spec, "backend": backend, "workers": workers, "seconds": seconds,
                                            "run_seconds": {n: s.get("seconds") for n, s in statuses.items()},
-                                           **({"nodes": {**_old_nodes(out), **nodes}} if backend == "ray" else {}),
+                                           **({"nodes": {**earlier.get("nodes", {}), **nodes}}  # kept across reruns
+                                              if backend == "ray" else {}),
                                            "fits": fits})
     if pages.sweep is not None:
         pages.sweep(out, rows, fits, spec={**spec, "backend": backend, "workers": workers})
@@ -559,23 +560,16 @@ def _validate(points: list[SweepPoint]) -> None:
             raise ConfigError(f"point {p.name}: {exc}") from exc
 
 
-def _old_nodes(out: Path) -> dict:
-    """The node of each run recorded by an earlier invocation of this sweep (kept when it is continued)."""
-    try:
-        return json.loads((out / SWEEP_SPEC).read_text()).get("nodes", {})
-    except (OSError, ValueError):
-        return {}
-
-
-def _prepare(out: Path, spec: dict) -> None:
-    """Create the sweep directory, or accept it when it holds the same sweep."""
+def _prepare(out: Path, spec: dict) -> dict:
+    """Create the sweep directory, or accept it when it holds the same sweep; returns what an earlier invocation
+    recorded in ``sweep.json`` (empty for a new sweep)."""
     marker = out / SWEEP_SPEC
     if marker.exists():
         old = json.loads(marker.read_text())
         if {k: old.get(k) for k in spec} != spec:
             raise ConfigError(f"{str(out)!r} holds a different sweep; rerun it with the same settings or choose a new "
                               f"--out.")
-        return
+        return old
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"output folder {str(out)!r} is not empty and holds no sweep; choose a new --out.")
     if not out.parent.is_dir():
@@ -586,6 +580,7 @@ def _prepare(out: Path, spec: dict) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot write the sweep folder {str(out)!r} ({exc.strerror or exc}); choose another "
                           f"--out.") from exc
+    return {}
 
 
 def _row(p: SweepPoint, run_dir: Path, status: dict) -> dict:

@@ -228,9 +228,13 @@ class EigenDecomposition:
         return self.basis @ X_eig @ self.basis.T
 
     @cached_property
+    def _VU(self) -> np.ndarray:  # VŨ: shared by U = VŨVᵀ and S + A = VŨ diag(λ)⁻¹Vᵀ
+        return self.basis @ self.U_eig
+
+    @cached_property
     def U(self) -> np.ndarray:
         """The potential matrix U = VŨVᵀ (symmetric)."""
-        U = self.rotate(self.U_eig)
+        U = self._VU @ self.basis.T
         return (U + U.T) / 2
 
     @cached_property
@@ -247,8 +251,7 @@ class EigenDecomposition:
 
     @cached_property
     def _SA(self) -> np.ndarray:
-        VU = self.basis @ self.U_eig
-        return (VU / self.eigenvalues[None, :]) @ self.basis.T
+        return (self._VU / self.eigenvalues[None, :]) @ self.basis.T
 
     @property
     def S(self) -> np.ndarray:
@@ -260,32 +263,20 @@ class EigenDecomposition:
         """Antisymmetric part of (D + Q)⁻¹."""
         return (self._SA - self._SA.T) / 2
 
-    @property
-    def covariance(self) -> np.ndarray:
-        """Stationary covariance Σ = εU⁻¹ (Eq. 15); only a stable F has one (else
-        :class:`~sgdpotential.DecompositionError`)."""
-        if self.kind != "stable":
-            require_stable("F", self.eigenvalues, "this saddle has no stationary covariance; εU⁻¹ is in "
-                           "dec.lyapunov_solution and the potential in dec.U")
-        return self.lyapunov_solution
+    #: Stationary covariance Σ = εU⁻¹ (Eq. 15); only a stable F has one (the rule of :class:`Decomposition`).
+    covariance = Decomposition.covariance
 
     def potential(self, x) -> np.ndarray:
         """Stochastic potential u(x) = xᵀUx/2 = x̃ᵀŨx̃/2 with x̃ = Vᵀx, for x of shape (n,) or (m, n)."""
         xt = np.asarray(x, dtype=float) @ self.basis
         return 0.5 * np.einsum("...i,ij,...j->...", xt, self.U_eig, xt)
 
-    def max_residual(self) -> float:
-        """Largest entry of :attr:`residuals`."""
-        return max(self.residuals.values())
+    max_residual = Decomposition.max_residual
 
     def to_decomposition(self) -> Decomposition:
         """The same decomposition with every matrix in the original basis (six n³ products)."""
-        VU = self.basis @ self.U_eig
-        U = VU @ self.basis.T
-        U = (U + U.T) / 2
-        SA = (VU / self.eigenvalues[None, :]) @ self.basis.T
-        return Decomposition(self.F, self.D, self.eps, U, self.Q, (SA + SA.T) / 2, (SA - SA.T) / 2, self.kind,
-                             self.eigenvalues, self.residuals, "eigh", self.lyapunov_solution)
+        return Decomposition(self.F, self.D, self.eps, self.U, self.Q, self.S, self.A, self.kind, self.eigenvalues,
+                             self.residuals, "eigh", self.lyapunov_solution)
 
 
 def decompose_eigenbasis(F, D, eps: float = 1.0) -> EigenDecomposition:
