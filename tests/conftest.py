@@ -54,7 +54,7 @@ def quick_ensemble(tmp_path_factory):  # read-only
 
 @pytest.fixture(scope="session")
 def quick_sweep(tmp_path_factory):  # read-only
-    """A local 3 × 3 × 2 sweep of the quick preset over lr, batch size and seed: 18 runs, results.csv, sweep.html."""
+    """A local sweep of the quick preset over ``quick.QUICK_AXES`` (lr, batch size, seed): results.csv, sweep.html."""
     from typer.testing import CliRunner
 
     from quick import QUICK_GRID

@@ -7,7 +7,7 @@ import torch
 from torch.func import hessian
 
 import sgdpotential as sp
-from sgdpotential.dynamics.replay import linearized_replay
+from sgdpotential.dynamics.replay import linearized_replay, linearized_replays
 from sgdpotential.dynamics.training import TrainConfig, train
 from sgdpotential.errors import ConfigError, TrainingDiverged
 from sgdpotential.nn.probes.noise import gradient_noise_trace
@@ -43,6 +43,56 @@ def test_batch_replay_of_a_quadratic_loss_is_sgd_step_for_step(digits, tmp_path,
     assert moved > 0.05  # SGD moved far compared with float32 round-off...
     assert np.abs(rep.read() - real.read()).max() < 1e-6  # ...and the replay followed it step for step
     np.testing.assert_allclose(rep.mean_all, real.read().mean(0), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("network,hessian,noise,momentum", [
+    ("mlp", "batch", "sgd", 0.0), ("mlp", "batch", "sgd", 0.9), ("mlp", "full", "sgd", 0.0),
+    ("mlp", "full", "isotropic", 0.5), ("cnn", "batch", "sgd", 0.9), ("cnn", "full", "sgd", 0.0)])
+def test_paths_stepped_together_equal_the_replays_one_by_one(digits, tmp_path, network, hessian, noise, momentum):
+    """R paths in one pass (the vmap'ed double backward of a dense network; turns within a step for a CNN) are the R
+    single replays of their seeds, to float64 round-off — on a network whose loss is not quadratic, so every path's
+    minibatch Hessian differs from step to step and from the others'."""
+    from factories import tiny_cnn
+
+    if network == "mlp":
+        net = sp.build_mlp([64, 12, 10], seed=2, activation="tanh").double()
+    else:
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 8, 8)), *tiny_cnn((1, 8, 8), 10)).double()
+    obj = sp.Objective(net, digits, "all")
+    assert obj.dense == (network == "mlp")
+    w0 = obj.w_base
+    start = w0 + 0.05 * torch.randn(w0.shape, generator=torch.Generator().manual_seed(1), dtype=w0.dtype)
+    seeds = [3, 4, 11]
+    steps = 12 if (network, hessian) == ("cnn", "full") else 40  # a float64 CNN's full Hessian: ~1 s per step
+    kw = {"hessian": hessian, "noise": noise, "momentum": momentum, "start": start, "sampling": "replacement",
+          "stride": 2}
+    stores = [tmp_path / f"t{s}.zarr" for s in seeds]
+    together = linearized_replays(obj, w0, 0.05, 16, steps, stores=stores, seeds=seeds, **kw)
+    for seed, t in zip(seeds, together, strict=True):
+        alone = linearized_replay(obj, w0, 0.05, 16, steps, store=tmp_path / f"a{seed}.zarr", seed=seed, **kw)
+        assert t.trajectory.metadata["replay"]["seed"] == seed
+        # the snapshots are stored in float32: equal up to its last bit; the window mean is float64
+        np.testing.assert_allclose(t.trajectory.read(), alone.trajectory.read(), rtol=2**-22, atol=1e-12)
+        np.testing.assert_allclose(t.trajectory.mean_all, alone.trajectory.mean_all, rtol=1e-12, atol=1e-14)
+    a, b = (t.trajectory.read() - start.float().numpy() for t in together[:2])
+    assert np.abs(a - b).max() > 0.1 * np.abs(a).max()  # the seeds drew different paths
+
+
+def test_replays_together_refuse_mismatched_stores_and_seeds(digits, tmp_path):
+    obj = sp.Objective(_linear(), digits, "all", loss="mse")
+    with pytest.raises(ConfigError, match="2 stores and 1 seeds were given"):
+        linearized_replays(obj, obj.w_base, 0.1, 32, 20, stores=[tmp_path / "a.zarr", tmp_path / "b.zarr"], seeds=[0])
+    with pytest.raises(ConfigError, match="the same store"):
+        linearized_replays(obj, obj.w_base, 0.1, 32, 20, stores=[tmp_path / "a.zarr"] * 2, seeds=[0, 1])
+    (tmp_path / "b.zarr").mkdir()
+    with pytest.raises(ConfigError, match="already exists"):
+        linearized_replays(obj, obj.w_base, 0.1, 32, 20, stores=[tmp_path / "a.zarr", tmp_path / "b.zarr"],
+                           seeds=[0, 1])
+    with pytest.raises(TrainingDiverged):
+        linearized_replays(obj, obj.w_base, 50.0, 32, 400, stores=[tmp_path / "c.zarr", tmp_path / "d.zarr"],
+                           seeds=[0, 1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.zarr"]
 
 
 def test_full_hessian_without_noise_is_gradient_descent_on_the_quadratic_model(digits, tmp_path):

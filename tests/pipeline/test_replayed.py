@@ -106,7 +106,7 @@ def test_a_diverging_replay_is_reported_and_the_run_goes_on(quick_run_copy, monk
     def diverges(*args, **kwargs):
         raise TrainingDiverged("the batch-Hessian replay diverged by step 7: the weights became non-finite.")
 
-    monkeypatch.setattr(replay, "linearized_replay", diverges)
+    monkeypatch.setattr(replay, "linearized_replays", diverges)
     probe_run(out)
     s = analyze(out)
     assert s["sample_spectrum_replay"] == {"error": "the batch-Hessian replay diverged by step 7: the weights "

@@ -13,7 +13,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from quick import QUICK_GRID
+from quick import QUICK_AXES, QUICK_GRID, QUICK_RUNS
 from sgdpotential.cli import app
 from sgdpotential.errors import ConfigError
 from sgdpotential.pipeline.config import preset
@@ -38,21 +38,21 @@ def local_grid(quick_sweep):
 def test_grid_of_the_quick_preset_completes_locally(local_grid):
     out, result = local_grid
     rows = _table(out / "results.csv")
-    assert len(rows) == 18 and all(r["status"] == "done" for r in rows)
+    assert len(rows) == QUICK_RUNS and all(r["status"] == "done" for r in rows)
     assert {(r["lr"], r["batch_size"], r["seed"]) for r in rows} == {
-        (lr, b, s) for lr in ("0.05", "0.1", "0.2") for b in ("16", "32", "64") for s in ("0", "1")}
+        (lr, b, s) for lr in QUICK_AXES["lr"] for b in QUICK_AXES["batch_size"] for s in QUICK_AXES["seed"]}
     for r in rows:
         run = out / r["name"]
         assert (run / "summary.json").exists() and (run / "report.html").exists()
         assert float(r["psi"]) == json.loads((run / "summary.json").read_text())["ivf"]["psi"]
         assert float(r["lr_over_b"]) == float(r["lr"]) / int(r["batch_size"])
     meta = json.loads((out / "sweep.json").read_text())
-    assert meta["fits"]["n_done"] == 18 and "variance_vs_lr_over_b" in meta["fits"]
+    assert meta["fits"]["n_done"] == QUICK_RUNS and "variance_vs_lr_over_b" in meta["fits"]
     assert sorted(p.name for p in (out / "figures").iterdir()) == ["psi_vs_batch_size.png", "psi_vs_lr.png",
                                                                   "variance_vs_lr_over_b.png"]
     page = html.unescape((out / "sweep.html").read_text())
     (slope,) = meta["fits"]["findings"]["claims"]  # the sweep's own claim, judged by the one rule
-    assert slope["key"] == "variance_vs_lr_over_b" and slope["n"] == 18
+    assert slope["key"] == "variance_vs_lr_over_b" and slope["n"] == QUICK_RUNS
     assert f"The top variances scale as α/B — {slope['source']}: slope = {slope['estimate']:.2f}" in page
     assert 'id="scorecard"' in page
     assert f"against {slope['prediction']:g} ± {slope['margin']:g}: {slope['verdict']}" in page
@@ -65,8 +65,8 @@ def test_grid_of_the_quick_preset_completes_locally(local_grid):
         assert (r["headline_lo"] == "" if head["ci95"] is None else
                 float(r["headline_lo"]) == pytest.approx(head["ci95"][0]))
         assert r["headline_verdict"] == (head["verdict"] or "")
-    assert sum(meta["fits"]["psi_verdicts"].values()) == 18
-    assert "18 run now, 0 already finished" in result.stdout
+    assert sum(meta["fits"]["psi_verdicts"].values()) == QUICK_RUNS
+    assert f"{QUICK_RUNS} run now, 0 already finished" in result.stdout
 
 
 @pytest.mark.ray

@@ -69,7 +69,9 @@ def test_ensemble_page_renders_with_provenance_warnings_and_the_seeds_verdict(qu
 def test_sweep_page_renders(quick_sweep):
     out, _ = quick_sweep
     r = _check(out / "sweep.html", 3)
-    assert "lr ∈ {0.05, 0.1, 0.2}" in r.text["#settings"]
+    from quick import QUICK_AXES
+
+    assert f"lr ∈ {{{', '.join(QUICK_AXES['lr'])}}}" in r.text["#settings"]
 
 
 def test_toy_page_renders(tmp_path):

@@ -26,7 +26,10 @@ import numpy as np
 from .._validation import check_scalar
 from .rundir import RunDir
 
-__all__ = ["optimizer_of", "replayed_spectra", "window_start"]
+__all__ = ["STORE_BUDGET", "optimizer_of", "replayed_spectra", "window_start"]
+
+#: Bytes of replayed snapshots on disk at once: the paths that step together (one pass per step) are as many as fit.
+STORE_BUDGET = 1 << 30
 
 
 def optimizer_of(tcfg, rd) -> dict:
@@ -56,7 +59,8 @@ def window_start(obj, recorded, store) -> tuple[object, str]:
 def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]:
     r"""The PCA spectra of ``paths`` replayed windows of a recorded run, each analysed as the run's window is.
 
-    Each path runs :func:`~sgdpotential.dynamics.replay.linearized_replay` (``hessian="batch"``, ``noise="sgd"``)
+    The paths are :func:`~sgdpotential.dynamics.replay.linearized_replays` (``hessian="batch"``, ``noise="sgd"``,
+    stepped together in groups whose stores fit in :data:`STORE_BUDGET`), each
     for the window's T·stride steps: w_{t+1} = w_t − α(g^{B_t}(ω0) + H^{B_t}(w_t − ω0)), ω0 the window mean of all
     weights, B_t drawn by the run's sampling scheme with seed (run seed, path), started where the window opened
     (:func:`window_start`), with the run's momentum or frozen preconditioner (a heavy-ball buffer starts at
@@ -86,7 +90,7 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
     digits): 20 paths take ~2× a window's other probes (``bench/bench_replayed.py``), hence off by default
     (``replay_paths``).
     """
-    from ..dynamics.replay import linearized_replay
+    from ..dynamics.replay import linearized_replays
     from ..nn.models import select_parameters
     from ..trajectory import Trajectory, trajectory_pca
 
@@ -99,17 +103,22 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
     start, how = window_start(obj, recorded, Trajectory.open(rd / RunDir.TRAJECTORY))
     K = pca["components"].shape[0]
     steps = int(rec["n_snapshots"]) * int(tcfg.stride)
+    seeds = [int(np.random.SeedSequence([tcfg.seed, 2, p]).generate_state(1)[0]) for p in range(paths)]
+    # the paths step together; a group's stores (float32 snapshots of the recorded weights) fit in STORE_BUDGET
+    group = max(1, min(paths, STORE_BUDGET // (4 * int(rec["n_snapshots"]) * pca["components"].shape[1])))
     out = np.empty((paths, K))
     folder = tempfile.mkdtemp(prefix="replayed-", dir=rd.path)
     try:
-        for p in range(paths):
-            seed = int(np.random.SeedSequence([tcfg.seed, 2, p]).generate_state(1)[0])
-            r = linearized_replay(obj, obj.w_base, tcfg.lr, tcfg.batch_size, steps, store=f"{folder}/{p}.zarr",
-                                  hessian="batch", noise="sgd", sampling=tcfg.sampling, seed=seed, start=start,
-                                  stride=int(tcfg.stride), record=recorded, **optimizer_of(tcfg, rd))
-            var = trajectory_pca(r.trajectory, K).variances
-            out[p] = var[:K]
-            shutil.rmtree(f"{folder}/{p}.zarr")
+        for first in range(0, paths, group):
+            chosen = range(first, min(first + group, paths))
+            results = linearized_replays(obj, obj.w_base, tcfg.lr, tcfg.batch_size, steps,
+                                         stores=[f"{folder}/{p}.zarr" for p in chosen],
+                                         seeds=[seeds[p] for p in chosen],
+                                         hessian="batch", noise="sgd", sampling=tcfg.sampling, start=start,
+                                         stride=int(tcfg.stride), record=recorded, **optimizer_of(tcfg, rd))
+            for p, r in zip(chosen, results, strict=True):
+                out[p] = trajectory_pca(r.trajectory, K).variances[:K]
+                shutil.rmtree(f"{folder}/{p}.zarr")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return out, how

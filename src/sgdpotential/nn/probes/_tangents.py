@@ -16,16 +16,9 @@ from ..objective import Objective
 
 PIECEWISE_LINEAR = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.Identity)
 
-#: Layers of a dense network, on which batched forward-mode products beat per-sample gradients (``jvp`` 0.26 s
-#: against ``vmap(grad)`` 3.2 s for C_P of all 42,310 weights of the feng-tu MLP, ``bench/bench_probes.py``); on any
-#: other model (convolutions, pooling, normalisation) a loop over directions or weight vectors beats ``vmap``.
-DENSE = (nn.Sequential, nn.Linear, nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.LeakyReLU, nn.Identity, nn.Flatten,
-          nn.Unflatten)
-
-
 def dense_only(obj: Objective) -> bool:
-    """True when every module of the probed network is one of :data:`DENSE` (batched GEMMs under ``vmap``)."""
-    return all(isinstance(m, DENSE) for m in obj._net.modules())
+    """:attr:`Objective.dense`: every module of the probed network is dense (batched GEMMs under ``vmap``)."""
+    return obj.dense
 
 
 def structured(obj: Objective) -> bool:
