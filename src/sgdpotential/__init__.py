@@ -46,7 +46,7 @@ _LAZY = {
     "noise_covariance_response": "nn.probes",
     "TrainConfig": "dynamics.training", "TrainResult": "dynamics.training", "train": "dynamics.training",
     "train_replicas": "dynamics.replicas",
-    "ReplayResult": "dynamics.replay", "linearized_replay": "dynamics.replay",
+    "ReplayResult": "dynamics.replay", "linearized_replay": "dynamics.replay", "linearized_replays": "dynamics.replay",
     "Trajectory": "trajectory", "PCAResult": "trajectory", "random_walk_null": "trajectory",
     "trajectory_pca": "trajectory",
     "ivf_exponent": "pipeline.analysis", "usable_directions": "pipeline.analysis",

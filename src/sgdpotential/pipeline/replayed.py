@@ -25,6 +25,7 @@ import numpy as np
 
 from .._validation import check_scalar
 from .rundir import RunDir
+from .threads import steps_threads, thread_limit
 
 __all__ = ["STORE_BUDGET", "optimizer_of", "replayed_spectra", "window_start"]
 
@@ -85,11 +86,16 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
 
     Notes
     -----
-    Cost: per path one minibatch Hessian-vector product per step and a PCA of the window — about one training
-    window each (1.17× the fused SGD window on feng-tu; 2,300 steps/s for the 650-weight linear model on the
-    digits): 20 paths take ~2× a window's other probes (``bench/bench_replayed.py``), hence off by default
+    Cost: per path and step one minibatch gradient and Hessian-vector product, shared by the paths of a dense
+    network (:func:`~sgdpotential.dynamics.replay.linearized_replays`), and a PCA of each window. The replays run
+    on the ``steps`` threads (:func:`~sgdpotential.pipeline.threads.steps_threads`). Measured with
+    ``bench/bench_replayed.py`` (2026-12-03, 1 thread): 20 feng-tu windows of 1,000 steps in all 42,310 weights take
+    30 s — 0.95× the window's other probes, 12× one SGD window, 0.61× the paths one after another; on the 650-weight
+    linear model 20 windows of 560 steps take 1.0× the probes, 0.31× one after another. Off by default
     (``replay_paths``).
     """
+    import torch
+
     from ..dynamics.replay import linearized_replays
     from ..nn.models import select_parameters
     from ..trajectory import Trajectory, trajectory_pca
@@ -106,16 +112,19 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
     seeds = [int(np.random.SeedSequence([tcfg.seed, 2, p]).generate_state(1)[0]) for p in range(paths)]
     # the paths step together; a group's stores (float32 snapshots of the recorded weights) fit in STORE_BUDGET
     group = max(1, min(paths, STORE_BUDGET // (4 * int(rec["n_snapshots"]) * pca["components"].shape[1])))
+    # stepping work, inside the probe stage: on the "steps" threads (measured 1.23× faster on 1 thread than on 2)
+    threads = steps_threads(cfg.threads, torch.get_num_threads())
     out = np.empty((paths, K))
     folder = tempfile.mkdtemp(prefix="replayed-", dir=rd.path)
     try:
         for first in range(0, paths, group):
             chosen = range(first, min(first + group, paths))
-            results = linearized_replays(obj, obj.w_base, tcfg.lr, tcfg.batch_size, steps,
-                                         stores=[f"{folder}/{p}.zarr" for p in chosen],
-                                         seeds=[seeds[p] for p in chosen],
-                                         hessian="batch", noise="sgd", sampling=tcfg.sampling, start=start,
-                                         stride=int(tcfg.stride), record=recorded, **optimizer_of(tcfg, rd))
+            with thread_limit(threads):
+                results = linearized_replays(obj, obj.w_base, tcfg.lr, tcfg.batch_size, steps,
+                                             stores=[f"{folder}/{p}.zarr" for p in chosen],
+                                             seeds=[seeds[p] for p in chosen], hessian="batch", noise="sgd",
+                                             sampling=tcfg.sampling, start=start, stride=int(tcfg.stride),
+                                             record=recorded, **optimizer_of(tcfg, rd))
             for p, r in zip(chosen, results, strict=True):
                 out[p] = trajectory_pca(r.trajectory, K).variances[:K]
                 shutil.rmtree(f"{folder}/{p}.zarr")

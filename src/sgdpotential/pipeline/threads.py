@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 from .._validation import check_scalar
 
-__all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "stage_threads", "thread_limit"]
+__all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "stage_threads", "steps_threads",
+           "thread_limit"]
 
 #: Default threads per kind of stage (``None``: every core available), from ``bench/bench_threads.py`` on the feng-tu
 #: preset (2 cores, BENCHMARKS.md), under the command's ``OMP_WAIT_POLICY=PASSIVE``: ``steps`` — work done one small
@@ -64,6 +65,17 @@ def stage_threads(threads: int | None = None, *, cap: int | None = None) -> dict
     chosen = {stage: threads if threads is not None else min(STAGE_THREADS[kind] or cores, cores)
               for stage, kind in STAGE_KIND.items()}
     return {stage: n if cap is None else min(n, cap) for stage, n in chosen.items()}
+
+
+def steps_threads(threads: int | None, current: int) -> int:
+    """Threads for a block of ``steps`` work run inside a stage of another kind (the replayed windows of the probe
+    stage): ``current`` — the stage's own count — where the user chose ``threads`` for every stage, else
+    :data:`STAGE_THREADS` ``["steps"]`` (at most ``current``, which a sweep worker's cap already bounds).
+
+    >>> steps_threads(None, 2), steps_threads(2, 2)
+    (1, 2)
+    """
+    return current if threads is not None else min(STAGE_THREADS["steps"] or current, current)
 
 
 @contextmanager
