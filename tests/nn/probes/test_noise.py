@@ -111,6 +111,14 @@ def test_structured_path_equals_the_generic_jvp_path(activation):
         np.testing.assert_allclose(a[1], b[1], atol=1e-12)
         first = directional_derivatives(obj, obj.w_base, P, method="structured")  # per-layer gradient form
         np.testing.assert_allclose(first, b[0], atol=1e-12)
+        # many points along fixed directions (the noise response): tangents once, δ(w) per point
+        from sgdpotential.nn.probes.noise import _derivatives_at
+
+        at = _derivatives_at(obj, P, "auto")
+        assert at.__name__ == "at"  # the tangent path, not the fallback
+        for shift in (0.0, 0.3, -0.7):
+            w = obj.w_base + shift * torch.as_tensor(P[0])
+            np.testing.assert_allclose(at(w), directional_derivatives(obj, w, P, method="jvp"), atol=1e-12)
     tanh = Objective(build_mlp([6, 5, 5, 4], activation="tanh").double(), data, "hidden")
     with pytest.raises(ConfigError, match=r"method = 'structured' needs the weights of one linear layer"):
         directional_derivatives(tanh, tanh.w_base, np.eye(25)[:2], method="structured")

@@ -88,10 +88,10 @@ def logits_and_tangents(obj: Objective, w0: torch.Tensor, P: torch.Tensor, a: in
     return rest(obj, params, h, t)
 
 
-def layer_gradients(obj: Objective, w0: torch.Tensor, a: int, b: int) -> torch.Tensor:
-    """Per-sample gradients (n, N) of ℓ_k with respect to w for samples a:b, in the per-layer form:
-    for the selected linear layer ∇_W ℓ_k = δ_k x_kᵀ and ∇_b ℓ_k = δ_k, with δ_k = ∂ℓ_k/∂z_k from one
-    backward pass of Σ_k ℓ_k (samples do not interact). Requires :func:`structured`."""
+def first_layer_errors(obj: Objective, w0: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """δ (n, out1): δ_k = ∂ℓ_k/∂z_k, the per-sample loss's derivative with respect to the selected linear layer's
+    output z_k, for samples a:b — one backward pass of Σ_k ℓ_k (samples do not interact). Requires
+    :func:`structured`."""
     params = obj._params(w0)
     first_name, _ = next(iter(obj._net.named_children()))
     x = obj.features[a:b]
@@ -101,6 +101,14 @@ def layer_gradients(obj: Objective, w0: torch.Tensor, a: int, b: int) -> torch.T
         logits, _ = rest(obj, params, z)
         r, _ = output_residual_and_curvature(obj, logits.detach(), a, b)
         (delta,) = torch.autograd.grad(logits, z, grad_outputs=r)  # ∂ℓ_k/∂z_k, row by row
+    return delta
+
+
+def layer_gradients(obj: Objective, w0: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """Per-sample gradients (n, N) of ℓ_k with respect to w for samples a:b, in the per-layer form:
+    for the selected linear layer ∇_W ℓ_k = δ_k x_kᵀ and ∇_b ℓ_k = δ_k (:func:`first_layer_errors`).
+    Requires :func:`structured`."""
+    delta, x = first_layer_errors(obj, w0, a, b), obj.features[a:b]
     pieces = []
     for name in obj.selection.names:
         pieces.append((delta[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1) if name.endswith(".weight")

@@ -19,7 +19,15 @@ from ...errors import ConfigError
 from ...theory.lyapunov import sampling_factor
 from ..objective import Objective
 from ._directions import point_and_directions
-from ._tangents import dense_only, layer_gradients, logits_and_tangents, output_residual_and_curvature, structured
+from ._tangents import (
+    dense_only,
+    first_layer,
+    first_layer_errors,
+    layer_gradients,
+    logits_and_tangents,
+    output_residual_and_curvature,
+    structured,
+)
 
 __all__ = ["MinibatchLandscape", "directional_derivatives", "gradient_noise_trace", "minibatch_landscape",
            "noise_covariance_response", "noise_temperature", "path_noise_covariance", "projected_noise_covariance"]
@@ -120,6 +128,39 @@ def _gradient_derivatives(obj: Objective, w0: torch.Tensor, P: torch.Tensor) -> 
     return D.cpu().double().numpy()
 
 
+def _covariance(D: np.ndarray) -> np.ndarray:
+    """(1/N_L) D_cᵀ D_c of the centred per-sample directional derivatives, symmetrised (float64)."""
+    Dc = D - D.mean(axis=0)
+    C = Dc.T @ Dc / D.shape[0]  # centred first: no cancellation between the two terms of Eq. (19)
+    return (C + C.T) / 2
+
+
+#: Bytes of first-layer tangents a structured objective keeps to evaluate C_P at many points (:func:`_derivatives_at`).
+TANGENT_BUDGET = 1 << 28
+
+
+def _derivatives_at(obj: Objective, P: torch.Tensor, method: str):
+    """w ↦ D(w) (N_L, K) along the fixed directions P, for evaluations at many points.
+
+    On a structured objective (:func:`~._tangents.structured`) D_ki = δ_k(w)ᵀ(P^W_i x_k + P^b_i): the tangents
+    t_ki = P^W_i x_k + P^b_i of the first layer's output do not depend on w, so they are computed once (when they fit in
+    :data:`TANGENT_BUDGET`) and each point costs one backward pass for δ(w) and N_L small products — instead of the
+    per-sample gradients times Pᵀ (N_L·N·K). The same numbers as :func:`directional_derivatives` up to round-off."""
+    width = next(iter(obj._net.children())).out_features if structured(obj) else 0
+    itemsize = torch.finfo(obj.dtype).bits // 8
+    too_big = obj.n_train * P.shape[0] * width * itemsize > TANGENT_BUDGET
+    if method not in ("auto", "structured") or not width or too_big:
+        return lambda w: directional_derivatives(obj, w, P, method=method)
+    tangents = [(a, b, first_layer(obj, obj.w_base, P, a, b)[2]) for a, b in obj.chunks()]  # (n, K, width) each
+
+    def at(w):
+        with torch.no_grad():
+            return torch.cat([(t @ first_layer_errors(obj, w, a, b)[:, :, None])[:, :, 0] for a, b, t in tangents]
+                             ).double().cpu().numpy()
+
+    return at
+
+
 def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = "auto") -> np.ndarray:
     """C_P = P C Pᵀ with C the per-sample gradient covariance of paper Eq. (19),
     C = (1/N_L) Σ_k ∇ℓ_k ∇ℓ_kᵀ − ∇L ∇Lᵀ (population normalisation, all N_L samples).
@@ -128,11 +169,7 @@ def projected_noise_covariance(obj: Objective, w0, directions, *, method: str = 
     :func:`directional_derivatives`, in float64. Cost ≈ K forward passes; never an N_L × N matrix.
     For SGD's linear SDE this is the diffusion matrix D (paper Eq. 18–19), with ε = α²/(2B).
     """
-    D = directional_derivatives(obj, w0, directions, method=method)
-    mean = D.mean(axis=0)
-    Dc = D - mean
-    C = Dc.T @ Dc / D.shape[0]  # centred first: no cancellation between the two terms of Eq. (19)
-    return (C + C.T) / 2
+    return _covariance(directional_derivatives(obj, w0, directions, method=method))
 
 
 def noise_covariance_response(obj: Objective, w0, directions, steps, weights=None, *, c0=None,
@@ -167,19 +204,21 @@ def noise_covariance_response(obj: Objective, w0, directions, steps, weights=Non
 
     Notes
     -----
-    Cost: 2A (+1 without ``c0``) evaluations of :func:`projected_noise_covariance` (≈ K forward passes each).
+    Cost: 2A (+1 without ``c0``) evaluations of :func:`projected_noise_covariance` (≈ K forward passes each); on a
+    structured objective the first layer's tangents along the directions are computed once and each evaluation is
+    one backward pass plus N_L products of size K × width (:func:`_derivatives_at`).
     """
     w0t, P = point_and_directions(obj, w0, directions)
     steps = torch.as_tensor(np.asarray(steps), dtype=obj.dtype, device=obj.device).reshape(-1, obj.n_params)
     weights = np.ones(steps.shape[0]) if weights is None else np.asarray(weights, dtype=float).reshape(-1)
     if weights.size != steps.shape[0]:
         raise ConfigError(f"{steps.shape[0]} steps and {weights.size} weights; pass one weight per step.")
-    c0 = projected_noise_covariance(obj, w0t, P, method=method) if c0 is None else np.asarray(c0, dtype=float)
+    at = _derivatives_at(obj, P, method)
+    c0 = _covariance(at(w0t)) if c0 is None else np.asarray(c0, dtype=float)
     total = np.zeros_like(c0)
     traces = np.empty(weights.size)
     for j, (step, wt) in enumerate(zip(steps, weights, strict=True)):
-        term = wt * (0.5 * (projected_noise_covariance(obj, w0t + step, P, method=method)
-                            + projected_noise_covariance(obj, w0t - step, P, method=method)) - c0)
+        term = wt * (0.5 * (_covariance(at(w0t + step)) + _covariance(at(w0t - step))) - c0)
         total += term
         traces[j] = np.trace(term)
     return (total + total.T) / 2, traces
