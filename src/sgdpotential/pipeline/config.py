@@ -45,9 +45,9 @@ class RunConfig:
         How many windows the probes replay on the minibatch-Hessian linearization (paper Eq. 20, the run's own
         sampling; :func:`~sgdpotential.pipeline.replayed.replayed_spectra`) for the sample-spectrum comparison
         ``sample_spectrum_replay`` — exact in law for a loss quadratic per sample under either sampling, where the
-        linear law's second moments are not (reshuffled epochs). Each costs about one training window (20 of them
-        ~2× a window's other probes on feng-tu, ``bench/bench_replayed.py``); 0 (the default) skips it, else at
-        least 5 (20 gives the null's 95% range).
+        linear law's second moments are not (reshuffled epochs). The paths step together (one pass per step on a
+        dense network): 20 of them cost about the window's other probes on feng-tu, 12× one SGD window
+        (``bench/bench_replayed.py``); 0 (the default) skips it, else at least 5 (20 gives the null's 95% range).
     ages : list[int]
         Later ages (epochs after the burn-in ends; ``train.age_epochs`` is the first window's) at which the same
         training run records further windows, each probed and analysed like the first, in ``ages/age-<a>/``:
