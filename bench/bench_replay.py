@@ -126,11 +126,11 @@ def main():
                        ("replay, full-batch Hessian", "full")):
         t = min(times[key])
         print(f"{label:52s} {n / t:8.0f} {sgd / t:11.2f}x")
-    for label, key in ((f"{R} replays together, minibatch Hessian, per path", "batch-R"),
-                       (f"{R} replays together, full-batch Hessian, per path", "full-R")):
-        t = min(times[key])
-        print(f"{label:52s} {n / t:8.0f} {sgd / t:11.2f}x   ({min(times[key.split('-')[0]]) * R / t:.2f}x the "
-              f"paths one at a time)")
+    for label, key in ((f"{R} replays together, minibatch Hessian", "batch-R"),
+                       (f"{R} replays together, full-batch Hessian", "full-R")):
+        t = min(times[key])  # every path advanced n steps in t: R·n path-steps
+        print(f"{label + ', path-steps/s':52s} {R * n / t:8.0f} {R * sgd / t:11.2f}x   "
+              f"({min(times[key.split('-')[0]]) * R / t:.2f}x the paths one at a time)")
     pb, po = min(times["products-batched"]), min(times["products-one-by-one"])
     print(f"full-batch Hessian products with {R} vectors: batched {pb:.3f} s, one by one {po:.3f} s → ratio "
           f"{pb / po:.2f}")
