@@ -351,13 +351,15 @@ warmup, record, metadata, progress
     [(20, 650), (20, 650), (20, 650)]
     """
     _check_settings(obj, lr, batch_size, steps, hessian, noise, sampling, stride, warmup, momentum, dampening)
+    if isinstance(stores, (str, Path)):
+        raise ConfigError(f"stores = {str(stores)!r} is one path; pass a list with one new store per path.")
     stores, seeds = [Path(s) for s in stores], list(seeds)
     if not stores or len(stores) != len(seeds):
         raise ConfigError(f"{len(stores)} stores and {len(seeds)} seeds were given; pass one store and one seed per "
                           f"path (at least one).")
     for seed in seeds:
         check_scalar(seed, "seed", int, min_val=0)
-    if len(set(stores)) != len(stores):
+    if len({s.resolve() for s in stores}) != len(stores):
         raise ConfigError("two paths were given the same store; pass one new path per replay.")
     if preconditioner is not None:
         preconditioner = torch.as_tensor(preconditioner, dtype=obj.dtype, device=obj.device).reshape(-1)
@@ -376,6 +378,8 @@ warmup, record, metadata, progress
     R = len(stores)
     samplers = [MinibatchSampler(obj.n_train, batch_size, sampling, seed, obj.device) for seed in seeds]
     n_snap = steps // stride
+    # one store chunk per path is buffered in memory: no larger than the window
+    chunk_rows = min(Trajectory.chunk_rows_for(n_rec), n_snap)
     recs = []
     try:
         force, noise_std = _force(obj, w0, batch_size, hessian, noise, samplers, seeds)
@@ -386,8 +390,8 @@ warmup, record, metadata, progress
                                "warmup": warmup, "start": "w0" if start is None else "given", "noise_std": noise_std,
                                "paths_together": R},
                     "parameters": rec_names, **(metadata or {})}
-            recs.append(WindowRecorder(Trajectory.create(store, n_rec, metadata=meta, capacity=n_snap), n_snap, stride,
-                                       obj.n_params, obj.device))
+            created = Trajectory.create(store, n_rec, metadata=meta, capacity=n_snap, chunk_rows=chunk_rows)
+            recs.append(WindowRecorder(created, n_snap, stride, obj.n_params, obj.device))
         W = w_start.expand(R, -1).clone()
         buf = torch.zeros_like(W) if momentum else None
         scale = lr if preconditioner is None else lr * preconditioner
@@ -423,8 +427,8 @@ warmup, record, metadata, progress
         for rec in recs:
             rec.finish(extra={"timing": {"replay_seconds": seconds, "steps_per_second": rate}})
     except BaseException:
-        for store in stores:
-            shutil.rmtree(store, ignore_errors=True)  # a replay is cheap to redo: never leave half of one
+        for rec in recs:  # only the stores this call created: a replay is cheap to redo, never leave half of one
+            shutil.rmtree(rec.trajectory.path, ignore_errors=True)
         raise
     return [ReplayResult(rec.trajectory, hessian, noise, steps, stride, warmup, noise_std, seconds, rate)
             for rec in recs]

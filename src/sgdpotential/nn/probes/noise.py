@@ -154,6 +154,7 @@ def _derivatives_at(obj: Objective, P: torch.Tensor, method: str):
     tangents = [(a, b, first_layer(obj, obj.w_base, P, a, b)[2]) for a, b in obj.chunks()]  # (n, K, width) each
 
     def at(w):
+        w = obj.check_w(w, "w")
         with torch.no_grad():
             return torch.cat([(t @ first_layer_errors(obj, w, a, b)[:, :, None])[:, :, 0] for a, b, t in tangents]
                              ).double().cpu().numpy()
