@@ -309,11 +309,12 @@ def linearized_replays(
     equal to them to round-off (tested). What they share is the work per step: on a dense network (every module
     in :data:`~sgdpotential.nn.objective.DENSE`) the R minibatch gradients and Hessian-vector products of
     ``hessian="batch"`` (and the R minibatch gradients of ``hessian="full"``) are one double backward over R·B
-    samples through R copies of ω0 under ``vmap`` — batched GEMMs instead of R small passes. Measured with
-    ``bench/bench_replay.py``: 7.8× less time per path-step on the 650-weight linear model, 1.6× on the 42,310-weight
-    feng-tu MLP (one thread, R = 20). The full-batch Hessian's products stay one pass over the data per path and
-    step: their cost is arithmetic, which sharing does not reduce. On other networks the paths take turns within
-    each step.
+    samples through R copies of ω0 under ``vmap`` — batched GEMMs instead of R small passes. Measured on one
+    thread with R = 20 (BENCHMARKS.md, 2026-12-03): 0.78× the time of the paths one at a time on the 42,310-weight
+    feng-tu MLP (``bench/bench_replay.py``), 0.61× with each window's PCA and 0.31× on the 650-weight linear model
+    (``bench/bench_replayed.py``). The full-batch Hessian's products stay one pass over the data per path and
+    step: their cost is arithmetic, which sharing does not reduce (batched products measured 0.96× one by one).
+    On other networks the paths take turns within each step.
 
     Parameters
     ----------
