@@ -25,7 +25,7 @@ import numpy as np
 
 from .._validation import check_scalar
 from .rundir import RunDir
-from .threads import steps_threads, thread_limit
+from .threads import kind_threads, thread_limit
 
 __all__ = ["STORE_BUDGET", "optimizer_of", "replayed_spectra", "window_start"]
 
@@ -88,7 +88,7 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
     -----
     Cost: per path and step one minibatch gradient and Hessian-vector product, shared by the paths of a dense
     network (:func:`~sgdpotential.dynamics.replay.linearized_replays`), and a PCA of each window. The replays run
-    on the ``steps`` threads (:func:`~sgdpotential.pipeline.threads.steps_threads`). Measured with
+    on the ``steps`` threads (:func:`~sgdpotential.pipeline.threads.kind_threads`). Measured with
     ``bench/bench_replayed.py`` (2026-12-03, 1 thread): 20 feng-tu windows of 1,000 steps in all 42,310 weights take
     30 s — 0.95× the window's other probes, 12× one SGD window, 0.61× the paths one after another; on the 650-weight
     linear model 20 windows of 560 steps take 1.0× the probes, 0.31× one after another. Off by default
@@ -113,7 +113,7 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
     # the paths step together; a group's stores (float32 snapshots of the recorded weights) fit in STORE_BUDGET
     group = max(1, min(paths, STORE_BUDGET // (4 * int(rec["n_snapshots"]) * pca["components"].shape[1])))
     # stepping work, inside the probe stage: on the "steps" threads (measured 1.23× faster on 1 thread than on 2)
-    threads = steps_threads(cfg.threads, torch.get_num_threads())
+    threads = kind_threads("steps", cfg.threads, cap=torch.get_num_threads())
     out = np.empty((paths, K))
     folder = tempfile.mkdtemp(prefix="replayed-", dir=rd.path)
     try:

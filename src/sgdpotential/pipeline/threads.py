@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from .._validation import check_scalar
 
-__all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "stage_threads", "steps_threads",
+__all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "kind_threads", "stage_threads",
            "thread_limit"]
 
 #: Default threads per kind of stage (``None``: every core available), from ``bench/bench_threads.py`` on the feng-tu
@@ -46,9 +46,22 @@ def check_threads(threads) -> None:
                                                              "unset for the measured default per stage")
 
 
+def kind_threads(kind: str, threads: int | None = None, *, cap: int | None = None) -> int:
+    """Threads for work of one kind of :data:`STAGE_THREADS`: ``threads`` if given, else the kind's default (at most
+    :func:`available_cores`); at most ``cap``. Also for work of one kind inside a stage of another, e.g. the replayed
+    windows (``"steps"``) of the probe stage, capped at the stage's own count.
+
+    >>> kind_threads("steps", cap=2), kind_threads("steps", 2, cap=2)
+    (1, 2)
+    """
+    cores = available_cores()
+    n = threads if threads is not None else min(STAGE_THREADS[kind] or cores, cores)
+    return n if cap is None else min(n, cap)
+
+
 def stage_threads(threads: int | None = None, *, cap: int | None = None) -> dict[str, int]:
-    """Threads per stage name: ``threads`` for every stage, or :data:`STAGE_THREADS` by kind (at most
-    :func:`available_cores`); each at most ``cap`` (a sweep worker's share of the cores).
+    """Threads per stage name: :func:`kind_threads` of each stage's kind (:data:`STAGE_KIND`) — ``threads`` for
+    every stage, or :data:`STAGE_THREADS` by kind; each at most ``cap`` (a sweep worker's share of the cores).
 
     Examples
     --------
@@ -61,21 +74,7 @@ def stage_threads(threads: int | None = None, *, cap: int | None = None) -> dict
     """
     check_threads(threads)
     check_threads(cap)
-    cores = available_cores()
-    chosen = {stage: threads if threads is not None else min(STAGE_THREADS[kind] or cores, cores)
-              for stage, kind in STAGE_KIND.items()}
-    return {stage: n if cap is None else min(n, cap) for stage, n in chosen.items()}
-
-
-def steps_threads(threads: int | None, current: int) -> int:
-    """Threads for a block of ``steps`` work run inside a stage of another kind (the replayed windows of the probe
-    stage): ``current`` — the stage's own count — where the user chose ``threads`` for every stage, else
-    :data:`STAGE_THREADS` ``["steps"]`` (at most ``current``, which a sweep worker's cap already bounds).
-
-    >>> steps_threads(None, 2), steps_threads(2, 2)
-    (1, 2)
-    """
-    return current if threads is not None else min(STAGE_THREADS["steps"] or current, current)
+    return {stage: kind_threads(kind, threads, cap=cap) for stage, kind in STAGE_KIND.items()}
 
 
 @contextmanager
