@@ -36,7 +36,7 @@ from pathlib import Path
 
 from sgdpotential.claims import CLAIMS, FENG_TU_PSI, SWEEP_CLAIMS, WARNINGS
 from sgdpotential.pipeline.calibrated import ESTIMATORS, choose_estimator, stored
-from sgdpotential.report.words import RULES, headline, prediction_text, scorecard_rows
+from sgdpotential.report.words import RULES, headline, measured_text, prediction_text, scorecard_rows, verdict_text
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -280,7 +280,7 @@ def calibration_choice() -> str:
 
 
 def calibration_summary() -> str:
-    """The calibration's verdict on the two estimators a run has, in a few generated sentences (README)."""
+    """The calibration's verdict on the two estimators a run has, in a few generated sentences (findings page)."""
     chosen = choose_estimator()
     cal = stored()
     by = chosen["by_estimator"]
@@ -340,9 +340,45 @@ def seed_intervals(name: str) -> str:
                       "ratio half-width / (1.96 SD)"], rows))
 
 
+def cli_reference() -> str:
+    """The command-line reference, written by typer's own Markdown writer from the app (every command, argument
+    and option with its help, type, bounds and default), headings one level down to sit under the page's."""
+    import typer
+    from typer.cli import get_docs_for_click
+
+    from sgdpotential.cli import app
+
+    command = typer.main.get_command(app)
+    text = get_docs_for_click(obj=command, ctx=typer.Context(command), name="sgdpotential")
+    return re.sub(r"^(#+) ", r"#\1 ", text.strip(), flags=re.M) + "\n"
+
+
+#: The README's five findings: (stored run, claim key, the docs page that shows it in full).
+README_FINDINGS = [
+    ("feng-tu-x3", "psi_heldout", "docs/calibration.md"),
+    ("feng-tu-x3", "psi", "docs/findings.md"),
+    ("feng-tu-x3/seed=0", "sigma_subspace", "docs/findings.md#theory-against-measurement"),
+    ("feng-tu-x3", "ladder_batch", "docs/findings.md#which-ingredient-makes-ivf-the-model-ladder"),
+    ("feng-tu-x3", "noise_vs_flatness", "docs/findings.md"),
+]
+
+
+def readme_findings() -> str:
+    """Five lines for the README, one claim each: its estimate and interval, prediction and verdict, from the
+    stored runs (over the seeds where the run is an ensemble), each linking to the page that shows it in full."""
+    lines = []
+    for name, key, page in README_FINDINGS:
+        found = _load(name, "ensemble.json" if (DATA / name / "ensemble.json").exists() else "summary.json")
+        c = next(c for c in found["findings"]["claims"] if c["key"] == key)
+        where = "" if "runs" in found else f" (one run, `{name}`)"  # an ensemble's text says "N runs"
+        lines.append(f"* **{c['title']}** — {measured_text(c)}{where}; predicted {prediction_text(c)}: "
+                     f"**{verdict_text(c)}** ([more]({page}))")
+    return "\n".join(lines) + "\n"
+
+
 def blocks() -> dict[str, callable]:
     return {
-        "rules": rules_text, "claims": claims_table, "warnings": warnings_table,
+        "rules": rules_text, "readme-findings": readme_findings, "cli": cli_reference, "claims": claims_table, "warnings": warnings_table,
         "default-headline": lambda: headline_text("feng-tu-x3/seed=0"),
         "default-scorecard": lambda: scorecard("feng-tu-x3/seed=0"),
         "seeds-scorecard": lambda: seeds_scorecard("feng-tu-x3"), "seeds-psi": lambda: seeds_psi("feng-tu-x3"),

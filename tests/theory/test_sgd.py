@@ -204,7 +204,7 @@ def test_state_dependent_noise_of_linear_regression_needs_the_path_averaged_c():
     while C at the minimum misses the multiplicative part (here 3–6% too quiet). With reshuffled epochs the
     additive model is not exact even with E[C(w)]: at epoch boundaries real reshuffled SGD is louder than the law
     of :meth:`LinearSGD.sample_spectra`'s anticorrelated Gaussian noise in every direction, by 13% to ~9× (the
-    slowest) — the residual of the README's calibration (a test of a stated limitation)."""
+    slowest) — the residual of the calibration in docs/exact-case.md (a test of a stated limitation)."""
     rng = np.random.default_rng(0)
     N, d, B, lr = 120, 6, 6, 0.08
     X = rng.standard_normal((N, d)) * np.linspace(0.3, 1.5, d)
@@ -254,7 +254,7 @@ def _least_squares_chains(A, r, lr, B, chains, epochs, burn, seed, decoupled=Fal
 
 @pytest.mark.slow
 def test_reshuffling_decouples_except_through_the_per_sample_curvature_residual_correlation():
-    """Where the residual of the reshuffled law comes from (README, calibration). The white part W of
+    """Where the residual of the reshuffled law comes from (docs/exact-case.md). The white part W of
     :meth:`LinearSGD.uncancelled_state` rests on decoupling the state from the permutation. On least squares
     (N = 120, B = 6, modes relaxing in 0.3–7 epochs), real reshuffled SGD equals the exactly decoupled process to the
     Monte-Carlo error once the per-sample curvature A_k = x_k x_kᵀ and residual r_k are paired at random, and is

@@ -143,9 +143,6 @@ class Objective:
     chunk : int
         Samples per forward pass (bounds memory; results do not depend on it).
 
-    The model is evaluated as an eval-mode copy (the caller's model, its mode and its buffers are left
-    untouched), after :func:`check_deterministic`.
-
     Attributes
     ----------
     selection : ParameterSelection
@@ -155,6 +152,11 @@ class Objective:
         N_L.
     w_base : torch.Tensor
         The selected parameters taken from ``base`` (a natural expansion point).
+
+    Notes
+    -----
+    The model is evaluated as an eval-mode copy (the caller's model, its mode and its buffers are left
+    untouched), after :func:`check_deterministic`.
     """
 
     def __init__(self, model: nn.Module, data: Dataset, params: str | Sequence[str] = "all", *, base=None,

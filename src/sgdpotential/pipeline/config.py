@@ -101,7 +101,7 @@ PRESETS = {
     "feng-tu": RunConfig(dataset="mnist5k", hidden=[50, 50], params="hidden", components=50, ages=[20, 80],
                          train={"lr": 0.1, "batch_size": 50, "target_accuracy": 1.0, "max_burn_in_epochs": 300,
                                 "window_epochs": 10.0, "stride": 1}),
-    # Feng & Tu's protocol on the full 60,000 MNIST training digits (downloaded once, MD5-verified; README for
+    # Feng & Tu's protocol on the full 60,000 MNIST training digits (downloaded once, MD5-verified; docs/protocol.md for
     # the cost): 1,200 steps per epoch, a 10-epoch window of 12,000 snapshots
     "feng-tu-mnist": RunConfig(dataset="mnist", hidden=[50, 50], params="hidden", components=50, ages=[20, 80],
                                train={"lr": 0.1, "batch_size": 50, "target_accuracy": 1.0, "max_burn_in_epochs": 300,

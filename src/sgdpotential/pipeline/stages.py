@@ -179,9 +179,11 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
         stage uses :func:`~sgdpotential.pipeline.threads.stage_threads` of the configuration's ``threads``, capped at
         this. The configuration is not changed; the counts used are recorded in the provenance.
 
+    Notes
+    -----
     Everything that can be checked is checked before any work starts: the settings against the data and
     model, and — when an analysis stage follows — that the theory models the run's optimizer (a run with
-    momentum or weight decay is refused here, before training, with one sentence).
+    weight decay is refused here, before training, with one sentence).
     """
     from .network import build_network
     from .threads import check_threads, stage_threads, thread_limit

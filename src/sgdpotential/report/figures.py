@@ -225,7 +225,8 @@ def _titled(c: dict | None, what: str) -> str:
     """A panel title naming a claim's estimate, prediction ± margin and verdict (from the findings)."""
     if c is None or c.get("estimate") is None:
         return what
-    return f"{what} = {measured_text(c)}; predicted {prediction_text(c)}: {c['verdict']}"
+    # two lines, so that the titles of panels side by side do not run into each other
+    return f"{what} = {measured_text(c)}\npredicted {prediction_text(c)}: {c['verdict']}"
 
 
 def _band_verdicts(ax, spec: dict, replay: dict, rate: str = "α h T") -> None:

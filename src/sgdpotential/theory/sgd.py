@@ -211,7 +211,7 @@ class LinearSGD:
         (κ/B)𝒞(Σ), 𝒞(S) = E_k[(A_k − A)S(A_k − A)]. With one permutation per epoch the D_t of one epoch are
         anticorrelated exactly as additive noise is, Cov(D_j, D_k) = −Var(A_k)/(N_L − 1), and sum to ~0 — so
         that part of the noise cancels over an epoch only as far as the state stays put. Decoupling x from the
-        permutation (the approximation: E[D_j x_j x_kᵀ D_k] ≈ E[D_j ⊗ D_k](R^{k−j}Σ)), the pairs of distinct
+        permutation (the approximation: ``E[D_j x_j x_kᵀ D_k] ≈ E[D_j ⊗ D_k](R^{k−j}Σ)``), the pairs of distinct
         steps of an epoch contribute −m(m − 1)𝒞(½(ΦΣ + ΣΦᵀ))/(N_L − 1) to its summed noise. So the noise
         covariance the path experienced, C̄ = C(ω0) + 𝒞(Σ), splits into an anticorrelated part C̄ − W and a
         white part W = 𝒞(S_W) (the ``white`` of :meth:`sample_spectra`): this keeps both the per-step covariance

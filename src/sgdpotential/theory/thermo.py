@@ -217,7 +217,7 @@ def rotation_planes(dec: Decomposition) -> RotationPlanes:
 def area_rate(x, dt: float) -> np.ndarray:
     r"""Area-rate estimate of εQ from a sampled path: (1/T) Σ_t (x_t ∘ Δx_t − Δx_t ∘ x_t)/2.
 
-    With the Stratonovich midpoint x̄_t = (x_t + x_{t+1})/2, the antisymmetric matrix
+    With the Stratonovich midpoint ``x̄_t = (x_t + x_{t+1})/2``, the antisymmetric matrix
 
     .. math:: \hat a_{ij} = \frac{1}{2T}\sum_t (\bar x_{t,i}\,\Delta x_{t,j} - \bar x_{t,j}\,\Delta x_{t,i})
 
