@@ -7,6 +7,7 @@ models, training, trajectory store, PCA) are loaded on first use (PEP 562).
 
 import importlib
 
+from ._version import __version__
 from .errors import ConfigError, DecompositionError, ModelModeWarning, TrainingDiverged
 from .theory import (
     Decomposition,
@@ -31,8 +32,6 @@ from .theory import (
     simulate_ou,
     stationary_covariance,
 )
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "Dataset": "nn.data", "load_dataset": "nn.data",

@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import __version__
 from ._atomic import savez_atomic
 from ._progress import progress_reporter
+from ._version import __version__
 from .claims import BOLTZMANN_SLOPE, PAPER_N
 from .errors import ConfigError, DecompositionError
 from .pipeline.rundir import RunDir

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
 from .._atomic import atomic_write
 from .._repr import concise_repr
 from .._validation import check_scalar
+from .._version import __version__
 from ..errors import ConfigError
 from ..nn.data import Dataset
 from ..nn.models import ParameterSelection, select_parameters

@@ -13,7 +13,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..claims import WARNINGS, claim
 from ..errors import ConfigError, DecompositionError
 from ..theory import entropy_production_of, fit_power_law, flatness_of_quadratic, rotation_planes

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from .._atomic import savez_atomic, write_json_atomic
+from .._version import __version__
 from ..errors import ConfigError
 from .config import RunConfig
 

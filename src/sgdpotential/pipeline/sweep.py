@@ -323,9 +323,8 @@ def runtime_env(models=()) -> dict:
     those (workers start in it, and the factory import looks in the current folder; the caller removes it)."""
     import tempfile
 
-    import sgdpotential
-
-    env: dict = {"py_modules": [str(Path(sgdpotential.__file__).parent)], "excludes": ["__pycache__", "*.pyc"]}
+    package = Path(__file__).resolve().parents[1]  # src/sgdpotential, without importing the API facade
+    env: dict = {"py_modules": [str(package)], "excludes": ["__pycache__", "*.pyc"]}
     if os.environ.get("OMP_WAIT_POLICY"):  # the command's thread policy (pipeline/threads.py), on every node too
         env["env_vars"] = {"OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"]}
     local = {p for m in models if ":" in m for name in [m.split(":", 1)[0].split(".")[0]]

@@ -2,8 +2,8 @@
 
 Modules: :mod:`.decomposition` (Ao's U, Q, S, A), :mod:`.lyapunov` (continuous, discrete-SGD and
 finite-window covariances), :mod:`.sgd` (the linear model of the optimizer: ε, the sampling factor, F, D and
-the laws, in one object), :mod:`.momentum` (the exact laws of heavy-ball momentum), :mod:`.thermo` (entropy
-production, current, rotation planes, area rate),
+the laws, in one object), :mod:`.optimizer` (which linear model a run's optimizer gets), :mod:`.momentum` (the
+exact laws of heavy-ball momentum), :mod:`.thermo` (entropy production, current, rotation planes, area rate),
 :mod:`.ou` (exact simulation of the linear SDE), :mod:`.fit` (a linear SDE fitted to a sampled path),
 :mod:`.scaling` (power-law fits with bootstrap intervals), :mod:`.population` (the population ψ of the linear model's
 window law: the truth the ψ estimators are calibrated against).
@@ -14,10 +14,11 @@ from .decomposition import Decomposition, EigenDecomposition, decompose, decompo
 from .fit import LinearSDEFit, fit_linear_sde
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 from .momentum import momentum_stationary_covariance, momentum_window_covariance
+from .optimizer import linear_model
 from .ou import ou_transition, simulate_ou
 from .population import PopulationPsi, population_psi
 from .scaling import PowerLawFit, fit_power_law, flatness_of_quadratic
-from .sgd import LinearMomentumSGD, LinearSGD, linear_model
+from .sgd import LinearMomentumSGD, LinearSGD
 from .thermo import (
     RotationPlanes,
     area_rate,

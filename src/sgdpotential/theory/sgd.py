@@ -12,8 +12,9 @@ replacement. Read as the SDE ẋ = −Fx + ζ, ⟨ζζᵀ⟩ = 2εD with one ste
 
 Every consumer — the analysis of a run, the model ladder, the report, the demo — asks this object for those
 matrices and for the laws of the covariance (continuous Eq. 14, exact discrete, finite window), so that the
-constants live in one place. It is also the seam where other optimizers plug in: :func:`linear_model` returns
-the model of an optimizer configuration, and refuses (one sentence) an optimizer it does not model.
+constants live in one place. It is also the seam where other optimizers plug in:
+:func:`~sgdpotential.theory.optimizer.linear_model` returns the model of an optimizer configuration, and refuses
+(one sentence) an optimizer it does not model.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ._checks import SINGULARITY_RTOL
 from .decomposition import Decomposition, decompose
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 
-__all__ = ["LAWS", "LinearMomentumSGD", "LinearSGD", "linear_model"]
+__all__ = ["LAWS", "LinearMomentumSGD", "LinearSGD"]
 
 #: The covariance laws every linear model provides, in the order they are reported.
 LAWS = ("continuous", "discrete", "window_stationary", "window_from_w0")
@@ -467,44 +468,3 @@ class LinearMomentumSGD(LinearSGD):
         return {**super().describe(), "optimizer": "sgd_momentum", "momentum": self.momentum,
                 "effective_lr": self.effective_lr}
 
-
-def linear_model(lr: float, batch_size: int, n_train: int | None = None, *, momentum: float = 0.0,
-                 weight_decay: float = 0.0, optimizer: str = "sgd", beta1: float = 0.9,
-                 preconditioner=None) -> LinearSGD | None:
-    """The linear model of an optimizer configuration, or a one-sentence refusal for one it does not model.
-
-    Plain SGD (:class:`LinearSGD`) and heavy-ball momentum (:class:`LinearMomentumSGD`, μ ∈ (0, 1)) are
-    modelled exactly; Adam and RMSprop with their second moment frozen over the window
-    (:class:`~sgdpotential.theory.adaptive.LinearAdaptive`, approximate), which needs the run's ``preconditioner``
-    in the analysed basis — without it the configuration is only checked and ``None`` returned. Weight decay is
-    refused: it shifts both the force (H + λI) and the expansion point, so the laws would be silently wrong for it.
-
-    Examples
-    --------
-    >>> linear_model(0.1, 50, momentum=0.9).effective_lr
-    1.0000000000000002
-    >>> linear_model(0.1, 50, weight_decay=5e-4)
-    Traceback (most recent call last):
-    ...
-    sgdpotential.errors.DecompositionError: weight_decay = 0.0005: sgdpotential's linear theory models SGD with \
-and without momentum but not weight decay, so it refuses to analyse this run; train with weight_decay = 0, or \
-record it without analysis (sgdpotential record).
-    """
-    if weight_decay != 0:
-        raise DecompositionError(
-            f"weight_decay = {weight_decay!r}: sgdpotential's linear theory models SGD with and without momentum but "
-            f"not weight decay, so it refuses to analyse this run; train with weight_decay = 0, or record it without "
-            f"analysis (sgdpotential record).")
-    if optimizer in ("adam", "rmsprop"):
-        from .adaptive import LinearAdaptive
-
-        if preconditioner is None:
-            return None
-        return LinearAdaptive(lr, batch_size, n_train, preconditioner=preconditioner,
-                              beta1=beta1 if optimizer == "adam" else 0.0, optimizer=optimizer)
-    if optimizer != "sgd":
-        raise DecompositionError(f"optimizer = {optimizer!r}: sgdpotential's linear theory models sgd, adam and "
-                                 f"rmsprop; train with one of them.")
-    if momentum != 0:
-        return LinearMomentumSGD(lr, batch_size, n_train, momentum=momentum)
-    return LinearSGD(lr, batch_size, n_train)
