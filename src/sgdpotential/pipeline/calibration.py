@@ -40,7 +40,7 @@ from scipy.linalg import eigh
 
 from .._repr import concise_repr
 from ..theory import LinearSGD, flatness_of_quadratic, population_psi
-from ..theory.lyapunov import strided_decay
+from ..theory.pairs import strided_decay
 from ..trajectory.pca import drift_share
 from .analysis import DRIFT_MAX, ivf_exponent
 from .calibrated import ESTIMATORS, wilson

@@ -32,6 +32,16 @@ from ._checks import (
     require_psd,
     require_symmetric,
 )
+from .pairs import (
+    over_pairs,
+    pair_kron,
+    require_stable_modes,
+    sgd_blocks,
+    started_pairs,
+    stationary_pairs,
+    strided_decay,
+    window_pairs,
+)
 
 __all__ = ["sampling_factor", "sgd_stationary_covariance", "sgd_window_covariance", "stationary_covariance"]
 
@@ -226,22 +236,6 @@ def _sgd_inputs(H, C, lr, batch_size, n_train):
     return H, noise, lr
 
 
-def _require_sgd_stable(a: np.ndarray, lr: float, h: np.ndarray, alternative: str) -> None:
-    """0 < lr·λ_i(H) < 2 for every eigenvalue, with margin SINGULARITY_RTOL."""
-    lo, hi = int(np.argmin(a)), int(np.argmax(a))
-    if a[lo] <= SINGULARITY_RTOL:
-        raise DecompositionError(
-            f"H has eigenvalue {h[lo]:.6g}, so lr·λ = {a[lo]:.3g} is not in (0, 2) "
-            f"({int(np.sum(a <= SINGULARITY_RTOL))} of {a.size} such): along flat or negative-curvature "
-            f"directions SGD has no stationary law; {alternative}."
-        )
-    if a[hi] >= 2 - SINGULARITY_RTOL:
-        raise DecompositionError(
-            f"H has eigenvalue {h[hi]:.6g}, so lr·λ = {a[hi]:.6g} ≥ 2 with lr = {lr:g}: SGD diverges along "
-            f"that direction; use lr < 2/λ_max = {2 / h[hi]:.6g}."
-        )
-
-
 def sgd_stationary_covariance(H, C, lr: float, batch_size: int, n_train: int | None = None) -> np.ndarray:
     r"""Exact stationary covariance of SGD near a quadratic minimum.
 
@@ -287,11 +281,12 @@ def sgd_stationary_covariance(H, C, lr: float, batch_size: int, n_train: int | N
     if asymmetry(H) <= AUTO_EIGH_RTOL:
         h, V = np.linalg.eigh((H + H.T) / 2)
         a = lr * h
-        _require_sgd_stable(a, lr, h, "use sgd_window_covariance(..., start=b) for a finite window")
+        require_stable_modes(a, h, lr, 0.0, "use sgd_window_covariance(..., start=b) for a finite window")
         noise_eig = V.T @ noise @ V
-        # 1 − r_i r_j with r = 1 − a, written so that small a keeps its relative precision
-        denom = a[:, None] + a[None, :] - a[:, None] * a[None, :]
-        sigma = V @ (noise_eig / denom) @ V.T
+        # the stationary pair moments, I − K = 1 − r_i r_j with r = 1 − a written so that small a keeps its
+        # relative precision
+        P = stationary_pairs((a[:, None] + a[None, :] - a[:, None] * a[None, :])[..., None, None])[..., 0]
+        sigma = V @ (noise_eig * P) @ V.T
         return (sigma + sigma.T) / 2
     A = np.eye(n) - lr * H
     mu = np.linalg.eigvals(A)
@@ -379,7 +374,7 @@ def sgd_window_covariance(
     if isinstance(start, str):
         if start != "stationary":
             raise DecompositionError(f"start = {start!r} must be 'stationary' or an integer b ≥ 0.")
-        _require_sgd_stable(a, lr, h, "pass an integer start=b (the recursion started b steps before the window)")
+        require_stable_modes(a, h, lr, 0.0, "pass an integer start=b (the recursion started b steps before the window)")
         b = None
     else:
         b = positive_int("start", start, "pass 'stationary' or the number of steps b ≥ 0 before the window",
@@ -396,77 +391,27 @@ def sgd_window_covariance(
     return (sigma + sigma.T) / 2
 
 
-def _affine_power_apply(M: np.ndarray, s: np.ndarray, e: int) -> np.ndarray:
-    """M^e s for stacks M (m, k, k), s (m, k) by repeated squaring (powers of M commute)."""
-    s = s[..., None]
-    while e:
-        if e & 1:
-            s = M @ s
-        e >>= 1
-        if e:
-            M = M @ M
-    return s[..., 0]
-
-
-def strided_decay(a: np.ndarray, stride: int) -> np.ndarray:
-    """a' = 1 − (1 − a)^s: the decay per snapshot of modes with decay a per step, computed without cancellation
-    where 1 − a > 0."""
-    r = 1.0 - a
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        logs = np.log1p(-np.where(r > 0, a, 0.0))
-        return np.where(r > 0, -np.expm1(stride * logs), 1.0 - np.power(r, stride))
-
-
 def _window_pair_factors(a: np.ndarray, T: int, b: int | None, chunk: int = 200_000, *,
                          stride: int = 1) -> np.ndarray:
     """G_ij with E Σ̂_T = V (C̃ ∘ G) Vᵀ: the window-covariance factor of mode pair (i, j) per unit noise of one
-    step, for T snapshots ``stride`` steps apart (b steps before the first one when b is an integer).
-
-    State of pair (i, j) after the u-th window snapshot (unit noise covariance, y_{t+1} = r y_t + ξ_t):
-    P = E y_i y_j, X = E y_i Y_j, W = E Y_i y_j, V = E Y_i Y_j with Y the running window sums, and
-    Z = Σ_u P(u). One step maps
-        P' = qP + 1,  X' = r_i X + qP + 1,  W' = r_j W + qP + 1,
-        V' = V + r_i X + r_j W + qP + 1,  Z' = Z + qP + 1        (q = r_i r_j),
-    and E Σ̂_T = Z/T − V/T². With a stride s the same recursion runs per snapshot on r' = r^s in units of the
-    pair's noise over s steps, w = (1 − q^s)/(1 − q) (→ s where q → 1), and G is w times its result. The pair
-    factor is symmetric in (i, j), so only i ≤ j is computed.
-    """
-    n = a.size
+    step, for T snapshots ``stride`` steps apart (b steps before the first one when b is an integer) — the d = 1
+    case of :func:`~.pairs.window_pairs` (r = 1 − αh per step). With a stride s the recursion runs per snapshot
+    on r' = r^s in units of the pair's noise over s steps, w = (1 − q^s)/(1 − q) with q = r_i r_j (→ s where
+    q → 1), and G is w times its result."""
     s_a = strided_decay(a, stride) if stride > 1 else a
-    iu, ju = np.triu_indices(n)
-    G = np.empty((n, n))
-    for lo in range(0, iu.size, chunk):
-        i, j = iu[lo : lo + chunk], ju[lo : lo + chunk]
+
+    def factor(i, j):
         ai, aj = a[i], a[j]
         one_minus_q = ai + aj - ai * aj  # 1 − r_i r_j without cancellation
-        m = i.size
-        if b is None:
-            P0 = 1.0 / one_minus_q  # stationary: P = 1/(1 − q)
-        else:
-            pre = np.zeros((m, 2, 2))
-            pre[:, 0, 0], pre[:, 0, 1], pre[:, 1, 1] = (1.0 - ai) * (1.0 - aj), 1.0, 1.0
-            P0 = _affine_power_apply(pre, np.tile([0.0, 1.0], (m, 1)), b)[:, 0]
-        w = np.ones(m)
+        P0 = (stationary_pairs(one_minus_q[:, None, None]) if b is None else
+              started_pairs(pair_kron(sgd_blocks(ai), sgd_blocks(aj)), b))
+        w = np.ones(i.size)
         if stride > 1:  # one snapshot's noise, in units of one step's
             ai, aj = s_a[i], s_a[j]
             with np.errstate(divide="ignore", invalid="ignore"):
                 w = np.where(one_minus_q != 0, (ai + aj - ai * aj) / one_minus_q, float(stride))
-            P0 = P0 / w
-        ri, rj = 1.0 - ai, 1.0 - aj
-        q = ri * rj
-        M = np.zeros((m, 6, 6))
-        # rows/cols: P, X, W, V, Z, 1
-        M[:, 0, 0] = q
-        M[:, 1, 0], M[:, 1, 1] = q, ri
-        M[:, 2, 0], M[:, 2, 2] = q, rj
-        M[:, 3, 0], M[:, 3, 1], M[:, 3, 2], M[:, 3, 3] = q, ri, rj, 1.0
-        M[:, 4, 0], M[:, 4, 4] = q, 1.0
-        M[:, :5, 5] = 1.0
-        M[:, 5, 5] = 1.0
-        s0 = np.column_stack([P0, P0, P0, P0, P0, np.ones(m)])
+            P0 = P0 / w[:, None]
         with np.errstate(over="ignore", invalid="ignore"):
-            s = _affine_power_apply(M, s0, T - 1)
-            g = w * (s[:, 4] / T - s[:, 3] / T**2)
-        G[i, j] = g
-        G[j, i] = g
-    return G
+            return w * window_pairs(sgd_blocks(ai), sgd_blocks(aj), P0, T)
+
+    return over_pairs(a.size, factor, chunk)

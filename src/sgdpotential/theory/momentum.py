@@ -32,8 +32,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DecompositionError
-from ._checks import SINGULARITY_RTOL, as_square, positive_int, positive_scalar, require_psd, require_symmetric
-from .lyapunov import _affine_power_apply, sampling_factor
+from ._checks import positive_int, require_symmetric
+from .lyapunov import _sgd_inputs
+from .pairs import (
+    momentum_blocks,
+    over_pairs,
+    pair_kron,
+    require_stable_modes,
+    started_pairs,
+    stationary_pairs,
+    window_pairs,
+)
 
 __all__ = ["check_momentum", "momentum_stationary_covariance", "momentum_transition",
            "momentum_window_covariance"]
@@ -49,52 +58,26 @@ def check_momentum(momentum) -> float:
 
 
 def momentum_transition(a: np.ndarray, momentum: float) -> np.ndarray:
-    """The per-mode 2×2 blocks A(a) = [[1 − a, μ], [−a, μ]] of the recursion in (x, u), shape (n, 2, 2)."""
-    a = np.asarray(a, dtype=float)
-    A = np.empty((a.size, 2, 2))
-    A[:, 0, 0], A[:, 0, 1], A[:, 1, 0], A[:, 1, 1] = 1.0 - a, momentum, -a, momentum
-    return A
+    """The per-mode 2×2 blocks A(a) = [[1 − a, μ], [−a, μ]] of the recursion in (x, u), shape (n, 2, 2)
+    (:func:`~.pairs.momentum_blocks`)."""
+    return momentum_blocks(a, momentum)
 
 
 def _inputs(H, C, lr, batch_size, momentum, n_train):
-    H = require_symmetric("H", as_square("H", H), "a Hessian; the momentum laws are computed in its eigenbasis")
-    C = as_square("C", C, H.shape[0])
-    require_psd("C", C, "the per-sample gradient covariance of paper Eq. (19)")
-    lr = positive_scalar("lr", lr, "the learning rate α must be positive")
-    batch_size = positive_int("batch_size", batch_size, "the minibatch size B must be a positive integer")
+    """Plain SGD's checked inputs and per-step noise (:func:`~.lyapunov._sgd_inputs`), μ, and H's eigenbasis."""
+    H, noise, lr = _sgd_inputs(H, C, lr, batch_size, n_train)
+    H = require_symmetric("H", H, "a Hessian; the momentum laws are computed in its eigenbasis")
     mu = check_momentum(momentum)
     h, V = np.linalg.eigh((H + H.T) / 2)
-    noise = (lr**2 * sampling_factor(n_train, batch_size) / batch_size) * (C + C.T) / 2
     noise_eig = V.T @ noise @ V
     return h, V, (noise_eig + noise_eig.T) / 2, lr, mu
 
 
-def stable_modes(a: np.ndarray, momentum: float) -> np.ndarray:
-    """Which modes have a stationary law: 0 < αh < 2(1 + μ), with margin SINGULARITY_RTOL."""
-    return (a > SINGULARITY_RTOL) & (a < 2 * (1 + momentum) - SINGULARITY_RTOL)
-
-
-def _require_stable(a, h, lr, mu, alternative: str) -> None:
-    lo, hi = int(np.argmin(a)), int(np.argmax(a))
-    if a[lo] <= SINGULARITY_RTOL:
-        raise DecompositionError(
-            f"H has eigenvalue {h[lo]:.6g}, so lr·λ = {a[lo]:.3g} is not in (0, 2(1 + μ)) "
-            f"({int(np.sum(a <= SINGULARITY_RTOL))} of {a.size} such): along flat or negative-curvature directions "
-            f"SGD with momentum has no stationary law; {alternative}.")
-    if a[hi] >= 2 * (1 + mu) - SINGULARITY_RTOL:
-        raise DecompositionError(
-            f"H has eigenvalue {h[hi]:.6g}, so lr·λ = {a[hi]:.6g} ≥ 2(1 + μ) = {2 * (1 + mu):.6g} with lr = {lr:g}, "
-            f"momentum = {mu:g}: SGD with momentum diverges along that direction; use lr < 2(1 + μ)/λ_max = "
-            f"{2 * (1 + mu) / h[hi]:.6g}.")
-
-
 def _pair_blocks(a_i: np.ndarray, a_j: np.ndarray, mu: float) -> np.ndarray:
-    """Per pair (i, j) of stable modes and unit noise: the stationary 2×2 cross-moment S = E z_i z_jᵀ, solving
-    S = A_i S A_jᵀ + 11ᵀ as (I − A_i ⊗ A_j) vec S = vec 11ᵀ (row-major vec). Shape (m, 2, 2)."""
-    Ai, Aj = momentum_transition(a_i, mu), momentum_transition(a_j, mu)
-    K = np.einsum("mpr,mqs->mpqrs", Ai, Aj).reshape(-1, 4, 4)
-    S = np.linalg.solve(np.eye(4) - K, np.ones((K.shape[0], 4, 1)))
-    return S.reshape(-1, 2, 2)
+    """Per pair (i, j) of stable modes and unit noise: the stationary 2×2 cross-moment S = E z_i z_jᵀ
+    (:func:`~.pairs.stationary_pairs`, the Stein equation S = A_i S A_jᵀ + 11ᵀ). Shape (m, 2, 2)."""
+    K = pair_kron(momentum_blocks(a_i, mu), momentum_blocks(a_j, mu))
+    return stationary_pairs(np.eye(4) - K).reshape(-1, 2, 2)
 
 
 def momentum_stationary_covariance(H, C, lr: float, batch_size: int, momentum: float,
@@ -131,7 +114,7 @@ def momentum_stationary_covariance(H, C, lr: float, batch_size: int, momentum: f
     """
     h, V, noise_eig, lr, mu = _inputs(H, C, lr, batch_size, momentum, n_train)
     a = lr * h
-    _require_stable(a, h, lr, mu, "use momentum_window_covariance(..., start=b) for a finite window")
+    require_stable_modes(a, h, lr, mu, "use momentum_window_covariance(..., start=b) for a finite window")
     n = a.size
     i, j = np.triu_indices(n)
     S = _pair_blocks(a[i], a[j], mu)
@@ -186,7 +169,7 @@ def momentum_window_covariance(H, C, lr: float, batch_size: int, momentum: float
     if isinstance(start, str):
         if start != "stationary":
             raise DecompositionError(f"start = {start!r} must be 'stationary' or an integer b ≥ 0.")
-        _require_stable(a, h, lr, mu, "pass an integer start=b (the recursion started b steps before the window)")
+        require_stable_modes(a, h, lr, mu, "pass an integer start=b (the recursion started b steps before the window)")
         b = None
     else:
         b = positive_int("start", start, "pass 'stationary' or the number of steps b ≥ 0 before the window",
@@ -201,41 +184,13 @@ def momentum_window_covariance(H, C, lr: float, batch_size: int, momentum: float
 
 
 def _window_pair_factors(a: np.ndarray, mu: float, T: int, b: int | None, chunk: int = 20_000) -> np.ndarray:
-    """G_ij with E Σ̂_T = V (C̃ ∘ G) Vᵀ per unit noise (see :func:`momentum_window_covariance`); i ≤ j only, the
-    factor being symmetric."""
-    n = a.size
-    iu, ju = np.triu_indices(n)
-    G = np.empty((n, n))
-    eye2, ones = np.eye(2), np.ones(4)
-    for lo in range(0, iu.size, chunk):
-        i, j = iu[lo : lo + chunk], ju[lo : lo + chunk]
-        m = i.size
-        Ai, Aj = momentum_transition(a[i], mu), momentum_transition(a[j], mu)
-        K = np.einsum("mpr,mqs->mpqrs", Ai, Aj).reshape(m, 4, 4)        # vec P ↦ vec(A_i P A_jᵀ)
-        L = np.einsum("mpr,qs->mpqrs", Ai, eye2).reshape(m, 4, 4)       # vec X ↦ vec(A_i X)
-        R = np.einsum("pr,mqs->mpqrs", eye2, Aj).reshape(m, 4, 4)       # vec W ↦ vec(W A_jᵀ)
-        if b is None:
-            P0 = _pair_blocks(a[i], a[j], mu).reshape(m, 4)
-        else:
-            pre = np.zeros((m, 5, 5))
-            pre[:, :4, :4], pre[:, :4, 4], pre[:, 4, 4] = K, 1.0, 1.0
-            P0 = _affine_power_apply(pre, np.tile([0.0, 0.0, 0.0, 0.0, 1.0], (m, 1)), b)[:, :4]
-        M = np.zeros((m, 21, 21))
-        P_, X_, W_, V_, Z_ = (slice(4 * k, 4 * k + 4) for k in range(5))
-        for rows in (P_, X_, W_, V_, Z_):  # every block gains P' = K P + 11ᵀ
-            M[:, rows, P_] = K
-            M[:, rows, 20] = ones
-        M[:, X_, X_] = L
-        M[:, W_, W_] = R
-        M[:, V_, V_] = np.eye(4)
-        M[:, V_, X_] = L
-        M[:, V_, W_] = R
-        M[:, Z_, Z_] = np.eye(4)
-        M[:, 20, 20] = 1.0
-        s0 = np.concatenate([np.tile(P0, (1, 5)), np.ones((m, 1))], axis=1)
-        with np.errstate(over="ignore", invalid="ignore"):
-            s = _affine_power_apply(M, s0, T - 1)
-        g = s[:, 16] / T - s[:, 12] / T**2  # the xx entries of Z and V
-        G[i, j] = g
-        G[j, i] = g
-    return G
+    """G_ij with E Σ̂_T = V (C̃ ∘ G) Vᵀ per unit noise (see :func:`momentum_window_covariance`): the d = 2 case of
+    :func:`~.pairs.window_pairs`."""
+
+    def factor(i, j):
+        Ai, Aj = momentum_blocks(a[i], mu), momentum_blocks(a[j], mu)
+        K = pair_kron(Ai, Aj)
+        P0 = stationary_pairs(np.eye(4) - K) if b is None else started_pairs(K, b)
+        return window_pairs(Ai, Aj, P0, T)
+
+    return over_pairs(a.size, factor, chunk)

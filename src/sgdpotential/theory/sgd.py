@@ -29,6 +29,8 @@ from ..errors import DecompositionError
 from ._checks import SINGULARITY_RTOL
 from .decomposition import Decomposition, decompose
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
+from .momentum import _pair_blocks, check_momentum, momentum_stationary_covariance, momentum_window_covariance
+from .pairs import stable_modes, stationary_pairs
 
 __all__ = ["LAWS", "LinearMomentumSGD", "LinearSGD"]
 
@@ -251,7 +253,7 @@ class LinearSGD:
         d = a_s[:, None] + a_s[None, :] - a_s[:, None] * a_s[None, :]  # 1 − r_k r_l without cancellation
         if self.n_train is None:
             scale, m, lam = 1.0 / self.batch_size, 1, 0.0
-            sig0 = scale * base[np.ix_(s_idx, s_idx)] / d
+            sig0 = scale * base[np.ix_(s_idx, s_idx)] * stationary_pairs(d[..., None, None])[..., 0]
         else:
             N, B = self.n_train, self.batch_size
             m = N // B
@@ -390,8 +392,6 @@ class LinearMomentumSGD(LinearSGD):
 
     def __post_init__(self):
         super().__post_init__()
-        from .momentum import check_momentum
-
         object.__setattr__(self, "momentum", check_momentum(self.momentum))
 
     @property
@@ -401,15 +401,11 @@ class LinearMomentumSGD(LinearSGD):
 
     def discrete(self, H, C) -> np.ndarray:
         """The exact stationary law of the heavy-ball recursion (:func:`~.momentum.momentum_stationary_covariance`)."""
-        from .momentum import momentum_stationary_covariance
-
         return momentum_stationary_covariance(H, C, self.lr, self.batch_size, self.momentum, n_train=self.n_train)
 
     def window(self, H, C, steps: int, start: str | int = "stationary") -> np.ndarray:
         """The expected sample covariance of ``steps`` consecutive iterates
         (:func:`~.momentum.momentum_window_covariance`; an integer ``start`` begins at ω0 with zero velocity)."""
-        from .momentum import momentum_window_covariance
-
         return momentum_window_covariance(H, C, self.lr, self.batch_size, self.momentum, steps, start=start,
                                           n_train=self.n_train)
 
@@ -426,8 +422,6 @@ class LinearMomentumSGD(LinearSGD):
     def _momentum_start(self, nm: _NoiseModel):
         """The stationary covariance of (x, u) over the stable modes in H's eigenbasis (blocks [[xx, xu], [ux,
         uu]]) for the noise model ``nm``, and the stable modes' indices."""
-        from .momentum import _pair_blocks, stable_modes
-
         stable = np.flatnonzero(stable_modes(nm.a, self.momentum))
         s = stable.size
         i, j = np.triu_indices(s)
