@@ -15,6 +15,26 @@ def test_importing_the_package_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+def test_the_public_api_whole_by_role_and_the_star_import_without_torch():
+    """``sgdpotential.API`` lists every public name once, under the layer that defines it; ``__all__`` is its
+    torch-free part (errors and theory) plus the version, and ``from sgdpotential import *`` takes exactly that
+    without loading torch."""
+    api = sgdpotential.API
+    names = [n for group in api.values() for n in group]
+    assert len(names) == len(set(names)) and set(api) == {"errors", "theory", "nn", "dynamics", "trajectory",
+                                                          "pipeline"}
+    for role, group in api.items():
+        for name in group:
+            module = getattr(sgdpotential, name).__module__
+            assert module.split(".")[1] == role, (name, module)
+    assert sgdpotential.__all__ == ["__version__", *api["errors"], *api["theory"]]
+    assert set(names) - set(sgdpotential.__all__) == set(sgdpotential._LAZY)
+    code = ("import sys; ns = {}; exec('from sgdpotential import *', ns); import sgdpotential; "
+            "assert sorted(k for k in ns if k != '__builtins__') == sorted(sgdpotential.__all__); "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
 def test_public_api_is_reexported():
     for name in ("decompose", "Decomposition", "DecompositionError", "stationary_covariance",
                  "sgd_stationary_covariance", "sgd_window_covariance", "entropy_production",

@@ -1,37 +1,19 @@
 """sgdpotential — stochastic gradient descent measured as a physical stochastic process.
 
-The public API is re-exported here. Importing ``sgdpotential`` (or ``sgdpotential.theory``) does not
-import torch: the exact linear theory is NumPy/SciPy only, and the torch- and zarr-based names (data,
-models, training, trajectory store, PCA) are loaded on first use (PEP 562).
+The public API, by role (:data:`API`: the layer that defines each name; the docs' API reference has one section
+per role). Importing ``sgdpotential`` (or ``sgdpotential.theory``) does not import torch: the exact linear theory
+is NumPy/SciPy only, and the torch- and zarr-based names (data, models, probes, training, trajectory store, PCA,
+pipeline) are loaded on first use (PEP 562). ``__all__`` — what ``from sgdpotential import *`` takes — is the
+torch-free part (the errors and the theory), so that a star import never loads torch; the torch-backed names are
+attributes, ``sp.train``, ``sp.flatness``, …, listed in :data:`API`.
 """
 
 import importlib
 
 from ._version import __version__
 from .errors import ConfigError, DecompositionError, ModelModeWarning, TrainingDiverged
-from .theory import (
-    Decomposition,
-    EigenDecomposition,
-    LinearSDEFit,
-    LinearSGD,
-    PowerLawFit,
-    RotationPlanes,
-    area_rate,
-    decompose,
-    decompose_eigenbasis,
-    entropy_production,
-    entropy_production_of,
-    fit_linear_sde,
-    fit_power_law,
-    linear_model,
-    ou_transition,
-    probability_current,
-    rotation_planes,
-    sgd_stationary_covariance,
-    sgd_window_covariance,
-    simulate_ou,
-    stationary_covariance,
-)
+from .theory import *  # noqa: F403 - the linear theory, exactly theory.__all__
+from .theory import __all__ as _THEORY
 
 _LAZY = {
     "Dataset": "nn.data", "load_dataset": "nn.data",
@@ -64,32 +46,17 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = [
-    "ConfigError",
-    "Decomposition",
-    "DecompositionError",
-    "EigenDecomposition",
-    "LinearSDEFit",
-    "LinearSGD",
-    "ModelModeWarning",
-    "PowerLawFit",
-    "RotationPlanes",
-    "__version__",
-    "area_rate",
-    "decompose",
-    "decompose_eigenbasis",
-    "entropy_production",
-    "entropy_production_of",
-    "fit_linear_sde",
-    "fit_power_law",
-    "linear_model",
-    "ou_transition",
-    "probability_current",
-    "rotation_planes",
-    "sgd_stationary_covariance",
-    "sgd_window_covariance",
-    "simulate_ou",
-    "stationary_covariance",
-    "TrainingDiverged",
-    *_LAZY,
-]
+
+__all__ = ["__version__", "ConfigError", "DecompositionError", "ModelModeWarning", "TrainingDiverged",
+           *(n for n in _THEORY if n != "DecompositionError")]
+_ERRORS = tuple(__all__[1:5])
+
+#: Every public name by role: the layer that defines it (``errors``, ``theory``, ``nn``, ``dynamics``,
+#: ``trajectory``, ``pipeline``); ``__all__`` is ``errors`` and ``theory``, the torch-free part
+#: (``tests/test_package.py`` checks the whole of it).
+API: dict[str, tuple[str, ...]] = {
+    "errors": _ERRORS,
+    "theory": tuple(n for n in _THEORY if n not in _ERRORS),
+    **{layer: tuple(n for n, m in _LAZY.items() if m.split(".")[0] == layer)
+       for layer in ("nn", "dynamics", "trajectory", "pipeline")},
+}

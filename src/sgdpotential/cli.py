@@ -5,6 +5,8 @@ Errors in user input end with one sentence on stderr and exit code 2, and never 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 from contextlib import contextmanager, suppress
@@ -23,6 +25,7 @@ from ._version import __version__
 from .claims import BOLTZMANN_SLOPE, PAPER_N
 from .errors import ConfigError, DecompositionError
 from .pipeline.rundir import RunDir
+from .pipeline.settings import SETTINGS
 
 app = typer.Typer(
     add_completion=False,
@@ -162,21 +165,37 @@ def _int_list(name: str, text: str | None) -> list[int] | None:
         raise _fail(f"--{name} {text!r} is not a comma-separated list of integers, e.g. 50,50.") from None
 
 
-def _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
-                    hidden=None, activation=None, target_accuracy=None, ages=None, sampling=None, base=None,
-                    model=None, momentum=None, optimizer=None, threads=None):
-    """The run configuration: ``base`` (a loaded config file) or the preset, with the options given here."""
+def _record_options(preset: str, settings: dict, base=None):
+    """The run configuration: ``base`` (a loaded config file) or the preset, with the settings given here
+    (:data:`~sgdpotential.pipeline.settings.SETTINGS`; None: not given)."""
     from .pipeline.config import preset as make_preset
     from .pipeline.config import with_overrides
 
-    over = dict(dataset=dataset, params=params, components=components, lr=lr, batch_size=batch_size, seed=seed,
-                window_epochs=window_epochs, stride=stride, device=device, hidden=_int_list("hidden", hidden),
-                activation=activation, target_accuracy=target_accuracy, ages=_int_list("ages", ages),
-                sampling=sampling, model=model, momentum=momentum, optimizer=optimizer, threads=threads)
+    over = {s.name: _int_list(s.name, settings[s.name]) if s.int_list else settings[s.name] for s in SETTINGS}
+    over["threads"] = settings.get("threads")
     try:
         return with_overrides(base, **over) if base is not None else make_preset(preset, **over)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
+
+
+def _with_settings(command):
+    """A command with one option per :data:`~sgdpotential.pipeline.settings.SETTINGS` entry in place of its
+    ``settings`` parameter, which receives them as one dict — so ``record`` and ``run`` declare them once."""
+    signature = inspect.signature(command, eval_str=True)
+    params = list(signature.parameters.values())
+    at = [p.name for p in params].index("settings")
+    added = [inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                               annotation=Annotated[(str if s.int_list else s.type) | None, typer.Option(help=s.help)])
+             for s in SETTINGS]
+
+    @functools.wraps(command)
+    def with_settings(**kwargs):
+        return command(settings={s.name: kwargs.pop(s.name) for s in SETTINGS}, **kwargs)
+
+    with_settings.__signature__ = signature.replace(parameters=params[:at] + added + params[at + 1 :])
+    with_settings.__annotations__ = {p.name: p.annotation for p in with_settings.__signature__.parameters.values()}
+    return with_settings
 
 
 def _replace(out: Path | None, force: bool, resume: bool, cfg) -> None:
@@ -240,56 +259,23 @@ PresetOpt = Annotated[str | None, typer.Option(help="Preset: feng-tu (mnist5k, 7
                                                     "feng-tu-mnist (the full 60,000 digits, downloaded once) or quick "
                                                     "(digits).")]
 OutOpt = Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")]
-DatasetOpt = Annotated[str | None, typer.Option(help="mnist5k, digits, mnist1d, npz:PATH, mnist:DIR, or mnist / "
-                                                    "fashion-mnist (downloaded once, MD5-verified).")]
-LrOpt = Annotated[float | None, typer.Option(help="Learning rate α.")]
-BatchOpt = Annotated[int | None, typer.Option(help="Minibatch size B.")]
-SeedOpt = Annotated[int | None, typer.Option(help="Seed of the minibatch sampler.")]
-ParamsOpt = Annotated[str | None, typer.Option(help="Recorded subset: hidden, all, type:Conv2d, or parameter names.")]
-ComponentsOpt = Annotated[int | None, typer.Option(help="K, principal directions kept.")]
-WindowOpt = Annotated[float | None, typer.Option(help="Length of the recorded window in epochs.")]
-StrideOpt = Annotated[int | None, typer.Option(help="A snapshot every this many steps.")]
-DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda.")]
-HiddenOpt = Annotated[str | None, typer.Option(help="Hidden-layer widths, e.g. 50,50 ('' for a linear model).")]
-ActivationOpt = Annotated[str | None, typer.Option(help="relu, tanh, …")]
-TargetOpt = Annotated[float | None, typer.Option(help="Training accuracy that ends burn-in (e.g. 1.0).")]
-AgesOpt = Annotated[str | None, typer.Option(help="Later ages, epochs after burn-in, e.g. 20,80 ('' for none).")]
-SamplingOpt = Annotated[str | None, typer.Option(help="shuffle (one permutation per epoch) or replacement.")]
-ModelOpt = Annotated[str | None, typer.Option(help="mlp, lenet, lenet-bn, resnet-bn, resnet-gn, or "
-                                              "package.module:factory.")]
-MomentumOpt = Annotated[float | None, typer.Option(help="Heavy-ball momentum μ in [0, 1) (0: plain SGD).")]
-OptimizerOpt = Annotated[str | None, typer.Option(help="sgd, adam or rmsprop (Adam/RMSprop: laws approximate).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
 ThreadsOpt = Annotated[int | None, typer.Option(help="Torch (and BLAS) threads of every stage (default: per stage, "
                                                "chosen by bench/bench_threads.py, at most the cores available); "
                                                "recorded in the provenance.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress (errors and results still print). "
                                         "Without a terminal, progress is plain lines on stderr.")]
 
 
 @app.command()
+@_with_settings
 def record(
     preset: PresetOpt = None,
     out: OutOpt = None,
-    dataset: DatasetOpt = None,
-    lr: LrOpt = None,
-    batch_size: BatchOpt = None,
-    seed: SeedOpt = None,
-    params: ParamsOpt = None,
-    components: ComponentsOpt = None,
-    window_epochs: WindowOpt = None,
-    stride: StrideOpt = None,
-    device: DeviceOpt = None,
-    hidden: HiddenOpt = None,
-    activation: ActivationOpt = None,
-    target_accuracy: TargetOpt = None,
-    ages: AgesOpt = None,
-    sampling: SamplingOpt = None,
-    model: ModelOpt = None,
-    momentum: MomentumOpt = None,
-    optimizer: OptimizerOpt = None,
+    settings: dict | None = None,  # one option per SETTINGS entry (_with_settings)
     resume: ResumeOpt = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
+    force: ForceOpt = False,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ):
@@ -297,9 +283,7 @@ def record(
     from .pipeline.stages import plan
 
     preset = preset or "feng-tu"
-    cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride, device,
-                          hidden, activation, target_accuracy, ages, sampling, model=model, momentum=momentum,
-                          optimizer=optimizer, threads=threads)
+    cfg = _record_options(preset, {**settings, "threads": threads})
     _replace(out, force, resume, cfg)
     path = _default_out(out, preset, resume)
     with _default_parent(path, out is None):
@@ -307,29 +291,14 @@ def record(
 
 
 @app.command()
+@_with_settings
 def run(
     preset: PresetOpt = None,
     out: OutOpt = None,
-    dataset: DatasetOpt = None,
-    lr: LrOpt = None,
-    batch_size: BatchOpt = None,
-    seed: SeedOpt = None,
-    params: ParamsOpt = None,
-    components: ComponentsOpt = None,
-    window_epochs: WindowOpt = None,
-    stride: StrideOpt = None,
-    device: DeviceOpt = None,
-    hidden: HiddenOpt = None,
-    activation: ActivationOpt = None,
-    target_accuracy: TargetOpt = None,
-    ages: AgesOpt = None,
-    sampling: SamplingOpt = None,
-    model: ModelOpt = None,
-    momentum: MomentumOpt = None,
-    optimizer: OptimizerOpt = None,
-    resume: ResumeOpt = False,
     config: Annotated[Path | None, typer.Option(help="TOML file of settings (options given here override it).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")] = False,
+    settings: dict | None = None,  # one option per SETTINGS entry (_with_settings)
+    resume: ResumeOpt = False,
+    force: ForceOpt = False,
     with_ladder: Annotated[bool, typer.Option("--ladder/--no-ladder", help="Replay the run on its linearized models "
                                               "(the model ladder, see 'sgdpotential ladder').")] = True,
     replicas: Annotated[int, typer.Option(min=1, help="Train R replicas (seeds seed … seed+R−1) together, one run "
@@ -353,13 +322,9 @@ def run(
             base = load_config(config)
         except ConfigError as exc:
             raise _fail(str(exc)) from exc
-        cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
-                              device, hidden, activation, target_accuracy, ages, sampling, base=base, model=model,
-                              momentum=momentum, optimizer=optimizer, threads=threads)
+        cfg = _record_options(preset, {**settings, "threads": threads}, base=base)
     else:
-        cfg = _record_options(preset, dataset, params, components, lr, batch_size, seed, window_epochs, stride,
-                              device, hidden, activation, target_accuracy, ages, sampling, model=model,
-                              momentum=momentum, optimizer=optimizer, threads=threads)
+        cfg = _record_options(preset, {**settings, "threads": threads})
     if replicas > 1:
         from .pipeline.ensemble import replica_configs
 
