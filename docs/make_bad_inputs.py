@@ -94,7 +94,7 @@ def table() -> str:
                 rows.append(f"| {what} | `sgdpotential {args}` | {code} | {cell} | {'yes' if left else 'no'} |")
         finally:
             os.chdir(cwd)
-    files = "\n".join(f"* `{name}`:\n\n  ```\n" + "".join(f"  {line}\n" for line in text.splitlines()) + "  ```"
+    files = "\n\n".join(f"* `{name}`:\n\n    ```\n" + "".join(f"    {line}\n" for line in text.splitlines()) + "    ```"
                       for name, text in FILES.items())
     return (
         "# Bad inputs and what they get\n\n"

@@ -419,7 +419,7 @@ def sweep(
     with_ladder: Annotated[bool, typer.Option("--ladder/--no-ladder", help="Add the model ladder to every run.")] =
         False,
     replicas: Annotated[bool, typer.Option("--replicas/--no-replicas", help="Train points that differ only in "
-                                           "seed together, as vectorised replicas.")] = False,
+                                           "seed and/or model_seed together, as vectorised replicas.")] = False,
     allow_failures: Annotated[bool, typer.Option("--allow-failures", help="Exit 0 even when some runs failed "
                                                  "(they are listed in results.csv either way).")] = False,
 
