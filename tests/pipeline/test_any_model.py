@@ -22,7 +22,10 @@ def test_a_cnn_with_batchnorm_runs_through_run_and_the_ladder(tmp_path):
                                  "--components", "10", "--window-epochs", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     s = json.loads((out / "summary.json").read_text())
-    assert s["config"]["model"] == "lenet-bn" and s["ivf"]["psi"] is not None
+    assert s["config"]["model"] == "lenet-bn"
+    # ψ both ways, pinned on this deterministic run
+    # (2026-12-03, torch 2.13.0+cpu): a change that moves it must say why
+    assert (s["ivf"]["psi"], s["heldout"]["ivf_psi"]) == pytest.approx((2.121, 4.833), abs=0.01)
     assert "model_not_deterministic" in [w["name"] for w in s["warnings"]]
     ladder = json.loads((out / "ladder.json").read_text())
     assert {r["name"] for r in ladder["rungs"]} >= {"sgd", "batch", "full", "isotropic"}

@@ -33,7 +33,10 @@ def test_run_replicas_writes_runs_and_the_ensemble(quick_ensemble, tmp_path):
     psi = claims["psi"]
     assert psi["estimate"] == pytest.approx(np.mean(psis)) and psi["ci95"] == pytest.approx(ens["psi"]["ci95"])
     assert [r["estimate"] for r in psi["views"]["seed"]["rows"]] == psis
-    assert psi["views"]["seed"]["verdict"] in ("moves", "stable", "inconclusive")
+    # the three seeds' ψ and the verdict, pinned on this deterministic run
+    # (2026-12-03, torch 2.13.0+cpu): a change that moves it must say why
+    assert psi["views"]["seed"]["verdict"] == "inconclusive"
+    assert psis == pytest.approx([3.731, 3.428, 3.675], abs=0.01)
     assert [w["name"] for w in ens["warnings"]] == sorted({w["name"] for s in summaries for w in s["warnings"]},
                                                           key=[w["name"] for w in ens["warnings"]].index)
     assert all(w["runs"] for w in ens["warnings"])

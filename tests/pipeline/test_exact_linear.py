@@ -173,7 +173,12 @@ def test_the_exact_case_calibrates_the_comparison(calibration):
         before = compare_sample_spectrum(pca["variances"], sims, relaxation_index(model, pr["hessian"], 5600))
         assert min(b["median_ratio"] for b in before["bands"][1:]) > 1.08, before["bands"]  # measured 1.10–1.12
     held = s["heldout"]
-    assert held["split"] == held["n_second"] == 2800 and held["ivf_psi"] is not None
+    assert held["split"] == held["n_second"] == 2800
+    # held-out ψ of each case, pinned on this deterministic run
+    # (2026-12-03, torch 2.13.0+cpu): a change that moves it must say why
+    pinned = {("replacement", 0.0): 1.890, ("shuffle", 0.0): 2.907, ("replacement", 0.9): 1.515}
+    train = s["config"]["train"]
+    assert held["ivf_psi"] == pytest.approx(pinned[train["sampling"], train["momentum"]], abs=0.01)
 
 
 def _within_sampling(bands):

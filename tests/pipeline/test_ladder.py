@@ -22,7 +22,11 @@ def test_ladder_json_has_every_rung_measured_the_same_way(quick_run):
     assert list(rows) == ["sgd", "batch", "full", "isotropic", "continuous", "discrete", "window"]
     K = len(np.load(out / "pca.npz")["variances"])
     sgd = rows["sgd"]
-    assert sgd["ratio_along_sgd"] == [1.0] * K and sgd["psi"] is not None
+    assert sgd["ratio_along_sgd"] == [1.0] * K
+    # every rung's ψ, pinned on this deterministic run
+    # (2026-12-03, torch 2.13.0+cpu): a change that moves it must say why
+    assert [rows[n]["psi"] for n in ("sgd", "batch", "full", "isotropic")] == pytest.approx([2.309, 2.317, 2.486,
+                                                                                          -4.256], abs=0.01)
     summary = json.loads((out / "summary.json").read_text())
     assert sgd["psi"] == summary["ivf"]["psi"] and sgd["ci95"] == summary["ivf"]["ci95"]  # the same fit
     for name in ("batch", "full", "isotropic"):
@@ -30,7 +34,7 @@ def test_ladder_json_has_every_rung_measured_the_same_way(quick_run):
         traj = Trajectory.open(out / "replays" / f"{name}.zarr")
         assert traj.complete and traj.shape == (summary["ivf"]["window"], 32 * 32)
         assert traj.metadata["replay"]["hessian"] == ("batch" if name == "batch" else "full")
-        assert len(r["ratio_along_sgd"]) == K and r["psi"] is not None and r["steps_per_second"] > 0
+        assert len(r["ratio_along_sgd"]) == K and r["steps_per_second"] > 0
         lo, hi = sgd["ci95"]
         assert r["outside_sgd_interval_by"] == max(lo - r["psi"], r["psi"] - hi, 0.0)
         arrays = np.load(out / "replays" / f"{name}.npz")
