@@ -191,6 +191,6 @@ def _window_pair_factors(a: np.ndarray, mu: float, T: int, b: int | None, chunk:
         Ai, Aj = momentum_blocks(a[i], mu), momentum_blocks(a[j], mu)
         K = pair_kron(Ai, Aj)
         P0 = stationary_pairs(np.eye(4) - K) if b is None else started_pairs(K, b)
-        return window_pairs(Ai, Aj, P0, T)
+        return window_pairs(Ai, Aj, P0, T, K)
 
     return over_pairs(a.size, factor, chunk)

@@ -95,6 +95,8 @@ def require_stable_modes(a: np.ndarray, h: np.ndarray, lr: float, momentum: floa
 def pair_kron(Ai: np.ndarray, Aj: np.ndarray) -> np.ndarray:
     """K = A_i ⊗ A_j per pair, the map vec P ↦ vec(A_i P A_jᵀ) (row-major vec): shape (m, d², d²)."""
     m, d = Ai.shape[0], Ai.shape[1]
+    if d == 1:
+        return Ai * Aj
     return np.einsum("mpr,mqs->mpqrs", Ai, Aj).reshape(m, d * d, d * d)
 
 
@@ -132,18 +134,23 @@ def started_pairs(K: np.ndarray, b: int) -> np.ndarray:
     return affine_power_apply(pre, start, b)[:, :k]
 
 
-def window_pairs(Ai: np.ndarray, Aj: np.ndarray, P0: np.ndarray, T: int) -> np.ndarray:
+def window_pairs(Ai: np.ndarray, Aj: np.ndarray, P0: np.ndarray, T: int, K: np.ndarray | None = None) -> np.ndarray:
     """G_ij per unit noise: the first components' entry of E Σ̂_T = Z/T − V/T² after T snapshots, the first
     with pair moment ``P0`` (vec, (m, d²)), one step of A apart: shape (m,).
 
     One step maps P' = A_i P A_jᵀ + eeᵀ, X' = A_i X + P', W' = W A_jᵀ + P', V' = V + A_i X + W A_jᵀ + P',
-    Z' = Z + P' — one (5d² + 1)-dimensional affine map per pair, applied T − 1 times by repeated squaring."""
+    Z' = Z + P' — one (5d² + 1)-dimensional affine map per pair, applied T − 1 times by repeated squaring.
+    ``K`` is :func:`pair_kron` of (A_i, A_j) where the caller has it already."""
     m, d = Ai.shape[0], Ai.shape[1]
     k = d * d
-    eye = np.eye(d)
-    K = pair_kron(Ai, Aj)
-    L = np.einsum("mpr,qs->mpqrs", Ai, eye).reshape(m, k, k)  # vec X ↦ vec(A_i X)
-    R = np.einsum("pr,mqs->mpqrs", eye, Aj).reshape(m, k, k)  # vec W ↦ vec(W A_jᵀ)
+    if K is None:
+        K = pair_kron(Ai, Aj)
+    if d == 1:  # the scalar case: A_i ⊗ I and I ⊗ A_j are A_i and A_j
+        L, R = Ai, Aj
+    else:
+        eye = np.eye(d)
+        L = np.einsum("mpr,qs->mpqrs", Ai, eye).reshape(m, k, k)  # vec X ↦ vec(A_i X)
+        R = np.einsum("pr,mqs->mpqrs", eye, Aj).reshape(m, k, k)  # vec W ↦ vec(W A_jᵀ)
     P_, X_, W_, V_, Z_ = (slice(b * k, (b + 1) * k) for b in range(5))
     M = np.zeros((m, 5 * k + 1, 5 * k + 1))
     for rows in (P_, X_, W_, V_, Z_):  # every block gains P' = K P + eeᵀ
