@@ -35,6 +35,17 @@ def test_the_public_api_whole_by_role_and_the_star_import_without_torch():
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+def test_reading_and_validating_a_configuration_does_not_import_torch(tmp_path):
+    """Configurations are torch-free (``pipeline/config.py``, ``dynamics/config.py``, ``nn/losses.py``): a config
+    file read, overridden, checked field by field and its training table validated, without loading torch."""
+    (tmp_path / "c.toml").write_text('preset = "quick"\ncomponents = 10\n[train]\nlr = 0.05\n'
+                                     'sampling = "replacement"\n')
+    code = (f"import sys; from sgdpotential.pipeline.config import load_config, with_overrides; "
+            f"c = with_overrides(load_config({str(tmp_path / 'c.toml')!r}), batch_size=16); "
+            f"c.train_config().validate(1797); assert c.train['lr'] == 0.05; sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
 def test_public_api_is_reexported():
     for name in ("decompose", "Decomposition", "DecompositionError", "stationary_covariance",
                  "sgd_stationary_covariance", "sgd_window_covariance", "entropy_production",

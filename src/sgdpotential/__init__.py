@@ -25,7 +25,7 @@ _LAZY = {
     "minibatch_landscape": "nn.probes", "noise_temperature": "nn.probes", "projected_hessian": "nn.probes",
     "projected_noise_covariance": "nn.probes", "path_noise_covariance": "nn.probes",
     "noise_covariance_response": "nn.probes",
-    "TrainConfig": "dynamics.training", "TrainResult": "dynamics.training", "train": "dynamics.training",
+    "TrainConfig": "dynamics.config", "TrainResult": "dynamics.training", "train": "dynamics.training",
     "train_replicas": "dynamics.replicas",
     "ReplayResult": "dynamics.replay", "linearized_replay": "dynamics.replay", "linearized_replays": "dynamics.replay",
     "Trajectory": "trajectory", "PCAResult": "trajectory", "random_walk_null": "trajectory",

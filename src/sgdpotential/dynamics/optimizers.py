@@ -12,6 +12,7 @@ import math
 import torch
 
 from ..errors import TrainingDiverged
+from .config import OPTIMIZERS
 
 __all__ = ["EXPLOSION", "OPTIMIZERS", "diverged", "exploded", "explosion_scale", "make_optimizer", "preconditioner"]
 
@@ -22,7 +23,6 @@ __all__ = ["EXPLOSION", "OPTIMIZERS", "diverged", "exploded", "explosion_scale",
 EXPLOSION = 1e4
 
 #: The optimizers a run trains with: SGD (plain or heavy-ball), Adam and RMSprop (torch's implementations).
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 
 def make_optimizer(params, config) -> torch.optim.Optimizer:

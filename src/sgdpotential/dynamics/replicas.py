@@ -28,10 +28,11 @@ from ..nn.data import Dataset
 from ..nn.models import select_parameters
 from ..nn.objective import per_sample_loss
 from ..trajectory import Trajectory
+from .config import TrainConfig
 from .optimizers import EXPLOSION, diverged, explosion_scale
 from .recorder import BurnIn, WindowRecorder
 from .sampler import MinibatchSampler
-from .training import TrainConfig, TrainResult, store_metadata
+from .training import TrainResult, store_metadata
 
 __all__ = ["check_replicable", "train_replicas"]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from .config import SAMPLING
+
 __all__ = ["SAMPLING", "MinibatchSampler"]
 
 #: ``shuffle``: a new permutation each epoch, N_L // B minibatches (an incomplete last batch is dropped, so
 #: every step uses exactly B samples); ``replacement``: B indices drawn uniformly with replacement every step.
-SAMPLING = ("shuffle", "replacement")
 
 
 class MinibatchSampler:

@@ -31,11 +31,11 @@ from torch.func import functional_call
 
 from ..errors import ConfigError, ModelModeWarning
 from .data import Dataset
+from .losses import LOSSES
 from .models import ParameterSelection, select_parameters
 
 __all__ = ["DENSE", "LOSSES", "Objective", "batch_dependence", "check_deterministic", "mean_loss", "per_sample_loss"]
 
-LOSSES = ("cross_entropy", "mse")
 
 #: Layers of a dense network, on which batched forward-mode products beat per-sample gradients (``jvp`` 0.26 s
 #: against ``vmap(grad)`` 3.2 s for C_P of all 42,310 weights of the feng-tu MLP, ``bench/bench_probes.py``) and

@@ -88,7 +88,7 @@ class RunConfig:
 
     def train_config(self, where: str = "the configuration"):
         """The :class:`~sgdpotential.TrainConfig` of ``train``, its keys and types checked."""
-        from ..dynamics.training import TrainConfig
+        from ..dynamics.config import TrainConfig
 
         check_fields(TrainConfig, self.train, f"{where}, [train]")
         return TrainConfig(**self.train)

@@ -129,7 +129,7 @@ def parse_axes(specs) -> dict[str, list]:
 
 
 def _known_fields() -> set[str]:
-    from ..dynamics.training import TrainConfig
+    from ..dynamics.config import TrainConfig
 
     return {f.name for f in fields(RunConfig)} - {"train"} | {f.name for f in fields(TrainConfig)}
 

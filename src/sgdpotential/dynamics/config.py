@@ -1,0 +1,149 @@
+"""The training settings of a run, :class:`TrainConfig`, and the names they are checked against — torch-free, so that
+reading and validating a configuration (``sgdpotential.pipeline.config``) never loads torch. What steps weights
+with these settings is :mod:`.training`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._validation import check_scalar
+from ..errors import ConfigError
+from ..nn.losses import LOSSES
+
+__all__ = ["OPTIMIZERS", "SAMPLING", "TrainConfig"]
+
+#: How minibatches are drawn (:class:`~sgdpotential.dynamics.sampler.MinibatchSampler`).
+SAMPLING = ("shuffle", "replacement")
+
+#: The optimizers a run may use (:func:`~sgdpotential.dynamics.optimizers.make_optimizer`).
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+
+
+def _cuda_available() -> bool:
+    import torch  # only when a CUDA device is asked for
+
+    return torch.cuda.is_available()
+
+
+@dataclass
+class TrainConfig:
+    """SGD and recording settings.
+
+    Attributes
+    ----------
+    lr, batch_size : float, int
+        Fixed learning rate α and minibatch size B.
+    sampling : {"shuffle", "replacement"}
+        ``shuffle``: a new random permutation each epoch, N_L // B minibatches (an incomplete last batch is
+        dropped so that every step uses exactly B samples); ``replacement``: B indices drawn uniformly
+        with replacement at every step (an "epoch" is then N_L // B steps).
+    optimizer : {"sgd", "adam", "rmsprop"}
+        ``torch.optim.SGD`` (default), ``Adam`` or ``RMSprop``
+        (:func:`~sgdpotential.dynamics.optimizers.make_optimizer`).
+    momentum, weight_decay : float
+        Off (0) by default: plain SGD, the process the theory describes (momentum: SGD's heavy ball only).
+    beta1, beta2, adam_eps : float
+        Adam's β1, β2 and ϵ (RMSprop: ``alpha = beta2``, ``eps = adam_eps``).
+    seed : int
+        Seeds the minibatch sampler (the model's initialisation has its own seed).
+    burn_in_epochs : int or None
+        Fixed number of burn-in epochs; ``None`` to train until ``target_accuracy``.
+    target_accuracy : float
+        With ``burn_in_epochs=None``: stop burn-in at the end of the first epoch whose full-batch
+        training accuracy is ≥ this (at most ``max_burn_in_epochs``).
+    age_epochs : int
+        Further epochs of SGD after burn-in ends and before the window opens: the network's age at the window.
+        Training is deterministic, so runs that differ only in ``age_epochs`` record the windows that one
+        training run passes through at those ages (a sweep over it is an age scan).
+    window_epochs, window_steps : float or None, int or None
+        Length of the recorded window (give one; steps take precedence).
+    stride : int
+        A snapshot every ``stride`` steps.
+    eval_every : int or None
+        Full-batch loss/accuracy every this many window steps (default: once per epoch).
+    device : str
+        ``"cpu"`` or ``"cuda"`` (when available).
+    loss : {"cross_entropy", "mse"}
+        The per-sample loss (:func:`~sgdpotential.nn.objective.per_sample_loss`); ``mse`` makes a linear
+        model's loss exactly quadratic (tests, analytic cases).
+    """
+
+    lr: float = 0.1
+    batch_size: int = 50
+    sampling: str = "shuffle"
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    adam_eps: float = 1e-8
+    weight_decay: float = 0.0
+    seed: int = 0
+    burn_in_epochs: int | None = None
+    target_accuracy: float = 1.0
+    max_burn_in_epochs: int = 300
+    age_epochs: int = 0
+    window_epochs: float | None = 10.0
+    window_steps: int | None = None
+    stride: int = 1
+    eval_every: int | None = None
+    device: str = "cpu"
+    loss: str = "cross_entropy"
+
+    def validate(self, n_train: int) -> None:
+        """Raise :class:`ConfigError` naming the first bad setting (:func:`~sgdpotential._validation.check_scalar`)."""
+        check_scalar(self.lr, "lr", float, min_val=0, include_boundaries="neither", fix="e.g. 0.1")
+        check_scalar(self.batch_size, "batch_size", int, min_val=1, max_val=n_train,
+                     fix=f"a minibatch cannot exceed the {n_train} training samples")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss = {self.loss!r} is not one of {', '.join(LOSSES)}.")
+        if self.sampling not in SAMPLING:
+            raise ConfigError(f"sampling = {self.sampling!r} is not one of {', '.join(SAMPLING)}.")
+        check_scalar(self.momentum, "momentum", float, min_val=0, max_val=1, include_boundaries="left",
+                     fix="0 for plain SGD")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer = {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}.")
+        if self.optimizer != "sgd" and self.momentum:
+            raise ConfigError(f"momentum = {self.momentum:g} is SGD's heavy ball; with optimizer = "
+                              f"{self.optimizer!r} set momentum = 0 (Adam's momentum is beta1).")
+        for name in ("beta1", "beta2"):
+            check_scalar(getattr(self, name), name, float, min_val=0, max_val=1, include_boundaries="left",
+                         fix="Adam's moment decay, e.g. 0.9 and 0.999")
+        check_scalar(self.adam_eps, "adam_eps", float, min_val=0, include_boundaries="neither", fix="e.g. 1e-8")
+        check_scalar(self.weight_decay, "weight_decay", float, min_val=0, fix="0 for plain SGD")
+        if self.burn_in_epochs is not None:
+            check_scalar(self.burn_in_epochs, "burn_in_epochs", int, min_val=0)
+        else:
+            check_scalar(self.target_accuracy, "target_accuracy", float, min_val=0, max_val=1,
+                         include_boundaries="right", fix="e.g. 1.0")
+        check_scalar(self.max_burn_in_epochs, "max_burn_in_epochs", int, min_val=1)
+        check_scalar(self.age_epochs, "age_epochs", int, min_val=0, fix="0 opens the window when burn-in ends")
+        check_scalar(self.stride, "stride", int, min_val=1)
+        if self.window_steps is not None:
+            check_scalar(self.window_steps, "window_steps", int, min_val=1)
+        elif self.window_epochs is None:
+            raise ConfigError("window_epochs = None needs window_steps; give one of them (e.g. window_epochs = 10).")
+        else:
+            check_scalar(self.window_epochs, "window_epochs", float, min_val=0, include_boundaries="neither",
+                         fix="or give window_steps")
+        if self.eval_every is not None:
+            check_scalar(self.eval_every, "eval_every", int, min_val=1)
+        if self.device.startswith("cuda") and not _cuda_available():
+            raise ConfigError(f"device = {self.device!r} was asked for but CUDA is not available here; "
+                              f"use device='cpu'.")
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        return n_train // self.batch_size
+
+    def n_window_steps(self, n_train: int) -> int:
+        if self.window_steps is not None:
+            return int(self.window_steps)
+        return max(1, round(self.window_epochs * self.steps_per_epoch(n_train)))
+
+    def n_snapshots(self, n_train: int) -> int:
+        """Snapshots in the window; at least 2 (a PCA needs them), else :class:`ConfigError`."""
+        n_window = self.n_window_steps(n_train)
+        n_snap = n_window // self.stride
+        if n_snap < 2:
+            raise ConfigError(f"the window of {n_window} steps with stride {self.stride} gives {n_snap} snapshot(s); "
+                              f"a PCA needs at least 2 — lengthen the window or reduce the stride.")
+        return n_snap
