@@ -180,3 +180,28 @@ def test_help_texts_keep_their_bracketed_names():
     assert "a run config plus [grid] or [[runs]] (a grid of values, or a list)." in " ".join(result.output.split())
     bad = runner.invoke(app, ["sweep", "--out", "never"])  # an error sentence with brackets is printed as written
     assert bad.exit_code == 2 and "(or a sweep file with [grid] or [[runs]])" in bad.stderr
+
+
+def test_record_and_run_take_every_setting_declared_once():
+    """pipeline/settings.py is the one list: each name is a configuration field, and both commands offer exactly
+    those options (plus their own); called from Python, a setting not given is None, as on the command line."""
+    import inspect
+
+    import typer
+
+    from sgdpotential import cli
+    from sgdpotential.dynamics.config import TrainConfig
+    from sgdpotential.pipeline.config import RunConfig
+    from sgdpotential.pipeline.settings import SETTINGS
+
+    fields = set(RunConfig.__dataclass_fields__) - {"train"} | set(TrainConfig.__dataclass_fields__)
+    names = [s.name for s in SETTINGS]
+    assert len(names) == len(set(names)) and set(names) <= fields
+    for command in (cli.record, cli.run):
+        params = inspect.signature(command).parameters
+        assert set(names) <= set(params) and "settings" not in params
+        assert all(params[n].default is None for n in names)
+    helps = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
+    assert all(f"--{n.replace('_', '-')}" in helps for n in names)
+    with pytest.raises(typer.Exit):  # the preset is refused in one sentence, not a KeyError on a missing setting
+        cli.record(preset="no-such-preset")

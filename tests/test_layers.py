@@ -1,5 +1,5 @@
 """The import graph of ``src/sgdpotential``, read with ``ast`` (every import, those inside functions included):
-no cycle between modules, and no import upward between the layers of DESIGN.md —
+no cycle between modules, and no import upward between the layers (docs/development.md) —
 
     cli → report → pipeline → dynamics → nn, trajectory, demos → theory → the foundation
 

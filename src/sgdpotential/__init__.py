@@ -49,7 +49,7 @@ def __dir__():
 
 __all__ = ["__version__", "ConfigError", "DecompositionError", "ModelModeWarning", "TrainingDiverged",
            *(n for n in _THEORY if n != "DecompositionError")]
-_ERRORS = tuple(__all__[1:5])
+_ERRORS = ("ConfigError", "DecompositionError", "ModelModeWarning", "TrainingDiverged")
 
 #: Every public name by role: the layer that defines it (``errors``, ``theory``, ``nn``, ``dynamics``,
 #: ``trajectory``, ``pipeline``); ``__all__`` is ``errors`` and ``theory``, the torch-free part

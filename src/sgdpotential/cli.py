@@ -171,8 +171,7 @@ def _record_options(preset: str, settings: dict, base=None):
     from .pipeline.config import preset as make_preset
     from .pipeline.config import with_overrides
 
-    over = {s.name: _int_list(s.name, settings[s.name]) if s.int_list else settings[s.name] for s in SETTINGS}
-    over["threads"] = settings.get("threads")
+    over = {s.name: _int_list(s.name, settings.get(s.name)) if s.int_list else settings.get(s.name) for s in SETTINGS}
     try:
         return with_overrides(base, **over) if base is not None else make_preset(preset, **over)
     except ConfigError as exc:
@@ -181,7 +180,9 @@ def _record_options(preset: str, settings: dict, base=None):
 
 def _with_settings(command):
     """A command with one option per :data:`~sgdpotential.pipeline.settings.SETTINGS` entry in place of its
-    ``settings`` parameter, which receives them as one dict — so ``record`` and ``run`` declare them once."""
+    ``settings`` parameter, which receives them as one dict — so ``record`` and ``run`` declare them once. Every
+    parameter of the command has a default (the options are inserted where ``settings`` stands); settings not given,
+    from the command line or from Python, are None."""
     signature = inspect.signature(command, eval_str=True)
     params = list(signature.parameters.values())
     at = [p.name for p in params].index("settings")
@@ -191,7 +192,7 @@ def _with_settings(command):
 
     @functools.wraps(command)
     def with_settings(**kwargs):
-        return command(settings={s.name: kwargs.pop(s.name) for s in SETTINGS}, **kwargs)
+        return command(settings={s.name: kwargs.pop(s.name, None) for s in SETTINGS}, **kwargs)
 
     with_settings.__signature__ = signature.replace(parameters=params[:at] + added + params[at + 1 :])
     with_settings.__annotations__ = {p.name: p.annotation for p in with_settings.__signature__.parameters.values()}
@@ -260,9 +261,7 @@ PresetOpt = Annotated[str | None, typer.Option(help="Preset: feng-tu (mnist5k, 7
                                                     "(digits).")]
 OutOpt = Annotated[Path | None, typer.Option(help="Run directory (default: runs/<preset>-<time>).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
-ThreadsOpt = Annotated[int | None, typer.Option(help="Torch (and BLAS) threads of every stage (default: per stage, "
-                                               "chosen by bench/bench_threads.py, at most the cores available); "
-                                               "recorded in the provenance.")]
+ThreadsOpt = Annotated[int | None, typer.Option(help=next(s.help for s in SETTINGS if s.name == "threads"))]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace a non-empty --out (deletes its contents).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress (errors and results still print). "
                                         "Without a terminal, progress is plain lines on stderr.")]
@@ -276,14 +275,13 @@ def record(
     settings: dict | None = None,  # one option per SETTINGS entry (_with_settings)
     resume: ResumeOpt = False,
     force: ForceOpt = False,
-    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ):
     """Train with SGD, record the window (and the later ages) into trajectory stores, and run their PCA."""
     from .pipeline.stages import plan
 
     preset = preset or "feng-tu"
-    cfg = _record_options(preset, {**settings, "threads": threads})
+    cfg = _record_options(preset, settings or {})
     _replace(out, force, resume, cfg)
     path = _default_out(out, preset, resume)
     with _default_parent(path, out is None):
@@ -306,8 +304,6 @@ def run(
     vary: Annotated[str, typer.Option(help="What the replicas differ in: sampler (minibatch seeds seed … seed+R−1, "
                                       "one initialisation), init (initialisations model_seed … model_seed+R−1) "
                                       "or both (independent runs).")] = "sampler",
-
-    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ):
     """The main job: record, probe at ω0 along the principal directions, analyse, report (report.html)."""
@@ -322,9 +318,9 @@ def run(
             base = load_config(config)
         except ConfigError as exc:
             raise _fail(str(exc)) from exc
-        cfg = _record_options(preset, {**settings, "threads": threads}, base=base)
+        cfg = _record_options(preset, settings or {}, base=base)
     else:
-        cfg = _record_options(preset, {**settings, "threads": threads})
+        cfg = _record_options(preset, settings or {})
     if replicas > 1:
         from .pipeline.ensemble import replica_configs
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from quick import assert_pinned
 from sgdpotential import LinearSGD, load_dataset
 from sgdpotential.cli import app
 from sgdpotential.pipeline.analysis import SPECTRUM_PATHS, compare_sample_spectrum, relaxation_index
@@ -175,10 +176,10 @@ def test_the_exact_case_calibrates_the_comparison(calibration):
     held = s["heldout"]
     assert held["split"] == held["n_second"] == 2800
     # held-out ψ of each case, pinned on this deterministic run
-    # (2026-12-03, torch 2.13.0+cpu): a change that moves it must say why
+    # (2026-12-03, torch 2.13.0+cpu; quick.PINNED_TORCH): a change that moves it must say why
     pinned = {("replacement", 0.0): 1.890, ("shuffle", 0.0): 2.907, ("replacement", 0.9): 1.515}
     train = s["config"]["train"]
-    assert held["ivf_psi"] == pytest.approx(pinned[train["sampling"], train["momentum"]], abs=0.01)
+    assert_pinned(held["ivf_psi"], pinned[train["sampling"], train["momentum"]])
 
 
 def _within_sampling(bands):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from quick import assert_pinned
 from sgdpotential.cli import app
 from sgdpotential.trajectory import Trajectory
 
@@ -24,9 +25,8 @@ def test_ladder_json_has_every_rung_measured_the_same_way(quick_run):
     sgd = rows["sgd"]
     assert sgd["ratio_along_sgd"] == [1.0] * K
     # every rung's ψ, pinned on this deterministic run
-    # (2026-12-03, torch 2.13.0+cpu): a change that moves it must say why
-    assert [rows[n]["psi"] for n in ("sgd", "batch", "full", "isotropic")] == pytest.approx([2.309, 2.317, 2.486,
-                                                                                          -4.256], abs=0.01)
+    # (2026-12-03, torch 2.13.0+cpu; quick.PINNED_TORCH): a change that moves it must say why
+    assert_pinned([rows[n]["psi"] for n in ("sgd", "batch", "full", "isotropic")], [2.309, 2.317, 2.486, -4.256])
     summary = json.loads((out / "summary.json").read_text())
     assert sgd["psi"] == summary["ivf"]["psi"] and sgd["ci95"] == summary["ivf"]["ci95"]  # the same fit
     for name in ("batch", "full", "isotropic"):

@@ -73,8 +73,7 @@ def test_plain_sgd_is_heavy_ball_at_mu_zero_through_the_same_engine(monkeypatch,
     np.testing.assert_allclose(sgd_stationary_covariance(H, C, lr, B, n_train),
                                momentum_stationary_covariance(H, C, lr, B, 0.0, n_train), rtol=1e-12)
     a, b = LinearSGD(lr, B, n_train), LinearMomentumSGD(lr, B, n_train, momentum=0.0)
-    for law in ("discrete",):
-        np.testing.assert_allclose(getattr(a, law)(H, C), getattr(b, law)(H, C), rtol=1e-12)
+    np.testing.assert_allclose(a.discrete(H, C), b.discrete(H, C), rtol=1e-12)
     np.testing.assert_allclose(a.window(H, C, T, start), b.window(H, C, T, start), rtol=1e-10,
                                atol=1e-14 * np.abs(plain).max())
 
@@ -85,4 +84,7 @@ def test_the_stability_sentence_names_the_bound_of_each_optimizer():
         pairs.require_stable_modes(0.1 * h, h, 0.1, 0.0, "x")
     with pytest.raises(ValueError, match=r"≥ 2\(1 \+ μ\) = 3 with lr = 0.1, momentum = 0.5"):
         pairs.require_stable_modes(0.1 * h, h, 0.1, 0.5, "x")
+    flat = np.array([-0.5, 1.0])
+    with pytest.raises(ValueError, match=r"lr·λ = -0.05 is not in \(0, 2\(1 \+ μ\)\) \(1 of 2 such\).*; try this"):
+        pairs.require_stable_modes(0.1 * flat, flat, 0.1, 0.5, "try this")
     pairs.require_stable_modes(0.1 * h[:1], h[:1], 0.1, 0.0, "x")  # stable: no sentence

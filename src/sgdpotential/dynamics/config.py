@@ -1,6 +1,6 @@
 """The training settings of a run, :class:`TrainConfig`, and the names they are checked against — torch-free, so that
-reading and validating a configuration (``sgdpotential.pipeline.config``) never loads torch. What steps weights
-with these settings is :mod:`.training`."""
+reading and validating a configuration (``sgdpotential.pipeline.config``) does not load torch (except to ask whether
+CUDA is available when a CUDA device is asked for). What steps weights with these settings is :mod:`.training`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from ..nn.losses import LOSSES
 
 __all__ = ["OPTIMIZERS", "SAMPLING", "TrainConfig"]
 
-#: How minibatches are drawn (:class:`~sgdpotential.dynamics.sampler.MinibatchSampler`).
+#: How minibatches are drawn (:class:`~sgdpotential.dynamics.sampler.MinibatchSampler`): ``shuffle``, a new
+#: permutation each epoch, N_L // B minibatches (an incomplete last batch is dropped, so every step uses exactly B
+#: samples); ``replacement``, B indices drawn uniformly with replacement every step.
 SAMPLING = ("shuffle", "replacement")
 
-#: The optimizers a run may use (:func:`~sgdpotential.dynamics.optimizers.make_optimizer`).
+#: The optimizers a run trains with (:func:`~sgdpotential.dynamics.optimizers.make_optimizer`): SGD (plain or
+#: heavy-ball), Adam and RMSprop (torch's implementations).
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 

@@ -22,8 +22,6 @@ __all__ = ["EXPLOSION", "OPTIMIZERS", "diverged", "exploded", "explosion_scale",
 #: that would otherwise burn every burn-in epoch and leave a window without variance).
 EXPLOSION = 1e4
 
-#: The optimizers a run trains with: SGD (plain or heavy-ball), Adam and RMSprop (torch's implementations).
-
 
 def make_optimizer(params, config) -> torch.optim.Optimizer:
     """The optimizer that :class:`~sgdpotential.TrainConfig` ``config`` describes, over ``params``:

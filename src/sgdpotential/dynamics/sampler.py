@@ -8,9 +8,6 @@ from .config import SAMPLING
 
 __all__ = ["SAMPLING", "MinibatchSampler"]
 
-#: ``shuffle``: a new permutation each epoch, N_L // B minibatches (an incomplete last batch is dropped, so
-#: every step uses exactly B samples); ``replacement``: B indices drawn uniformly with replacement every step.
-
 
 class MinibatchSampler:
     """Minibatch indices from a private generator; its whole state is checkpointable.

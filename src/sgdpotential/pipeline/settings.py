@@ -55,4 +55,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model", str, "mlp, lenet, lenet-bn, resnet-bn, resnet-gn, or package.module:factory."),
     Setting("momentum", float, "Heavy-ball momentum μ in [0, 1) (0: plain SGD)."),
     Setting("optimizer", str, "sgd, adam or rmsprop (Adam/RMSprop: laws approximate)."),
+    Setting("threads", int, "Torch (and BLAS) threads of every stage (default: per stage, chosen by "
+                            "bench/bench_threads.py, at most the cores available); recorded in the provenance."),
 )

@@ -2,8 +2,10 @@
 
 Modules: :mod:`.decomposition` (Ao's U, Q, S, A), :mod:`.lyapunov` (continuous, discrete-SGD and
 finite-window covariances), :mod:`.sgd` (the linear model of the optimizer: ε, the sampling factor, F, D and
-the laws, in one object), :mod:`.optimizer` (which linear model a run's optimizer gets), :mod:`.momentum` (the
-exact laws of heavy-ball momentum), :mod:`.thermo` (entropy production, current, rotation planes, area rate),
+the laws, in one object), :mod:`.optimizer` (which linear model a run's optimizer gets), :mod:`.pairs` (the pair
+recursion behind every covariance law), :mod:`.momentum` (the exact laws of heavy-ball momentum), :mod:`.adaptive`
+(Adam and RMSprop with a frozen preconditioner), :mod:`.thermo` (entropy production, current, rotation planes,
+area rate),
 :mod:`.ou` (exact simulation of the linear SDE), :mod:`.fit` (a linear SDE fitted to a sampled path),
 :mod:`.scaling` (power-law fits with bootstrap intervals), :mod:`.population` (the population ψ of the linear model's
 window law: the truth the ψ estimators are calibrated against).

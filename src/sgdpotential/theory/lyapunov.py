@@ -283,10 +283,10 @@ def sgd_stationary_covariance(H, C, lr: float, batch_size: int, n_train: int | N
         a = lr * h
         require_stable_modes(a, h, lr, 0.0, "use sgd_window_covariance(..., start=b) for a finite window")
         noise_eig = V.T @ noise @ V
-        # the stationary pair moments, I − K = 1 − r_i r_j with r = 1 − a written so that small a keeps its
-        # relative precision
-        P = stationary_pairs((a[:, None] + a[None, :] - a[:, None] * a[None, :])[..., None, None])[..., 0]
-        sigma = V @ (noise_eig * P) @ V.T
+        # the d = 1 stationary pair moment 1/(1 − r_i r_j) (pairs.stationary_pairs), r = 1 − a, written so that
+        # small a keeps its relative precision and divided directly
+        denom = a[:, None] + a[None, :] - a[:, None] * a[None, :]
+        sigma = V @ (noise_eig / denom) @ V.T
         return (sigma + sigma.T) / 2
     A = np.eye(n) - lr * H
     mu = np.linalg.eigvals(A)

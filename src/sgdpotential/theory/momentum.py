@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DecompositionError
-from ._checks import positive_int, require_symmetric
+from ._checks import as_square, positive_int, require_symmetric
 from .lyapunov import _sgd_inputs
 from .pairs import (
     momentum_blocks,
@@ -57,17 +57,16 @@ def check_momentum(momentum) -> float:
     return float(momentum)
 
 
-def momentum_transition(a: np.ndarray, momentum: float) -> np.ndarray:
-    """The per-mode 2×2 blocks A(a) = [[1 − a, μ], [−a, μ]] of the recursion in (x, u), shape (n, 2, 2)
-    (:func:`~.pairs.momentum_blocks`)."""
-    return momentum_blocks(a, momentum)
+#: The per-mode 2×2 blocks A(a) = [[1 − a, μ], [−a, μ]] of the recursion in (x, u), shape (n, 2, 2).
+momentum_transition = momentum_blocks
 
 
 def _inputs(H, C, lr, batch_size, momentum, n_train):
-    """Plain SGD's checked inputs and per-step noise (:func:`~.lyapunov._sgd_inputs`), μ, and H's eigenbasis."""
-    H, noise, lr = _sgd_inputs(H, C, lr, batch_size, n_train)
-    H = require_symmetric("H", H, "a Hessian; the momentum laws are computed in its eigenbasis")
+    """H (symmetric) and μ checked first, then plain SGD's inputs and per-step noise (:func:`~.lyapunov._sgd_inputs`);
+    H's eigenbasis."""
+    require_symmetric("H", as_square("H", H), "a Hessian; the momentum laws are computed in its eigenbasis")
     mu = check_momentum(momentum)
+    H, noise, lr = _sgd_inputs(H, C, lr, batch_size, n_train)
     h, V = np.linalg.eigh((H + H.T) / 2)
     noise_eig = V.T @ noise @ V
     return h, V, (noise_eig + noise_eig.T) / 2, lr, mu

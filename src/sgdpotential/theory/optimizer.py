@@ -1,6 +1,6 @@
 """The linear model of a run's optimizer: which model of :mod:`.sgd` or :mod:`.adaptive` describes it, or a
-one-sentence refusal for an optimizer the theory does not model (weight decay). The one place that chooses, so
-that :mod:`.sgd` and :mod:`.adaptive` need not know each other's classes."""
+one-sentence refusal for a configuration the theory does not model (weight decay). The one place that chooses, so
+that :mod:`.sgd` need not import :mod:`.adaptive`, which builds on it."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ modes. Mode i carries a state z_i of d numbers — d = 1 for plain SGD (the weig
 
 .. math:: z_{i,t+1} = A_i z_{i,t} + e\,\xi_{i,t},\qquad e = (1, \dots, 1)^\top,
 
-with the per-step noise ξ of covariance N = V ᵀ(α²κC/B)V shared by the d components. Every covariance law
-(stationary, finite window) is then V (Ñ ∘ G) Vᵀ with G_ij a factor of the pair (i, j) per unit noise, computed
-here for all pairs at once and for both optimizers by the same code:
+with the per-step noise ξ, of covariance Ñ = Vᵀ(α²κC/B)V across modes, shared by the d components. Every
+covariance law (stationary, finite window) is then V (Ñ ∘ G) Vᵀ with G_ij a factor of the pair (i, j) per unit
+noise, computed here for all pairs at once and for both optimizers by the same code:
 
 * :func:`stationary_pairs` — P = E z_i z_jᵀ in the stationary state, the Stein equation P = A_i P A_jᵀ + eeᵀ
   solved as (I − A_i ⊗ A_j) vec P = vec eeᵀ (one d² × d² solve per pair);
@@ -67,13 +67,19 @@ def momentum_blocks(a: np.ndarray, momentum: float) -> np.ndarray:
     return A
 
 
+def _upper(momentum: float) -> float:
+    """The stability edge of αh, 2(1 + μ) (Jury's criterion; 2 for plain SGD)."""
+    return 2 * (1 + momentum)
+
+
 def stable_modes(a: np.ndarray, momentum: float = 0.0) -> np.ndarray:
     """Which modes have a stationary law: 0 < αh < 2(1 + μ), with margin SINGULARITY_RTOL."""
-    return (a > SINGULARITY_RTOL) & (a < 2 * (1 + momentum) - SINGULARITY_RTOL)
+    return (a > SINGULARITY_RTOL) & (a < _upper(momentum) - SINGULARITY_RTOL)
 
 
 def require_stable_modes(a: np.ndarray, h: np.ndarray, lr: float, momentum: float, alternative: str) -> None:
-    """Every mode stable (:func:`stable_modes`), or a :class:`DecompositionError` naming the first that is not."""
+    """Every mode stable (:func:`stable_modes`), or a :class:`DecompositionError` naming the extreme mode that is not
+    (the smallest αh at or below 0, else the largest at or above the edge)."""
     lo, hi = int(np.argmin(a)), int(np.argmax(a))
     bound, who = ("2", "SGD") if momentum == 0 else ("2(1 + μ)", "SGD with momentum")
     if a[lo] <= SINGULARITY_RTOL:
@@ -81,15 +87,15 @@ def require_stable_modes(a: np.ndarray, h: np.ndarray, lr: float, momentum: floa
             f"H has eigenvalue {h[lo]:.6g}, so lr·λ = {a[lo]:.3g} is not in (0, {bound}) "
             f"({int(np.sum(a <= SINGULARITY_RTOL))} of {a.size} such): along flat or negative-curvature directions "
             f"{who} has no stationary law; {alternative}.")
-    if a[hi] >= 2 * (1 + momentum) - SINGULARITY_RTOL:
+    if a[hi] >= _upper(momentum) - SINGULARITY_RTOL:
         if momentum == 0:
             raise DecompositionError(
                 f"H has eigenvalue {h[hi]:.6g}, so lr·λ = {a[hi]:.6g} ≥ 2 with lr = {lr:g}: SGD diverges along "
                 f"that direction; use lr < 2/λ_max = {2 / h[hi]:.6g}.")
         raise DecompositionError(
-            f"H has eigenvalue {h[hi]:.6g}, so lr·λ = {a[hi]:.6g} ≥ 2(1 + μ) = {2 * (1 + momentum):.6g} with lr = "
+            f"H has eigenvalue {h[hi]:.6g}, so lr·λ = {a[hi]:.6g} ≥ 2(1 + μ) = {_upper(momentum):.6g} with lr = "
             f"{lr:g}, momentum = {momentum:g}: SGD with momentum diverges along that direction; use lr < 2(1 + μ)/"
-            f"λ_max = {2 * (1 + momentum) / h[hi]:.6g}.")
+            f"λ_max = {_upper(momentum) / h[hi]:.6g}.")
 
 
 def pair_kron(Ai: np.ndarray, Aj: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from ._checks import SINGULARITY_RTOL
 from .decomposition import Decomposition, decompose
 from .lyapunov import sampling_factor, sgd_stationary_covariance, sgd_window_covariance, stationary_covariance
 from .momentum import _pair_blocks, check_momentum, momentum_stationary_covariance, momentum_window_covariance
-from .pairs import stable_modes, stationary_pairs
+from .pairs import stable_modes
 
 __all__ = ["LAWS", "LinearMomentumSGD", "LinearSGD"]
 
@@ -253,7 +253,7 @@ class LinearSGD:
         d = a_s[:, None] + a_s[None, :] - a_s[:, None] * a_s[None, :]  # 1 − r_k r_l without cancellation
         if self.n_train is None:
             scale, m, lam = 1.0 / self.batch_size, 1, 0.0
-            sig0 = scale * base[np.ix_(s_idx, s_idx)] * stationary_pairs(d[..., None, None])[..., 0]
+            sig0 = scale * base[np.ix_(s_idx, s_idx)] / d  # the d = 1 stationary pair moment 1/(1 − r_k r_l)
         else:
             N, B = self.n_train, self.batch_size
             m = N // B
