@@ -24,9 +24,8 @@ CODE_PAGES = ["docs/index.md", "docs/tutorial.md", "docs/protocol.md", "docs/fin
 
 
 def test_every_page_with_python_blocks_is_run():
-    pages = [p for p in ["README.md", *map(str, sorted(Path(ROOT / "docs").glob("*.md")))]
-             if _blocks(ROOT / p)]
-    assert sorted(str(Path(p).relative_to(ROOT)) if Path(p).is_absolute() else p for p in pages) == sorted(CODE_PAGES)
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert sorted(str(p.relative_to(ROOT)) for p in pages if _blocks(p)) == sorted(CODE_PAGES)
 
 
 @pytest.mark.parametrize("doc", CODE_PAGES)

@@ -47,16 +47,16 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["__version__", "ConfigError", "DecompositionError", "ModelModeWarning", "TrainingDiverged",
-           *(n for n in _THEORY if n != "DecompositionError")]
 _ERRORS = ("ConfigError", "DecompositionError", "ModelModeWarning", "TrainingDiverged")
+_THEORY_ONLY = tuple(n for n in _THEORY if n not in _ERRORS)  # theory re-exports DecompositionError
+__all__ = ["__version__", "ConfigError", "DecompositionError", "ModelModeWarning", "TrainingDiverged", *_THEORY_ONLY]
 
 #: Every public name by role: the layer that defines it (``errors``, ``theory``, ``nn``, ``dynamics``,
 #: ``trajectory``, ``pipeline``); ``__all__`` is ``errors`` and ``theory``, the torch-free part
 #: (``tests/test_package.py`` checks the whole of it).
 API: dict[str, tuple[str, ...]] = {
     "errors": _ERRORS,
-    "theory": tuple(n for n in _THEORY if n not in _ERRORS),
+    "theory": _THEORY_ONLY,
     **{layer: tuple(n for n, m in _LAZY.items() if m.split(".")[0] == layer)
        for layer in ("nn", "dynamics", "trajectory", "pipeline")},
 }

@@ -5,7 +5,7 @@ that :mod:`.sgd` need not import :mod:`.adaptive`, which builds on it."""
 from __future__ import annotations
 
 from ..errors import DecompositionError
-from .adaptive import LinearAdaptive
+from .adaptive import ADAPTIVE, LinearAdaptive
 from .sgd import LinearMomentumSGD, LinearSGD
 
 __all__ = ["linear_model"]
@@ -38,7 +38,7 @@ record it without analysis (sgdpotential record).
             f"weight_decay = {weight_decay!r}: sgdpotential's linear theory models SGD with and without momentum but "
             f"not weight decay, so it refuses to analyse this run; train with weight_decay = 0, or record it without "
             f"analysis (sgdpotential record).")
-    if optimizer in ("adam", "rmsprop"):
+    if optimizer in ADAPTIVE:
         if preconditioner is None:
             return None
         return LinearAdaptive(lr, batch_size, n_train, preconditioner=preconditioner,
