@@ -7,7 +7,7 @@ from torch.func import grad, hessian
 
 from conftest import orthonormal_directions
 from sgdpotential.errors import ConfigError
-from sgdpotential.nn.probes.closure import closure_fractions, noise_covariance_products
+from sgdpotential.nn.probes.closure import closure_fractions
 
 
 def _shares(V, P, inside):
@@ -33,7 +33,6 @@ def test_least_squares_closed_forms(linear_ls):
     inside = np.arange(obj.n_params) < 6
     # float64 throughout: agreement to round-off
     _assert_matches(closure_fractions(obj, w, P, inside=inside), H, C, P, inside, atol=1e-10)
-    np.testing.assert_allclose(noise_covariance_products(obj, w, P).numpy(), P @ C, atol=1e-12)
 
 
 def test_an_invariant_subspace_is_closed(linear_ls):

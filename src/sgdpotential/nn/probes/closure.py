@@ -11,17 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch.func import grad, vmap
 
 from ..._repr import concise_repr
 from ...errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
-from .curvature import hessian_vector_products
-from .noise import directional_derivatives
+from .operators import HessianOperator, NoiseCovarianceOperator
 
-__all__ = ["Closure", "closure_fractions", "noise_covariance_products"]
+__all__ = ["Closure", "closure_fractions"]
 
 
 @dataclass(frozen=True)
@@ -46,30 +43,6 @@ class Closure:
     noise_other: np.ndarray | None
 
 
-def noise_covariance_products(obj: Objective, w0, directions, *, batch: int = 16) -> torch.Tensor:
-    """C p_i for each row p_i of ``directions``, with C the per-sample gradient covariance of paper Eq. (19).
-
-    Method: C p_i = (1/N_L) Σ_k (∇ℓ_k − ∇L)(d_ki − d̄_i) = ∇_w [(1/N_L) Σ_k (d_ki − d̄_i) ℓ_k(w)] at w0, with
-    d_ki = p_iᵀ∇ℓ_k from :func:`~sgdpotential.nn.probes.directional_derivatives`: one gradient of a reweighted
-    loss per direction (``vmap``-ed over directions, chunked over samples), so the N_L × N per-sample
-    gradient matrix is never formed. Cost ≈ 2K gradient evaluations.
-    """
-    w0, P = point_and_directions(obj, w0, directions)
-    D = directional_derivatives(obj, w0, P)
-    weights = torch.as_tensor((D - D.mean(axis=0)) / obj.n_train, dtype=obj.dtype, device=obj.device)  # (N_L, K)
-
-    def weighted(w, c, a, b):
-        return (c * obj.sample_losses(w, a, b)).sum()
-
-    out = torch.zeros_like(P)
-    with torch.no_grad():
-        for i in range(0, P.shape[0], batch):
-            for a, b in obj.chunks():
-                c = weights[a:b, i : i + batch].T.contiguous()
-                out[i : i + batch] += vmap(grad(weighted), in_dims=(None, 0, None, None))(w0, c, a, b)
-    return out
-
-
 def closure_fractions(obj: Objective, w0, directions, *, inside=None) -> Closure:
     """How much of H p_i and C p_i lies outside span(P), and how much outside the parameters ``inside``.
 
@@ -83,8 +56,8 @@ def closure_fractions(obj: Objective, w0, directions, *, inside=None) -> Closure
     inside : (N,) bool array, optional
         Marks the parameters of the recorded subset; adds the ``*_other`` shares.
 
-    Method: H p_i by batched Hessian-vector products (:func:`~sgdpotential.nn.probes.curvature.
-    hessian_vector_products`), C p_i by :func:`noise_covariance_products`, the projector from a QR
+    Method: H p_i and C p_i as the rows of :class:`~.operators.HessianOperator` and
+    :class:`~.operators.NoiseCovarianceOperator`, the projector from a QR
     factorisation of Pᵀ in float64. Cost ≈ 3K gradient evaluations.
 
     Examples
@@ -99,8 +72,8 @@ def closure_fractions(obj: Objective, w0, directions, *, inside=None) -> Closure
             raise ConfigError(f"inside must be a boolean mask of length {obj.n_params}, got dtype {inside.dtype} and "
                               f"shape {inside.shape}.")
     Qm, _ = np.linalg.qr(P.detach().cpu().double().numpy().T)
-    HP = hessian_vector_products(obj, w0, P).detach().cpu().double().numpy()
-    CP = noise_covariance_products(obj, w0, P).detach().cpu().double().numpy()
+    HP = HessianOperator(obj, w0).rows(P).detach().cpu().double().numpy()
+    CP = NoiseCovarianceOperator(obj, w0).rows(P).detach().cpu().double().numpy()
 
     def shares(V):
         norm2 = (V**2).sum(1)

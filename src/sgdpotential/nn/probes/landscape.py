@@ -15,8 +15,8 @@ from ...errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
 from ._tangents import dense_only
-from .curvature import hessian_vector_products
 from .noise import directional_derivatives
+from .operators import HessianOperator
 
 __all__ = ["Flatness", "flatness", "loss_profiles"]
 
@@ -50,11 +50,8 @@ def _slopes_and_curvatures(obj: Objective, w0: torch.Tensor, P: torch.Tensor) ->
     if dense_only(obj):
         D, C2 = directional_derivatives(obj, w0, P, second=True)
         return D.mean(0), C2.mean(0)
-    with torch.enable_grad():
-        w = w0.detach().clone().requires_grad_(True)
-        (gw,) = torch.autograd.grad(obj.loss(w), w)
-    HP = hessian_vector_products(obj, w0, P)
-    return (P @ gw).double().cpu().numpy(), (P * HP).sum(1).double().cpu().numpy()
+    H = HessianOperator(obj, w0)
+    return (P @ H.gradient).double().cpu().numpy(), (P * H.rows(P)).sum(1).double().cpu().numpy()
 
 
 def loss_profiles(obj: Objective, w0, directions, offsets) -> np.ndarray:
