@@ -353,6 +353,36 @@ def cli_reference() -> str:
     return re.sub(r"^(#+) ", r"#\1 ", text.strip(), flags=re.M) + "\n"
 
 
+def config_reference() -> str:
+    """Every configuration field — top level or ``[train]`` — from the one schema (each field's type, default and
+    :class:`~sgdpotential._validation.Spec`): what a config file, the overrides and a sweep may set."""
+    from dataclasses import MISSING
+
+    from sgdpotential._validation import _base_kind, spec_of
+    from sgdpotential.pipeline.config import config_fields
+
+    def allowed(f) -> str:
+        spec = spec_of(f)
+        if spec.choices:
+            return ", ".join(f"`{c}`" for c in spec.choices)
+        if spec.low is None and spec.high is None:
+            return ""
+        left = "[" if spec.closed in ("both", "left") else "("
+        right = "]" if spec.closed in ("both", "right") else ")"
+        if spec.high is None:
+            return f"{'≥' if left == '[' else '>'} {spec.low:g}"
+        return f"{left}{spec.low:g}, {spec.high:g}{right}"
+
+    rows = []
+    for name, (table, f) in config_fields().items():
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        kind = _base_kind(f) + (" or unset" if "None" in str(f.type) else "")
+        rows.append([f"`{name}`", "top level" if table == "run" else "`[train]`", kind,
+                     "unset" if default is None else f"`{default!r}`", allowed(f),
+                     ("`--" + name.replace("_", "-") + "`") if spec_of(f).cli else "", spec_of(f).help])
+    return _table(["key", "table", "type", "default", "allowed", "option", "meaning"], rows)
+
+
 #: The README's five findings: (stored run, claim key, the docs page that shows it in full).
 README_FINDINGS = [
     ("feng-tu-x3", "psi_heldout", "docs/calibration.md"),
@@ -378,7 +408,7 @@ def readme_findings() -> str:
 
 def blocks() -> dict[str, callable]:
     return {
-        "rules": rules_text, "readme-findings": readme_findings, "cli": cli_reference, "claims": claims_table, "warnings": warnings_table,
+        "rules": rules_text, "readme-findings": readme_findings, "cli": cli_reference, "config": config_reference, "claims": claims_table, "warnings": warnings_table,
         "default-headline": lambda: headline_text("feng-tu-x3/seed=0"),
         "default-scorecard": lambda: scorecard("feng-tu-x3/seed=0"),
         "seeds-scorecard": lambda: seeds_scorecard("feng-tu-x3"), "seeds-psi": lambda: seeds_psi("feng-tu-x3"),

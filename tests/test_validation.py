@@ -40,3 +40,25 @@ def test_each_layer_raises_its_own_valueerror_subclass_with_the_same_message():
         TrainConfig(batch_size=2.0).validate(load_dataset("digits").n_train)
     assert issubclass(DecompositionError, ValueError) and issubclass(ConfigError, ValueError)
     assert LinearSGD(0.1, np.int64(50)).batch_size == 50  # NumPy integers everywhere, not only in the theory
+
+
+def test_check_specs_bounds_choices_and_unset():
+    from dataclasses import dataclass
+
+    from sgdpotential._validation import check_specs, setting, spec_of
+
+    @dataclass
+    class C:
+        k: int | None = setting(None, help="K.", low=1, fix="a positive count")
+        mode: str = setting("a", help="Mode.", choices=("a", "b"))
+        free: str = setting("x", help="Anything.")
+
+    check_specs(C())  # unset passes: the type says whether it may be
+    check_specs(C(k=np.int64(2), mode="b", free="whatever"))
+    with pytest.raises(ConfigError, match=r"^k = 0 must be an integer ≥ 1; a positive count\.$"):
+        check_specs(C(k=0))
+    with pytest.raises(ConfigError, match=r"^k = 2.0 must be an integer ≥ 1; a positive count\.$"):
+        check_specs(C(k=2.0))
+    with pytest.raises(ConfigError, match=r"^mode = 'c' is not one of a, b\.$"):
+        check_specs(C(mode="c"))
+    assert spec_of(C.__dataclass_fields__["free"]).help == "Anything."

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import MISSING, dataclass, field, fields
 
 from .errors import ConfigError
 
-__all__ = ["check_fields", "check_scalar", "shown"]
+__all__ = ["Spec", "check_fields", "check_scalar", "check_specs", "setting", "shown", "spec_of"]
 
 
 def shown(value) -> str:
@@ -109,8 +110,6 @@ def check_fields(cls, mapping: dict, where: str, *, error: type[ValueError] = Co
     ...
     sgdpotential.errors.ConfigError: config file 'a.toml': hidden = '50' must be a list of integers.
     """
-    from dataclasses import fields
-
     declared = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ if isinstance(f.type, type) else
                 str(f.type) for f in fields(cls)}  # "int | None" whether the annotations are strings or not
     for key, value in mapping.items():
@@ -122,3 +121,76 @@ def check_fields(cls, mapping: dict, where: str, *, error: type[ValueError] = Co
         if not any(_KINDS[k][1](value) for k in kinds):
             need = " or ".join(_KINDS[k][0] for k in kinds)
             raise error(f"{where}: {key} = {shown(value)} must be {need}.")
+
+
+# ---------------------------------------------------------------- configuration schema
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a configuration field allows, declared once with the field (its ``metadata``; :func:`setting`).
+
+    Attributes
+    ----------
+    help : str
+        One line: the configuration reference, ``--help`` and the CLI reference.
+    low, high : number or None
+        Bounds of a numeric field; ``closed`` ∈ {"both", "left", "right", "neither"} says which are allowed.
+    choices : tuple of str or None
+        The allowed values of a string field.
+    fix : str or None
+        What to give instead, appended to the error (e.g. ``"e.g. 0.1"``).
+    cli : bool
+        Offered as ``--name VALUE`` by the ``record`` and ``run`` commands.
+    """
+
+    help: str
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+    choices: tuple[str, ...] | None = None
+    fix: str | None = None
+    cli: bool = False
+
+
+def setting(default=MISSING, *, help: str, default_factory=MISSING, **allowed):
+    """A dataclass field with its :class:`Spec` (help, bounds, choices, fix, cli) in its metadata: the one description
+    of a configuration field, from which :func:`check_specs`, the CLI options and the configuration reference
+    follow.
+
+    >>> @dataclass
+    ... class C:
+    ...     lr: float = setting(0.1, help="Learning rate.", low=0, closed="neither")
+    >>> check_specs(C(lr=-1.0))
+    Traceback (most recent call last):
+    ...
+    sgdpotential.errors.ConfigError: lr = -1.0 must be a finite number > 0.
+    """
+    return field(default=default, default_factory=default_factory, metadata={"spec": Spec(help, **allowed)})
+
+
+def spec_of(f) -> Spec | None:
+    """The :class:`Spec` of a dataclass field (None where it declares none)."""
+    return f.metadata.get("spec")
+
+
+def _base_kind(f) -> str:
+    """The first non-None kind of a field's annotation: ``"int"``, ``"float"``, ``"str"``, ``"list[int]"``, …"""
+    declared = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    return next(k.strip() for k in declared.split("|") if k.strip() != "None")
+
+
+def check_specs(obj, *, error: type[ValueError] = ConfigError) -> None:
+    """Check every field of the dataclass instance ``obj`` against its :class:`Spec`: numeric bounds (by
+    :func:`check_scalar`, which also refuses a wrong type) and string choices; ``None`` passes (the field's type says
+    whether it may be unset, :func:`check_fields`). ``error`` in one sentence naming the first bad value."""
+    for f in fields(obj):
+        spec, value = spec_of(f), getattr(obj, f.name)
+        if spec is None or value is None:
+            continue
+        if spec.choices is not None and value not in spec.choices:
+            raise error(f"{f.name} = {shown(value)} is not one of {', '.join(spec.choices)}"
+                        f"{'.' if spec.fix is None else f'; {spec.fix}.'}")
+        if spec.low is not None or spec.high is not None:
+            check_scalar(value, f.name, int if _base_kind(f) == "int" else float, min_val=spec.low,
+                         max_val=spec.high, include_boundaries=spec.closed, fix=spec.fix, error=error)

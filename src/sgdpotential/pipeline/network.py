@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._repr import concise_repr
-from .._validation import check_scalar
+from .._validation import check_scalar, check_specs
 from ..errors import ConfigError, DecompositionError
 from .config import RunConfig
 
@@ -131,18 +131,10 @@ def build_network(config: RunConfig, *, data=None, fresh: bool = True) -> Networ
     from ..nn.data import load_dataset
     from ..nn.models import build_model, select_parameters
     from ..nn.objective import check_deterministic
-    from .threads import check_threads
 
     t0 = time.perf_counter()
     tcfg = config.train_config()
-    check_scalar(config.components, "components", int, min_val=1, fix="the number K of principal directions")
-    check_scalar(config.noise_axes, "noise_axes", int, min_val=0,
-                 fix="the number of principal axes in the path-averaged noise covariance (0 for C_P at ω0 only)")
-    check_scalar(config.noise_snapshots, "noise_snapshots", int, min_val=0,
-                 fix="the number of snapshots that estimate the rest of the path-averaged noise covariance")
-    check_scalar(config.replay_paths, "replay_paths", int, min_val=0,
-                 fix="the number of replayed windows of the sample-spectrum comparison (0: none)")
-    check_threads(config.threads)
+    check_specs(config)  # every field's bounds (a RunConfig made in Python skips from_dict's check)
     if 0 < config.replay_paths < MIN_REPLAY_PATHS:
         raise ConfigError(f"replay_paths = {config.replay_paths} replayed windows cannot give a sampling null; use 0 "
                           f"(no replay) or at least {MIN_REPLAY_PATHS} (20 for the null's 95% range).")

@@ -1,14 +1,18 @@
-"""The run settings a command line may override: each declared once — its configuration field, its type and its
-help — and the ``record`` and ``run`` commands' options generated from this one list. Torch-free.
+"""The run settings a command line may override, generated from the configuration schema: every field of
+:class:`~sgdpotential.pipeline.config.RunConfig` and :class:`~sgdpotential.TrainConfig` declared with ``cli=True`` (its
+help, bounds and choices in its :class:`~sgdpotential._validation.Spec`), its type read from the field's annotation.
+The ``record`` and ``run`` commands' options are generated from this list. Torch-free.
 
-A setting's name is a field of :class:`~sgdpotential.pipeline.config.RunConfig` or of its training table
-(:class:`~sgdpotential.TrainConfig`); :func:`~sgdpotential.pipeline.config.with_overrides` puts it where it belongs
-and checks its type and bounds, so this list carries no validation of its own.
+:func:`~sgdpotential.pipeline.config.with_overrides` puts a setting where it belongs and checks it against its
+field's type, bounds and choices, so this list carries no validation of its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .._validation import _base_kind, spec_of
+from .config import config_fields
 
 __all__ = ["SETTINGS", "Setting"]
 
@@ -36,25 +40,8 @@ class Setting:
     int_list: bool = False
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("dataset", str, "mnist5k, digits, mnist1d, npz:PATH, mnist:DIR, cifar10:DIR, or mnist / fashion-mnist / "
-                            "cifar10 (downloaded once, MD5-verified)."),
-    Setting("lr", float, "Learning rate α."),
-    Setting("batch_size", int, "Minibatch size B."),
-    Setting("seed", int, "Seed of the minibatch sampler."),
-    Setting("params", str, "Recorded subset: hidden, all, type:Conv2d, or parameter names."),
-    Setting("components", int, "K, principal directions kept."),
-    Setting("window_epochs", float, "Length of the recorded window in epochs."),
-    Setting("stride", int, "A snapshot every this many steps."),
-    Setting("device", str, "cpu or cuda."),
-    Setting("hidden", str, "Hidden-layer widths, e.g. 50,50 ('' for a linear model).", int_list=True),
-    Setting("activation", str, "relu, tanh, …"),
-    Setting("target_accuracy", float, "Training accuracy that ends burn-in (e.g. 1.0)."),
-    Setting("ages", str, "Later ages, epochs after burn-in, e.g. 20,80 ('' for none).", int_list=True),
-    Setting("sampling", str, "shuffle (one permutation per epoch) or replacement."),
-    Setting("model", str, "mlp, lenet, lenet-bn, resnet-bn, resnet-gn, or package.module:factory."),
-    Setting("momentum", float, "Heavy-ball momentum μ in [0, 1) (0: plain SGD)."),
-    Setting("optimizer", str, "sgd, adam or rmsprop (Adam/RMSprop: laws approximate)."),
-    Setting("threads", int, "Torch (and BLAS) threads of every stage (default: per stage, chosen by "
-                            "bench/bench_threads.py, at most the cores available); recorded in the provenance."),
-)
+_TYPES = {"int": int, "float": float, "str": str, "list[int]": str}
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(name, _TYPES[_base_kind(f)], spec_of(f).help, int_list=_base_kind(f) == "list[int]")
+    for name, (_, f) in config_fields().items() if spec_of(f) is not None and spec_of(f).cli)

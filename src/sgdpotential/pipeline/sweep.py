@@ -169,8 +169,7 @@ def sweep_points(base: RunConfig, axes: dict | None = None, runs: list[dict] | N
         if name in seen:
             raise ConfigError(f"the sweep lists the point {name!r} twice; remove the duplicate.")
         seen.add(name)
-        cfg = with_overrides(base, **values)
-        cfg.train_config()  # unknown training keys fail here
+        cfg = with_overrides(base, f"point {name}", **values)  # unknown keys, types, bounds and choices
         points.append(SweepPoint(name, values, cfg))
     return points
 
