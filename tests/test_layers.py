@@ -1,5 +1,6 @@
 """The import graph of ``src/sgdpotential``, read with ``ast`` (every import, those inside functions included):
-no cycle between modules, and no import upward between the layers (docs/development.md) —
+no cycle between modules, no import upward between the layers (docs/development.md), and no import inside a
+function unless it keeps a light module light (see :func:`deferred_without_reason`) —
 
     cli → report → pipeline → dynamics → nn, trajectory, demos → theory → the foundation
 
@@ -143,3 +144,99 @@ def test_the_walk_sees_cycles_and_upward_imports(tmp_path, files, expected):
     graph = imports(tmp_path)
     found = "cycle" if cycles(graph) else "upward" if upward(graph) else "clean"
     assert found == expected, graph
+
+
+#: Third-party packages that take seconds to import: a module that does not load them defers the modules that do.
+HEAVY = {"torch", "zarr", "matplotlib"}
+#: Optional or environment-dependent dependencies, imported where used (a missing one fails only that feature).
+OPTIONAL = {"ray", "sklearn", "mnist1d", "mlxtend", "tomli", "tomllib", "threadpoolctl"}
+
+
+def _targets(mod: str, path: Path, node: ast.Import | ast.ImportFrom, mods: dict) -> set[str]:
+    """The modules an import statement names, third-party ones included (``from . import x``: the module x)."""
+    if isinstance(node, ast.Import):
+        return {n.name for n in node.names}
+    package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+    if node.level:
+        parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join(parts + ([node.module] if node.module else []))
+    else:
+        base = node.module
+    return {f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names}
+
+
+def _module_level(body: list[ast.stmt]):
+    """The import statements a module runs when imported (its body, and inside its if/try blocks)."""
+    for node in body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif isinstance(node, ast.If | ast.Try):
+            for part in (node.body, node.orelse, *(h.body for h in getattr(node, "handlers", ())),
+                         getattr(node, "finalbody", ())):
+                yield from _module_level(part)
+
+
+def heavy_modules(src: Path = SRC) -> set[str]:
+    """The package's modules whose import loads a :data:`HEAVY` package (through their own module-level imports,
+    those of the modules they import, or their parent packages')."""
+    mods = modules(src)
+    top = {m: set().union(*(_targets(m, p, n, mods) for n in _module_level(ast.parse(p.read_text()).body)))
+           for m, p in mods.items()}
+    memo: dict[str, bool] = {}
+
+    def heavy(name: str, seen: frozenset = frozenset()) -> bool:
+        if name.split(".")[0] != PACKAGE:
+            return name.split(".")[0] in HEAVY
+        while name not in mods and "." in name:
+            name = name.rsplit(".", 1)[0]
+        if name in memo or name in seen:
+            return memo.get(name, False)
+        parents = [name.rsplit(".", 1)[0]] if "." in name else []
+        memo[name] = any(heavy(t, seen | {name}) for t in (*top[name], *parents))
+        return memo[name]
+
+    return {m for m in mods if heavy(m)}
+
+
+def deferred_without_reason(src: Path = SRC) -> list[str]:
+    """Imports inside functions that have no reason to be there. The reasons: the function's module is light (it
+    loads no :data:`HEAVY` package) and the import would make it heavy — the command line's ``--help``, the
+    configuration and the theory stay torch-free — or the import is of an :data:`OPTIONAL` dependency. Everything
+    else belongs at the top of its module, where the dependency graph is visible."""
+    mods, heavy, out = modules(src), heavy_modules(src), []
+    for mod, path in mods.items():
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if not isinstance(node, ast.Import | ast.ImportFrom):
+                    continue
+                names = _targets(mod, path, node, mods)
+                reason = any(n.split(".")[0] in OPTIONAL for n in names) or (
+                    mod not in heavy and any((n in heavy) if n.split(".")[0] == PACKAGE else n.split(".")[0] in HEAVY
+                                             for n in names))
+                if not reason:
+                    out.append(f"{path.relative_to(src)}:{node.lineno} imports {', '.join(sorted(names))}")
+    return sorted(set(out))
+
+
+def test_imports_inside_functions_only_keep_light_modules_light():
+    assert {"sgdpotential.nn.objective", "sgdpotential.report.figures"} <= heavy_modules()
+    assert not {"sgdpotential", "sgdpotential.cli", "sgdpotential.pipeline.config"} & heavy_modules()
+    assert deferred_without_reason() == []
+
+
+def test_the_deferred_import_check_can_fail(tmp_path):
+    """A deferred stdlib import and a deferred import of a light module are found; deferring torch from a light
+    module, or an optional dependency from any, is not."""
+    pkg = tmp_path / PACKAGE
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "light.py").write_text("def f():\n    import json\n    from . import other\n    import torch\n"
+                                  "    import ray\n")
+    (pkg / "other.py").write_text("x = 1\n")
+    (pkg / "heavy.py").write_text("import torch\n\ndef g():\n    import torch.nn\n")
+    assert heavy_modules(tmp_path) == {"sgdpotential.heavy"}
+    assert deferred_without_reason(tmp_path) == ["sgdpotential/heavy.py:4 imports torch.nn",
+                                                 "sgdpotential/light.py:2 imports json",
+                                                 "sgdpotential/light.py:3 imports sgdpotential.other"]

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 __all__ = ["PlainProgress", "progress_reporter"]
 
 
@@ -66,7 +68,6 @@ def progress_reporter(console, *, quiet: bool = False, every: float = 10.0) -> I
     if not console.is_terminal:
         yield PlainProgress(console.file, every)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn("{task.description:9s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console)

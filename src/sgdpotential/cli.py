@@ -9,6 +9,8 @@ import functools
 import inspect
 import json
 import os
+import shutil
+import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
@@ -19,13 +21,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ._atomic import savez_atomic
+from ._atomic import savez_atomic, write_json_atomic
 from ._progress import progress_reporter
 from ._version import __version__
 from .claims import BOLTZMANN_SLOPE, PAPER_N
+from .demos.demo import scaling_demo
+from .demos.toy import toy_model
 from .errors import ConfigError, DecompositionError
+from .pipeline.calibrated import ESTIMATORS, choose_estimator
+from .pipeline.config import load_config, with_overrides
+from .pipeline.config import preset as make_preset
+from .pipeline.ensemble import replica_configs, run_replicas
+from .pipeline.network import build_network
 from .pipeline.rundir import RunDir
 from .pipeline.settings import SETTINGS
+from .pipeline.stages import plan, run_stages
+from .pipeline.sweep import load_sweep, parse_axes
+from .pipeline.sweep import sweep as run_sweep
+from .theory import decompose
 
 app = typer.Typer(
     add_completion=False,
@@ -66,8 +79,6 @@ def demo(
     rows: Annotated[int, typer.Option(min=1, help="Directions shown in the table.")] = 8,
 ):
     """Decompose a synthetic SGD minimum built with the paper's scalings (exact, ~1 s)."""
-    from .demos.demo import scaling_demo
-
     try:
         res = scaling_demo(n, coupling=coupling, seed=seed)
     except (DecompositionError, ValueError) as exc:
@@ -129,8 +140,6 @@ def decompose_cmd(
     ] = None,
 ):
     """Decompose ẋ = −Fx + ζ, ⟨ζζᵀ⟩ = 2εD into U, Q, S, A and print the diagnostics."""
-    from .theory import decompose
-
     F = _load_matrix(force, "force")
     D = _load_matrix(diffusion, "diffusion")
     if output is not None and not output.parent.exists():
@@ -168,8 +177,6 @@ def _int_list(name: str, text: str | None) -> list[int] | None:
 def _record_options(preset: str, settings: dict, base=None):
     """The run configuration: ``base`` (a loaded config file) or the preset, with the settings given here
     (:data:`~sgdpotential.pipeline.settings.SETTINGS`; None: not given)."""
-    from .pipeline.config import preset as make_preset
-    from .pipeline.config import with_overrides
 
     over = {s.name: _int_list(s.name, settings.get(s.name)) if s.int_list else settings.get(s.name) for s in SETTINGS}
     try:
@@ -203,10 +210,6 @@ def _replace(out: Path | None, force: bool, resume: bool, cfg) -> None:
     """--force: empty --out for a fresh run — only once every setting has been validated, so that bad input
     never costs the old run."""
     if force and out is not None and out.exists() and not resume:
-        import shutil
-
-        from .pipeline.network import build_network
-
         try:
             build_network(cfg)
         except ConfigError as exc:
@@ -216,8 +219,6 @@ def _replace(out: Path | None, force: bool, resume: bool, cfg) -> None:
 
 def _default_out(out: Path | None, name: str, resume: bool) -> Path:
     """--out, or runs/<name>-<time> for a fresh run."""
-    import time
-
     if out is not None:
         return out
     if resume:
@@ -242,7 +243,6 @@ def _default_parent(out: Path, default: bool):
 def _stages(run_dir: Path, stages, *, config=None, resume: bool = False, rungs=None, quiet: bool = False,
             threads: int | None = None) -> RunDir:
     """The pipeline's stages with progress; a ConfigError becomes one sentence and exit code 2."""
-    from .pipeline.stages import run_stages
     from .report import PAGES
 
     if config is not None and not resume and run_dir.parent.exists() and not os.access(run_dir.parent, os.W_OK):
@@ -278,8 +278,6 @@ def record(
     quiet: QuietOpt = False,
 ):
     """Train with SGD, record the window (and the later ages) into trajectory stores, and run their PCA."""
-    from .pipeline.stages import plan
-
     preset = preset or "feng-tu"
     cfg = _record_options(preset, settings or {})
     _replace(out, force, resume, cfg)
@@ -312,8 +310,6 @@ def run(
                     f"(preset = \"…\" inside it): give one of them.")
     preset = preset or "feng-tu"
     if config is not None:
-        from .pipeline.config import load_config
-
         try:
             base = load_config(config)
         except ConfigError as exc:
@@ -322,8 +318,6 @@ def run(
     else:
         cfg = _record_options(preset, settings or {})
     if replicas > 1:
-        from .pipeline.ensemble import replica_configs
-
         try:
             replica_configs(cfg, replicas, vary)  # a bad --vary before anything is replaced
         except ConfigError as exc:
@@ -332,7 +326,6 @@ def run(
     if replicas > 1:
         _run_replicas(cfg, preset, out, resume, replicas, vary, with_ladder, quiet)
         return
-    from .pipeline.stages import plan
 
     path = _default_out(out, preset, resume)
     with _default_parent(path, out is None):
@@ -345,7 +338,6 @@ def run(
 
 def _run_replicas(cfg, preset: str, out: Path | None, resume: bool, replicas: int, vary: str,
                   with_ladder: bool, quiet: bool = False) -> None:
-    from .pipeline.ensemble import run_replicas
     from .report import PAGES
     from .report.words import ensemble_sentences
 
@@ -390,8 +382,6 @@ def _print_ensemble_views(ens: dict) -> None:
 def analyze_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'sgdpotential run'.")],
                 threads: ThreadsOpt = None, quiet: QuietOpt = False):
     """Redo the analysis of a run from its stored arrays (no retraining): summary.json, figures, report.html."""
-    from .pipeline.stages import plan
-
     _print_summary(_stages(run_dir, plan("analysis"), quiet=quiet, threads=threads))
 
 
@@ -423,11 +413,6 @@ def sweep(
 ):
     """Run a grid (or list) of runs over any setting, locally or on Ray; results.csv, figures, sweep.html.
     Rerunning the same command skips finished runs and retries failed ones."""
-    import time
-
-    from .pipeline.config import preset as make_preset
-    from .pipeline.sweep import load_sweep, parse_axes
-    from .pipeline.sweep import sweep as run_sweep
 
     if config is not None and preset is not None:
         raise _fail(f"--preset {preset} and --config {config} were both given; the sweep file names its own preset "
@@ -490,8 +475,6 @@ def ladder_cmd(
 ):
     """Which ingredient makes IVF: replay the run on its linearized models (minibatch Hessian, full Hessian,
     isotropic noise), fit a linear SDE to θ(t), measure closure; writes ladder.json and updates report.html."""
-    from .pipeline.stages import plan
-
     _stages(run_dir, plan("ladder"), rungs=tuple(r.strip() for r in rungs.split(",") if r.strip()), quiet=quiet,
             threads=threads)
     _print_ladder(run_dir)
@@ -598,8 +581,6 @@ def toy(
     report: Annotated[Path | None, typer.Option("--out", help="Write report.html and toy.json to this folder.")] = None,
 ):
     """The paper's random quadratic minibatch model, Eq. (20): simulate SGD, measure Σ, D and ψ."""
-    from .demos.toy import toy_model
-
     try:
         r = toy_model(n, theta_exponent=theta_exponent, sigma_m=sigma_m, lr=lr, chains=chains, steps=steps,
                       seed=seed)
@@ -618,7 +599,6 @@ def toy(
                   + (" (additive noise: exact)" if sigma_m == 0 else " (σ_M > 0: multiplicative noise, approximate)"))
     console.print(table)
     if report is not None:
-        from ._atomic import write_json_atomic
         from .report.toy import toy_numbers, toy_report
 
         settings = {"n": n, "theta_exponent": theta_exponent, "sigma_m": sigma_m, "lr": lr, "chains": chains,
@@ -648,7 +628,6 @@ def calibrate(
     the held-out and the independent-window estimator against the population ψ of the linear model's window law.
     The study the tool ships (and chooses its headline estimator from) is src/sgdpotential/data/calibration.json,
     written by this command; docs/calibration.md shows it."""
-    from ._atomic import write_json_atomic
     from .pipeline.calibration import CASES, network_case, study
 
     names = case or list(CASES)
@@ -673,7 +652,6 @@ def calibrate(
         write_json_atomic(out, result)
     except OSError as exc:
         raise _fail(f"cannot write {str(out)!r} ({exc.strerror or exc}).") from exc
-    from .pipeline.calibrated import ESTIMATORS, choose_estimator
 
     chosen = choose_estimator(result)
     table = Table(title="ψ estimators against the population ψ", title_justify="left")

@@ -46,12 +46,12 @@ def test_a_stage_after_the_recording_keeps_it_and_says_how_to_finish(tmp_path, m
     """Minutes of training are not thrown away for a failure in the probes, the ladder or the analysis: the sentence
     says the recording is kept and how to finish; a failure in the recording itself leaves nothing, and an empty
     folder the user made is emptied, not removed."""
-    from sgdpotential.pipeline import analysis
+    from sgdpotential.pipeline import stages
 
     def fails(run_dir, **kwargs):
         raise ConfigError("the probes cannot go on.")
 
-    monkeypatch.setattr(analysis, "probe_run", fails)
+    monkeypatch.setattr(stages, "probe_run", fails)
     cfg = preset("quick", window_epochs=1.0)
     fresh = tmp_path / "fresh"
     with pytest.raises(ConfigError, match=r"^the probes cannot go on; the recording is kept in '.*fresh': once "

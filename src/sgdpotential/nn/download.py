@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -158,9 +161,6 @@ def unpack_cifar10(archive: Path, folder: Path) -> Path:
     """``folder/cifar-10-batches-py``, unpacked from CIFAR-10's python ``archive`` once (kept while every training
     batch still has its published MD5): unpacked into a temporary folder beside it and renamed into place only
     after every batch's MD5 matched. Used for the download and for an archive the user put in ``cifar10:DIR``."""
-    import shutil
-    import tarfile
-    import zlib
 
     target = folder / CIFAR10_FOLDER
     if target.is_dir() and all((target / f).is_file() and _md5(target / f) == m for f, m in CIFAR10_BATCHES.items()):

@@ -9,6 +9,9 @@ every sampler, probe and replay handles one kind of input.
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,9 +150,6 @@ def _resnet(shape, n_classes, activation, norm: str) -> OrderedDict:
 def _import_from_cwd(name: str):
     """Import module ``name`` as uvicorn and gunicorn import apps: also from the current folder (placed after the
     installed packages, so that a folder named like one of them does not shadow it, and only for this import)."""
-    import importlib
-    import os
-    import sys
 
     try:
         cwd = os.getcwd()

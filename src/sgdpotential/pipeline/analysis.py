@@ -12,13 +12,23 @@ from dataclasses import asdict
 from itertools import pairwise
 
 import numpy as np
+import scipy
 
 from .._version import __version__
 from ..claims import WARNINGS, claim
-from ..errors import ConfigError, DecompositionError
-from ..theory import entropy_production_of, fit_power_law, flatness_of_quadratic, rotation_planes
+from ..errors import ConfigError, DecompositionError, TrainingDiverged
+from ..theory import (
+    LinearSGD,
+    entropy_production_of,
+    fit_power_law,
+    flatness_of_quadratic,
+    population_psi,
+    rotation_planes,
+)
 from ..verdicts import MIN_POINTS, equivalence, null_band
 from .findings import assess, stationary_interval
+from .network import analysable
+from .replayed import replayed_spectra
 from .rundir import RunDir
 
 __all__ = ["age_row", "analyze", "ivf_exponent", "probe_run", "usable_directions"]
@@ -115,7 +125,6 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
         # one orthonormal basis of span(P, PA) (its rank is ≤ 2K, ≤ N when K = N): C̄ once, projected on both
         U, sv, _ = torch.linalg.svd(both.T.double(), full_matrices=False)
         basis = U[:, sv > 1e-9 * sv[0]].T.to(obj.dtype)
-        from .network import analysable
 
         try:  # the model of the window: with reshuffled epochs the path noise is split (see _path_noise)
             model = analysable(net.config, n_train, rd.preconditioner(pca["components"]))
@@ -131,8 +140,6 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
                     arrays[f"heldout_{name}"] = C_both[K:, K:]
         arrays.update(path)
     if net.config.replay_paths:  # windows of the minibatch-Hessian linearization, drawn like the run's own
-        from ..errors import TrainingDiverged
-        from .replayed import replayed_spectra
 
         try:
             spectra, start = replayed_spectra(run_dir, net.config.replay_paths, net=net)
@@ -411,8 +418,6 @@ def _population(model, pr, k: int, T: int, stride: int, n_params: int, ks=()) ->
     Driven by C̄ along the path where it was probed (``noise_cov_path``), else C(ω0); ``by_k`` gives it over the
     K-scan's ``ks`` as well (the leading directions are nested; a K beyond the ``k`` directions with curvature and
     noise uses them all, as a run's fit leaves out the others' infinite flatness)."""
-    from ..theory import LinearSGD, population_psi
-
     if k < n_params:
         return {"psi": None, "why": f"the analysed subspace holds {k} of the {n_params} weights, and the population ψ "
                                     f"is the linear model's in every weight (params = 'all', components = {n_params})"}
@@ -554,9 +559,6 @@ def analyze(run_dir) -> dict:
     analysis). Pure arithmetic on the stored arrays: rerunning it reproduces the
     summary exactly. A run whose optimizer the theory does not model is refused (:class:`ConfigError`).
     """
-    import scipy
-
-    from .network import analysable
 
     rd = RunDir(run_dir)
     cfg, tcfg, rec, pca, pr = rd.stored()

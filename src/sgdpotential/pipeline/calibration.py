@@ -36,14 +36,19 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from scipy.linalg import eigh
 
 from .._repr import concise_repr
+from ..errors import ConfigError
+from ..nn.data import load_dataset
+from ..nn.probes import projected_hessian, projected_noise_covariance
 from ..theory import LinearSGD, flatness_of_quadratic, population_psi
 from ..theory.pairs import strided_decay
 from ..trajectory.pca import drift_share
 from .analysis import DRIFT_MAX, ivf_exponent
 from .calibrated import ESTIMATORS, wilson
+from .rundir import RunDir
 
 __all__ = ["CASES", "ESTIMATORS", "KS", "RELAXATION", "LinearCase", "coverage", "digits_case", "estimates",
            "network_case", "paper_law_case", "study", "summarize"]
@@ -163,8 +168,6 @@ def digits_case(lr: float = 0.005, batch_size: int = 32) -> LinearCase:
     C is 0 too) are dropped: SGD never moves along them. The default α is a tenth of the calibration run's 0.05 so
     that the shortest window (r = 1) still has 1,000 steps; ψ depends on α only through the relaxation α·h·T·s,
     which the windows fix, and through the factor 2 − αh of the stationary law (here ≤ 0.03 of 2)."""
-    from ..nn.data import load_dataset
-
     data = load_dataset("digits")
     X = data.X.numpy().astype(np.float64).reshape(len(data.X), -1)
     N = X.shape[0]
@@ -195,11 +198,6 @@ def network_case(run_dir, min_curvature_ratio: float = 1e-6) -> LinearCase:
     αh ≥ 2 is refused. This is a linear model, not the network: its population ψ is exact for it, and its
     spectra are a real network's. Cost: one Hessian-vector product and one directional derivative per recorded
     weight."""
-    import torch
-
-    from ..errors import ConfigError
-    from ..nn.probes import projected_hessian, projected_noise_covariance
-    from .rundir import RunDir
 
     rd = RunDir(run_dir)
     pca = rd.load(RunDir.PCA)

@@ -10,10 +10,13 @@ from pathlib import Path
 from .._atomic import write_json_atomic
 from ..claims import group_warnings
 from ..errors import ConfigError
+from .config import with_overrides
 from .findings import mean_and_interval as _mean_and_interval
 from .findings import over_seeds
+from .network import analysable, build_network
 from .rundir import RunDir
 from .stages import NO_PAGES, Pages
+from .sweep import run_group
 
 __all__ = ["VARY", "ensemble_summary", "replica_configs", "run_replicas"]
 
@@ -109,8 +112,6 @@ def replica_configs(config, replicas: int, vary: str = "sampler") -> tuple[list,
     ``"both"``: replica i has both seeds + i (``seed=<s>_init=<m>``) — independent runs, the interval that covers
     initialisation and sampling alike.
     """
-    from .config import with_overrides
-
     if vary not in VARY:
         raise ConfigError(f"vary = {vary!r} is not one of {', '.join(VARY)} (what the replicas differ in: the "
                           "minibatch seed, the initialisation or both).")
@@ -134,8 +135,6 @@ def run_replicas(config, out, replicas: int, *, vary: str = "sampler", resume: b
     SGD diverged) leaves no folder behind; :class:`ConfigError` names the first failed replica. ``pages``
     (``sgdpotential.report.PAGES``) writes each run's report and ``out/ensemble.html``.
     """
-    from .network import analysable, build_network
-    from .sweep import run_group
 
     out = Path(out)
     configs, names = replica_configs(config, replicas, vary)

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
+from scipy import stats
+
 from ..claims import CLAIMS, SWEEP_CLAIMS, WARNINGS, Claim, warning_kind
 from ..verdicts import MIN_POINTS, above_null, equivalence, interval, moves
 from .calibrated import calibrate_interval, choose_estimator
@@ -77,8 +80,6 @@ def stationary_interval(st: dict | None) -> list[float] | None:
 def mean_and_interval(values: list[float]) -> dict:
     """Over runs: ``n``, ``values``, ``mean`` and, from two values on, ``std``, ``se`` and ``ci95`` (the 95%
     Student-t interval of the mean)."""
-    import numpy as np
-    from scipy import stats
 
     x = np.asarray(values, dtype=float)
     out = {"n": int(x.size), "values": [float(v) for v in x], "mean": float(x.mean())}
@@ -316,8 +317,6 @@ def interval_calibration(stat: dict, intervals: list) -> dict | None:
     is as wide as the spread over seeds says a 95% interval of one run should be, > 1 wider (conservative), < 1
     narrower (over-confident, if the seeds sample what the interval claims to cover). None with fewer than two
     runs, a missing interval or no spread."""
-    import numpy as np
-
     if "std" not in stat or any(ci is None for ci in intervals) or not stat["std"] > 0:
         return None
     half = float(np.mean([(hi - lo) / 2 for lo, hi in intervals]))

@@ -9,11 +9,13 @@ analyse a run with settings different from the ones it was trained with.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from .._repr import concise_repr
 from .._validation import check_scalar, check_specs
 from ..errors import ConfigError, DecompositionError
+from ..theory import linear_model
 from .config import RunConfig
 
 __all__ = ["Network", "analysable", "build_network"]
@@ -68,8 +70,6 @@ def analysable(config: RunConfig, n_train: int | None = None, preconditioner=Non
     """The linear model of ``config``'s optimizer (with ``n_train`` samples when minibatches are drawn without
     replacement; ``None`` only checks that a model exists); :class:`ConfigError` with the theory's one
     sentence when it models no such optimizer."""
-    from ..theory import linear_model
-
     t = config.train_config()
     try:
         return linear_model(t.lr, t.batch_size, n_train if t.sampling == "shuffle" else None, momentum=t.momentum,
@@ -124,8 +124,6 @@ def build_network(config: RunConfig, *, data=None, fresh: bool = True) -> Networ
     any expensive work. Raises :class:`ConfigError` naming the first bad setting. ``fresh=False`` (a recorded run
     reopened) skips the limits of a window still to be recorded (``components`` ≤ min(T − 1, N)), which older runs
     met by clamping K."""
-    import time
-
     import torch
 
     from ..nn.data import load_dataset

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .._repr import concise_repr
 from ..errors import ConfigError
 from .config import RunConfig
 from .network import Network, build_network
 from .rundir import RunDir, provenance
+from .threads import available_cores
 
 __all__ = ["RecordResult", "record", "record_ages", "record_replicas"]
 
@@ -88,15 +90,11 @@ def _threads(config: RunConfig, used: dict | None) -> dict:
     """The thread setting of ``config``, the cores available and the count each stage used
     (:func:`~sgdpotential.pipeline.stages.run_stages` sets them; ``None`` when called outside it, where
     ``torch_threads`` alone says what the recording used)."""
-    from .threads import available_cores
-
     return {"setting": config.threads, "cores": available_cores(), "stages": used}
 
 
 def _save_state(rd: RunDir, state: dict) -> None:
     import torch
-
-    from .._atomic import atomic_write
 
     with atomic_write(rd / RunDir.WINDOW_END, "wb") as fh:
         torch.save(state, fh)
@@ -104,8 +102,6 @@ def _save_state(rd: RunDir, state: dict) -> None:
 
 def age_config(config: RunConfig, age: int) -> RunConfig:
     """The configuration of the window at ``age`` of ``config``'s training run (no further ages)."""
-    from dataclasses import replace
-
     return replace(config, ages=[], train={**config.train, "age_epochs": int(age)})
 
 

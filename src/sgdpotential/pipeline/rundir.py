@@ -17,11 +17,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy
 
 from .._atomic import savez_atomic, write_json_atomic
 from .._version import __version__
 from ..errors import ConfigError
+from ..theory.adaptive import projected_preconditioner
 from .config import RunConfig
+from .network import build_network
 
 __all__ = ["RunDir", "provenance"]
 
@@ -65,7 +68,6 @@ class RunDir:
             recorded = z["recorded"]
         if components is None:
             return mean_all
-        from ..theory.adaptive import projected_preconditioner
 
         return projected_preconditioner(mean_all[recorded], components)
 
@@ -122,8 +124,6 @@ class RunDir:
         model holding the buffers the window ended with (``buffers.npz``: BatchNorm's running statistics, which
         eval mode — the probes' mode — uses)."""
         import torch
-
-        from .network import build_network
 
         net = build_network(self.config(), data=data, fresh=False)
         if (self.path / self.BUFFERS).exists():
@@ -187,7 +187,6 @@ def _commit() -> str | None:
 def provenance(device: str, threads: dict | None = None) -> dict:
     """Where and with what a measurement was made: versions, commit, date, threads (``torch_threads`` where it was
     called; ``threads``, when given: the setting and the count of every stage), device, platform."""
-    import scipy
     import torch
 
     return {"sgdpotential": __version__, "commit": _commit(), "torch": torch.__version__, "numpy": np.__version__,

@@ -17,8 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from .analysis import analyze, probe_run
 from .config import RunConfig
+from .ladder import REPLAYS, ladder
+from .network import analysable, build_network
+from .record import record, record_ages
 from .rundir import RunDir
+from .threads import check_threads, stage_threads, thread_limit
 
 __all__ = ["NO_PAGES", "STAGES", "Pages", "Stage", "plan", "run_stages"]
 
@@ -53,14 +58,10 @@ class _Context:
 
 
 def _record(rd: RunDir, c: _Context) -> None:
-    from .record import record
-
     record(c.config, rd.path, resume=c.resume, progress=c.progress, network=c.network, threads=c.threads)
 
 
 def _ages(rd: RunDir, c: _Context) -> None:
-    from .record import record_ages
-
     record_ages(c.config, rd.path, progress=c.progress, threads=c.threads)
 
 
@@ -70,8 +71,6 @@ def _windows(rd: RunDir, config: RunConfig) -> list[RunDir]:
 
 
 def _probes(rd: RunDir, c: _Context) -> None:
-    from .analysis import probe_run
-
     windows = _windows(rd, c.config)
     for i, w in enumerate(windows):
         if c.progress:
@@ -83,16 +82,12 @@ def _probes(rd: RunDir, c: _Context) -> None:
 
 
 def _analysis(rd: RunDir, c: _Context) -> None:
-    from .analysis import analyze
-
     for w in _windows(rd, c.config)[1:]:  # the later ages first: the run's summary tabulates them
         analyze(w.path)
     analyze(rd.path)
 
 
 def _ladder(rd: RunDir, c: _Context) -> None:
-    from .ladder import REPLAYS, ladder
-
     ladder(rd.path, rungs=tuple(REPLAYS) if c.rungs is None else c.rungs, progress=c.progress)
 
 
@@ -185,8 +180,6 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
     model, and — when an analysis stage follows — that the theory models the run's optimizer (a run with
     weight decay is refused here, before training, with one sentence).
     """
-    from .network import build_network
-    from .threads import check_threads, stage_threads, thread_limit
 
     check_threads(threads)
     rd = RunDir(run_dir)
@@ -200,8 +193,6 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
                               f"with 'sgdpotential run --out {rd.path}'.")
         config, net = rd.config(), None
     if set(stages) & {"probes", "analysis", "ladder"}:
-        from .network import analysable
-
         analysable(config)  # the theory must model the run's optimizer: refused before any work
     first = _NAMES.index(stages[0])
     missing = [m for s in STAGES[:first] if not s.optional and (m := s.missing(rd, config))]

@@ -19,11 +19,15 @@ import io
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import re
 import shutil
+import socket
+import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -32,11 +36,17 @@ import numpy as np
 from .._atomic import atomic_write, write_json_atomic
 from .._repr import concise_repr
 from .._validation import check_scalar
+from ..dynamics.config import TrainConfig
 from ..errors import ConfigError
+from ..theory import fit_power_law
 from .analysis import DRIFT_MAX
 from .config import RunConfig, config_from_mapping, read_toml, with_overrides
+from .findings import sweep_findings
+from .network import analysable, build_network
+from .record import record_replicas
 from .rundir import RunDir
 from .stages import NO_PAGES, Pages, plan, run_stages
+from .threads import available_cores, stage_threads, thread_limit
 
 __all__ = ["BACKENDS", "SweepPoint", "SweepResult", "load_sweep", "parse_axes", "run_group", "run_point",
            "runtime_env", "sweep", "sweep_points"]
@@ -129,8 +139,6 @@ def parse_axes(specs) -> dict[str, list]:
 
 
 def _known_fields() -> set[str]:
-    from ..dynamics.config import TrainConfig
-
     return {f.name for f in fields(RunConfig)} - {"train"} | {f.name for f in fields(TrainConfig)}
 
 
@@ -263,8 +271,6 @@ def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = Fals
         import torch
         from threadpoolctl import threadpool_limits
 
-        from .record import record_replicas
-
         if threads:
             torch.set_num_threads(threads)
         todo = [i for i, d in enumerate(run_dirs) if not _finished(Path(d), with_ladder, pages.run is not None)]
@@ -277,8 +283,6 @@ def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = Fals
                 shutil.rmtree(run_dirs[i], ignore_errors=True)
             batch = [i for i in fresh if not configs[i].get("ages")]  # later ages continue one run: recorded alone
             if batch:
-                from .threads import stage_threads, thread_limit
-
                 cfgs = [RunConfig.from_dict(configs[i]) for i in batch]
                 used = stage_threads(cfgs[0].threads, cap=threads)  # as run_stages sets them
                 with thread_limit(used["record"]):
@@ -304,8 +308,6 @@ def _deliver(names: list[str], result, on_result) -> None:
 
 def _local(jobs, workers: int, on_result):
     """A process pool (spawned workers: no torch state is forked), results as they finish."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(fn, *args): names for names, fn, args in jobs}
@@ -320,8 +322,6 @@ def runtime_env(models=()) -> dict:
     The model factories ``module:function`` of ``models`` whose module is a file or package in the current folder
     (``--model mycnn:factory``) are shipped too, as the job's ``working_dir``: a new temporary folder holding only
     those (workers start in it, and the factory import looks in the current folder; the caller removes it)."""
-    import tempfile
-
     package = Path(__file__).resolve().parents[1]  # src/sgdpotential, without importing the API facade
     env: dict = {"py_modules": [str(package)], "excludes": ["__pycache__", "*.pyc"]}
     if os.environ.get("OMP_WAIT_POLICY"):  # the command's thread policy (pipeline/threads.py), on every node too
@@ -385,8 +385,6 @@ def _no_cluster(address: str, why: str) -> str:
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     """Refuse a ``host:port`` where nothing listens, in one sentence (``ray.init`` itself retries for minutes);
     other forms (``auto``, ``ray://…``) are left to Ray."""
-    import socket
-
     host, _, port = address.rpartition(":")
     if not host or "://" in address or not port.isdigit():
         return
@@ -460,7 +458,6 @@ def sweep(base: RunConfig, out, *, axes: dict | None = None, runs: list | None =
     t0 = time.perf_counter()
     if backend not in BACKENDS:
         raise ConfigError(f"backend = {backend!r} is not one of {', '.join(BACKENDS)}.")
-    from .threads import available_cores
 
     cores = available_cores()
     workers = check_scalar(cores if workers is None else workers, "workers", int, min_val=1)
@@ -545,7 +542,6 @@ def _validate(points: list[SweepPoint]) -> None:
     """Every point's settings against its data set and model, and that the theory models its optimizer,
     before anything runs (:func:`~sgdpotential.pipeline.network.build_network`)."""
     from ..nn.data import load_dataset
-    from .network import analysable, build_network
 
     data: dict = {}
     for p in points:
@@ -618,8 +614,6 @@ def _row(p: SweepPoint, run_dir: Path, status: dict) -> dict:
 def _fits(rows: list[dict]) -> dict:
     """Across the finished runs: variance against α/B (the claim of :data:`~sgdpotential.claims.SWEEP_CLAIMS`,
     with its verdict in ``findings``), the range of ψ and how many runs' ψ verdicts read each word."""
-    from ..theory import fit_power_law
-    from .findings import sweep_findings
 
     ok = [r for r in rows if r["status"] == "done" and r.get("top_variance")]
     out: dict = {"n_done": len(ok), "n_failed": sum(r["status"] != "done" for r in rows)}

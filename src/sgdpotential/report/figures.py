@@ -15,7 +15,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..claims import claim
+from ..pipeline.analysis import age_row
 from ..pipeline.rundir import RunDir
+from ..theory.scaling import fit_power_law, power_law_band
 from ..trajectory.pca import TAIL_RANGE
 from .words import band_label, measured_text, prediction_text, relaxation_symbol
 
@@ -51,8 +53,6 @@ def _fitted(ax, x, y, used, label: str, color: str = "k", zoom: bool = True) -> 
     """The power-law fit over the ``used`` points drawn as a line over their range with its 95% pairs-bootstrap
     band (the fit and seed of the summary's intervals); the legend reads ``label`` with the slope and interval.
     ``zoom``: fit the axes to the used points so that directions left out cannot squeeze them."""
-    from ..theory.scaling import fit_power_law, power_law_band
-
     x, y = np.asarray(x, float), np.asarray(y, float)
     m = np.asarray(used, bool) & np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     if m.sum() < 3:
@@ -262,8 +262,6 @@ def _band_verdicts(ax, spec: dict, replay: dict, rate: str = "α h T") -> None:
 
 def _view_rows(summary: dict) -> list[dict]:
     """The windows whose ψ the views show: ``summary["ages"]["rows"]``, or this window alone as such a row."""
-    from ..pipeline.analysis import age_row
-
     if summary.get("ages"):
         return summary["ages"]["rows"]
     return [age_row(summary["burn_in"].get("age_epochs", 0), summary)]

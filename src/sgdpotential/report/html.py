@@ -12,6 +12,7 @@ from pathlib import Path
 from .._atomic import atomic_write
 from ..pipeline.rundir import RunDir
 from .figures import draw_all
+from .ladder import draw_ladder, ladder_sentences, ladder_table
 from .words import RULES, describe, optimizer_name, scorecard_rows, sentences, warning_lines
 
 
@@ -93,8 +94,6 @@ def make_report(run_dir) -> Path:
     sections, numbers = [], summary
     opt = optimizer_name(summary.get("model"))
     if rd.has(RunDir.LADDER):
-        from .ladder import draw_ladder, ladder_sentences, ladder_table
-
         ladder = rd.load(RunDir.LADDER)
         items = "".join(f"<li>{html.escape(x)}</li>" for x in ladder_sentences(ladder, summary.get("findings"), opt))
         fig = draw_ladder(rd.path, ladder, opt)

@@ -7,6 +7,8 @@ value gets the same message everywhere. Messages name the value and the fix, in 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.spatial import cKDTree
 
 from .._validation import check_scalar
@@ -87,9 +89,6 @@ def require_psd(name: str, M: np.ndarray, what: str) -> None:
     M = require_symmetric(name, M, what)
     n = M.shape[0]
     if n >= PSD_CHOLESKY_MIN:
-        from scipy.linalg import lapack
-        from scipy.sparse.linalg import ArpackNoConvergence, eigsh
-
         try:
             top = float(eigsh(M, k=1, which="LA", tol=1e-3, v0=np.ones(n), return_eigenvectors=False)[0])
         except ArpackNoConvergence:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from scipy.linalg import lapack
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
 from .._repr import concise_repr
 from ..errors import DecompositionError
@@ -352,8 +354,6 @@ def _symmetric_inverse(M: np.ndarray, n: int) -> np.ndarray:
     by Lanczos to decide the singularity test (kept 10× clear of its threshold, else decided by ``eigh``);
     smaller or indefinite matrices (Σ at a saddle), or a failed factorisation: ``eigh``.
     """
-    from scipy.linalg import lapack
-    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
     M = (M + M.T) / 2
     if n >= PSD_CHOLESKY_MIN:

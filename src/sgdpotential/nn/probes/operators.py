@@ -107,8 +107,18 @@ class HessianOperator(CurvatureOperator):
 
     Examples
     --------
-    >>> H = HessianOperator(obj, w0)                       # doctest: +SKIP
-    >>> H.projected(P)                                     # P H Pᵀ, K × K  # doctest: +SKIP
+    Least squares on four orthonormal inputs: H = I ⊗ XᵀX/N = I/4.
+
+    >>> import torch
+    >>> from sgdpotential.nn.data import Dataset
+    >>> from sgdpotential.nn.models import build_mlp
+    >>> from sgdpotential.nn.objective import Objective
+    >>> data = Dataset(torch.eye(4, dtype=torch.float64), torch.tensor([0, 1, 0, 1]), "toy", 2, "as given")
+    >>> obj = Objective(build_mlp([4, 2], bias=False).double(), data, "all", loss="mse")
+    >>> H = HessianOperator(obj, obj.w_base)
+    >>> H.projected(torch.eye(8, dtype=torch.float64)[:2])   # P H Pᵀ
+    array([[0.25, 0.  ],
+           [0.  , 0.25]])
     """
 
     def __init__(self, obj: Objective, w0, *, method: str = "jvp", batch: int = 16) -> None:
