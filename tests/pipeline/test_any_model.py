@@ -24,9 +24,10 @@ def test_a_cnn_with_batchnorm_runs_through_run_and_the_ladder(tmp_path):
     assert result.exit_code == 0, result.output
     s = json.loads((out / "summary.json").read_text())
     assert s["config"]["model"] == "lenet-bn"
-    # ψ both ways, pinned on this deterministic run
-    # (2026-12-03, torch 2.13.0+cpu; quick.PINNED_TORCH): a change that moves it must say why
-    assert_pinned((s["ivf"]["psi"], s["heldout"]["ivf_psi"]), (2.121, 4.833))
+    # ψ both ways, pinned on this deterministic run (2026-12-03, torch 2.13.0+cpu; quick.PINNED_TORCH) on an AVX2
+    # host: a change that moves it must say why. The convolutions' kernels differ by instruction set, and one
+    # epoch of a chaotic path takes ψ far: the same commit gave (2.121, 4.833) on an earlier CI host
+    assert_pinned((s["ivf"]["psi"], s["heldout"]["ivf_psi"]), (3.739, 2.200), cpu="AVX2")
     assert "model_not_deterministic" in [w["name"] for w in s["warnings"]]
     ladder = json.loads((out / "ladder.json").read_text())
     assert {r["name"] for r in ladder["rungs"]} >= {"sgd", "batch", "full", "isotropic"}

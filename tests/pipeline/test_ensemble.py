@@ -37,7 +37,7 @@ def test_run_replicas_writes_runs_and_the_ensemble(quick_ensemble, tmp_path):
     # the three seeds' ψ and the verdict, pinned on this deterministic run
     # (2026-12-03, torch 2.13.0+cpu; quick.PINNED_TORCH): a change that moves it must say why
     assert_pinned(psi["views"]["seed"]["verdict"], "inconclusive")
-    assert_pinned(psis, [3.731, 3.428, 3.675])
+    assert_pinned(psis, [3.731, 3.467, 3.675], cpu="AVX2")  # seed 6 moved between two hosts: see assert_pinned
     assert [w["name"] for w in ens["warnings"]] == sorted({w["name"] for s in summaries for w in s["warnings"]},
                                                           key=[w["name"] for w in ens["warnings"]].index)
     assert all(w["runs"] for w in ens["warnings"])
