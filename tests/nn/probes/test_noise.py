@@ -207,3 +207,31 @@ def test_noise_covariance_response_is_the_exact_second_order_response_for_any_sy
     assert (traces < 0).any()  # the negative part of S enters with its sign
     with pytest.raises(ConfigError, match="3 steps and 2 weights; pass one weight per step"):
         noise_covariance_response(obj, w0, P, U.T[:3], [1.0, 1.0])
+    # the term-by-term route (2A covariances, no structure) gives the same response and traces
+    slow, slow_traces = noise_covariance_response(obj, w0, P, np.sqrt(np.abs(mu))[:, None] * U.T, np.sign(mu),
+                                                  method="jvp")
+    np.testing.assert_allclose(got, slow, rtol=0, atol=1e-10 * np.abs(exact).max())
+    np.testing.assert_allclose(traces, slow_traces, rtol=0, atol=1e-10 * np.abs(traces).max())
+
+
+def test_the_structured_response_equals_the_term_by_term_one_off_the_quadratic_case():
+    """The Feng–Tu hidden weights of a ReLU MLP with cross-entropy: C is not quadratic in w (f ≠ 0 in
+    _structured_response), and the steps-first sums still give exactly the term-by-term response, with weights of
+    both signs and more steps than one block."""
+    import conftest
+    from sgdpotential import build_mlp
+    from sgdpotential.nn.objective import Objective
+    from sgdpotential.nn.probes._tangents import structured
+
+    data = conftest.make_data(n=50, d=6, classes=4, seed=5)
+    obj = Objective(build_mlp([6, 5, 5, 4], seed=1).double(), data, "hidden", chunk=13)
+    assert structured(obj)
+    rng = np.random.default_rng(2)
+    P = orthonormal_directions(obj.n_params, 7, seed=3)
+    steps = 0.3 * rng.standard_normal((70, obj.n_params))
+    weights = rng.uniform(-1, 2, 70)
+    fast, fast_tr = noise_covariance_response(obj, obj.w_base, P, steps, weights)
+    slow, slow_tr = noise_covariance_response(obj, obj.w_base, P, steps, weights, method="jvp")
+    assert np.abs(slow).max() > 1e-4  # a response worth comparing
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-11 * np.abs(slow).max())
+    np.testing.assert_allclose(fast_tr, slow_tr, rtol=0, atol=1e-11 * np.abs(slow_tr).max())
