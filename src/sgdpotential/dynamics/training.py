@@ -157,7 +157,8 @@ class _SGDLoop:
         self.flat = bind_flat_(model)
         self.opt = make_optimizer(model.parameters(), config)
         self.fused = (FusedMLPStep(model, self.flat, self.data.X, self.data.y, config.lr, config.batch_size,
-                                   config.loss) if fused and FusedMLPStep.applies(model, config) else None)
+                                   config.loss, config.momentum, self.opt)
+                      if fused and FusedMLPStep.applies(model, config) else None)
         self.sampler = MinibatchSampler(data.n_train, config.batch_size, config.sampling, config.seed, self.device)
         self.spe = config.steps_per_epoch(data.n_train)
         self.step_count = 0
@@ -168,6 +169,8 @@ class _SGDLoop:
     def load(self, state: dict) -> dict:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
+        if self.fused is not None:  # the loaded momentum buffers into the fused step's flat one
+            self.fused.adopt_optimizer_state()
         self.sampler.load(state["sampler"])
         self.step_count = state["step"]
         # a checkpoint from before the first loss was kept: no scale of its own, so ln C (cross-entropy) or none
