@@ -1,6 +1,6 @@
 """Benchmark: the cost of recording every SGD step, against the same SGD loop without recording.
 
-Run by hand:  python bench/bench_recording.py [--steps 2000] [--rounds 3]
+Run by hand:  python bench/bench_recording.py [--steps 2000] [--rounds 3] [--momentum 0.9]
 
 Feng–Tu network (784-50-50-10 ReLU) on mnist5k, B = 50, lr = 0.1, epoch-wise shuffling. Baseline: a bare
 PyTorch loop (randperm per epoch, forward, backward, torch.optim.SGD step). Ours: ``train`` with no
@@ -10,6 +10,7 @@ writes to the zarr store with a resume checkpoint per chunk — with the fused a
 (:class:`~sgdpotential.dynamics.fused.FusedMLPStep`, the default) and with the autograd step (``fused=False``,
 the same step as the baseline: the difference is the cost of recording), and recording all 42,310 weights
 (``params="all"``, 169 KB per step, as Feng & Tu's protocol does). Rounds alternate; minimum per method.
+``--momentum μ``: heavy-ball SGD everywhere (the baseline's ``torch.optim.SGD`` too).
 """
 
 from __future__ import annotations
@@ -45,11 +46,14 @@ def sgd_loop(data, steps, step, seed=0, device="cpu"):
     return time.perf_counter() - t
 
 
+MOMENTUM = 0.0  # --momentum
+
+
 def bare_loop(data, steps, seed=0, device="cpu"):
     """The baseline: forward, backward and a ``torch.optim.SGD`` step per minibatch."""
     model = build_mlp([784, 50, 50, 10], seed=0).to(device)
     data = data.to(torch.device(device))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=MOMENTUM)
 
     def step(idx):
         opt.zero_grad(set_to_none=True)
@@ -65,14 +69,14 @@ def fused_loop(data, steps, seed=0):
     from sgdpotential.dynamics.training import bind_flat_
 
     model = build_mlp([784, 50, 50, 10], seed=0)
-    return sgd_loop(data, steps, FusedMLPStep(model, bind_flat_(model), data.X, data.y, 0.1, 50, "cross_entropy"),
-                    seed)
+    return sgd_loop(data, steps, FusedMLPStep(model, bind_flat_(model), data.X, data.y, 0.1, 50, "cross_entropy",
+                                              MOMENTUM), seed)
 
 
 def recorded(data, steps, folder, eval_every, device="cpu", fused=True, params="hidden"):
     model = build_mlp([784, 50, 50, 10], seed=0)
     cfg = TrainConfig(lr=0.1, batch_size=50, burn_in_epochs=0, window_steps=steps, stride=1, eval_every=eval_every,
-                      device=device)
+                      device=device, momentum=MOMENTUM)
     store = Path(folder) / f"t{time.perf_counter_ns()}.zarr"
     t = time.perf_counter()
     train(model, data, cfg, store, params=params, fused=fused)
@@ -83,10 +87,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--momentum", type=float, default=0.0, help="heavy-ball μ of every loop (0: plain SGD)")
     args = ap.parse_args()
+    global MOMENTUM
+    MOMENTUM = args.momentum
     data = load_dataset("mnist5k")
     print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads)  steps {args.steps}")
+          f"({torch.get_num_threads()} threads)  steps {args.steps}  momentum {MOMENTUM}")
     times = {"bare": [], "fused": [], "record": [], "record+eval": [], "autograd": [], "autograd+eval": [],
              "all": []}
     with tempfile.TemporaryDirectory() as folder:
