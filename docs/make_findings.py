@@ -358,7 +358,7 @@ def config_reference() -> str:
     :class:`~sgdpotential._validation.Spec`): what a config file, the overrides and a sweep may set."""
     from dataclasses import MISSING
 
-    from sgdpotential._validation import _base_kind, spec_of
+    from sgdpotential._validation import field_kind, spec_of
     from sgdpotential.pipeline.config import config_fields
 
     def allowed(f) -> str:
@@ -370,13 +370,17 @@ def config_reference() -> str:
         left = "[" if spec.closed in ("both", "left") else "("
         right = "]" if spec.closed in ("both", "right") else ")"
         if spec.high is None:
-            return f"{'≥' if left == '[' else '>'} {spec.low:g}"
-        return f"{left}{spec.low:g}, {spec.high:g}{right}"
+            text = f"{'≥' if left == '[' else '>'} {spec.low:g}"
+        elif spec.low is None:
+            text = f"{'≤' if right == ']' else '<'} {spec.high:g}"
+        else:
+            text = f"{left}{spec.low:g}, {spec.high:g}{right}"
+        return text + (f" (unless `{spec.unless}` is set)" if spec.unless else "")
 
     rows = []
     for name, (table, f) in config_fields().items():
         default = f.default_factory() if f.default_factory is not MISSING else f.default
-        kind = _base_kind(f) + (" or unset" if "None" in str(f.type) else "")
+        kind = field_kind(f) + (" or unset" if "None" in str(f.type) else "")
         rows.append([f"`{name}`", "top level" if table == "run" else "`[train]`", kind,
                      "unset" if default is None else f"`{default!r}`", allowed(f),
                      ("`--" + name.replace("_", "-") + "`") if spec_of(f).cli else "", spec_of(f).help])

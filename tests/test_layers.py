@@ -182,20 +182,21 @@ def heavy_modules(src: Path = SRC) -> set[str]:
     mods = modules(src)
     top = {m: set().union(*(_targets(m, p, n, mods) for n in _module_level(ast.parse(p.read_text()).body)))
            for m, p in mods.items()}
-    memo: dict[str, bool] = {}
 
-    def heavy(name: str, seen: frozenset = frozenset()) -> bool:
-        if name.split(".")[0] != PACKAGE:
-            return name.split(".")[0] in HEAVY
+    def owner(name: str) -> str | None:  # the package module an import names (its package for a missing name)
         while name not in mods and "." in name:
             name = name.rsplit(".", 1)[0]
-        if name in memo or name in seen:
-            return memo.get(name, False)
-        parents = [name.rsplit(".", 1)[0]] if "." in name else []
-        memo[name] = any(heavy(t, seen | {name}) for t in (*top[name], *parents))
-        return memo[name]
+        return name if name in mods else None
 
-    return {m for m in mods if heavy(m)}
+    # a fixpoint, not a memoised search (the graph has cycles: a module imports its package's __init__ and back)
+    heavy = {m for m, names in top.items() if any(n.split(".")[0] in HEAVY for n in names)}
+    while True:
+        more = {m for m, names in top.items() if m not in heavy and (
+            any(owner(n) in heavy for n in names if n.split(".")[0] == PACKAGE)
+            or ("." in m and m.rsplit(".", 1)[0] in heavy))}
+        if not more:
+            return heavy
+        heavy |= more
 
 
 def deferred_without_reason(src: Path = SRC) -> list[str]:

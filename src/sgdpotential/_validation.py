@@ -14,7 +14,7 @@ from dataclasses import MISSING, dataclass, field, fields
 
 from .errors import ConfigError
 
-__all__ = ["Spec", "check_fields", "check_scalar", "check_specs", "setting", "shown", "spec_of"]
+__all__ = ["Spec", "check_fields", "check_scalar", "check_specs", "field_kind", "setting", "shown", "spec_of"]
 
 
 def shown(value) -> str:
@@ -142,6 +142,9 @@ class Spec:
         What to give instead, appended to the error (e.g. ``"e.g. 0.1"``).
     cli : bool
         Offered as ``--name VALUE`` by the ``record`` and ``run`` commands.
+    unless : str or None
+        Another field of the same dataclass: while it is set (not None), this one is not used and not checked
+        (``window_epochs`` unless ``window_steps``).
     """
 
     help: str
@@ -151,6 +154,7 @@ class Spec:
     choices: tuple[str, ...] | None = None
     fix: str | None = None
     cli: bool = False
+    unless: str | None = None
 
 
 def setting(default=MISSING, *, help: str, default_factory=MISSING, **allowed):
@@ -174,7 +178,7 @@ def spec_of(f) -> Spec | None:
     return f.metadata.get("spec")
 
 
-def _base_kind(f) -> str:
+def field_kind(f) -> str:
     """The first non-None kind of a field's annotation: ``"int"``, ``"float"``, ``"str"``, ``"list[int]"``, …"""
     declared = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     return next(k.strip() for k in declared.split("|") if k.strip() != "None")
@@ -183,14 +187,15 @@ def _base_kind(f) -> str:
 def check_specs(obj, *, error: type[ValueError] = ConfigError) -> None:
     """Check every field of the dataclass instance ``obj`` against its :class:`Spec`: numeric bounds (by
     :func:`check_scalar`, which also refuses a wrong type) and string choices; ``None`` passes (the field's type says
-    whether it may be unset, :func:`check_fields`). ``error`` in one sentence naming the first bad value."""
+    whether it may be unset, :func:`check_fields`), and so does a field whose ``unless`` field is set. ``error`` in
+    one sentence naming the first bad value."""
     for f in fields(obj):
         spec, value = spec_of(f), getattr(obj, f.name)
-        if spec is None or value is None:
+        if spec is None or value is None or (spec.unless is not None and getattr(obj, spec.unless) is not None):
             continue
         if spec.choices is not None and value not in spec.choices:
             raise error(f"{f.name} = {shown(value)} is not one of {', '.join(spec.choices)}"
                         f"{'.' if spec.fix is None else f'; {spec.fix}.'}")
         if spec.low is not None or spec.high is not None:
-            check_scalar(value, f.name, int if _base_kind(f) == "int" else float, min_val=spec.low,
+            check_scalar(value, f.name, int if field_kind(f) == "int" else float, min_val=spec.low,
                          max_val=spec.high, include_boundaries=spec.closed, fix=spec.fix, error=error)

@@ -142,7 +142,7 @@ def test_axes_points_and_sweep_files(tmp_path):
     (["--grid", "lr"], "grid axis 'lr' must look like name=v1,v2"),
     (["--grid", "lr=0.1", "--grid", "lr=0.2"], "grid axis 'lr' is given twice"),
     (["--grid", "learning_rate=0.1"], "unknown sweep field 'learning_rate'"),
-    (["--grid", "lr=0.1,-1"], "point lr=-1, [train]: lr = -1 must be a finite number > 0"),
+    (["--grid", "lr=0.1,-1"], "point lr=-1: lr = -1 must be a finite number > 0"),
     (["--grid", "batch_size=32,5000"], "point batch_size=5000: batch_size = 5000 must be an integer in [1, 1797]"),
     (["--grid", "seed=0", "--backend", "spark"], "backend = 'spark' is not one of local, ray"),
     ([], "nothing to sweep"),

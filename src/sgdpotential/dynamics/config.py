@@ -86,15 +86,16 @@ class TrainConfig:
     adam_eps: float = setting(1e-8, help="Adam's and RMSprop's ϵ.", low=0, closed="neither", fix="e.g. 1e-8")
     weight_decay: float = setting(0.0, help="L2 weight decay (0: plain SGD, the process the theory describes).",
                                   low=0, fix="0 for plain SGD")
-    seed: int = setting(0, help="Seed of the minibatch sampler.", low=0, cli=True)
+    seed: int = setting(0, help="Seed of the minibatch sampler.", cli=True)
     burn_in_epochs: int | None = setting(None, help="Fixed burn-in epochs (unset: train to target_accuracy).", low=0)
     target_accuracy: float = setting(1.0, help="Training accuracy that ends burn-in (e.g. 1.0).", low=0, high=1,
-                                     closed="right", fix="e.g. 1.0", cli=True)
+                                     closed="right", fix="e.g. 1.0", cli=True, unless="burn_in_epochs")
     max_burn_in_epochs: int = setting(300, help="At most this many burn-in epochs to reach target_accuracy.", low=1)
     age_epochs: int = setting(0, help="Epochs of SGD after burn-in before the window opens.", low=0,
                               fix="0 opens the window when burn-in ends")
     window_epochs: float | None = setting(10.0, help="Length of the recorded window in epochs.", low=0,
-                                          closed="neither", fix="or give window_steps", cli=True)
+                                          closed="neither", fix="or give window_steps", cli=True,
+                                          unless="window_steps")
     window_steps: int | None = setting(None, help="Length of the recorded window in steps (before window_epochs).",
                                        low=1)
     stride: int = setting(1, help="A snapshot every this many steps.", low=1, cli=True)

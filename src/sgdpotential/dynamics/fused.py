@@ -82,7 +82,10 @@ class FusedMLPStep:
 
     def adopt_optimizer_state(self) -> None:
         """Take the optimizer's momentum buffers (e.g. just loaded from a checkpoint) into the flat buffer and make
-        its state entries views of it again (no entry yet: a fresh start, b = 0)."""
+        its state entries views of it again (no entry yet: a fresh start, b = 0). Nothing to do without momentum or
+        without an optimizer."""
+        if self.optimizer is None:
+            return
         for p, view in self._views.items():
             state = self.optimizer.state[p]
             if state.get("momentum_buffer") is not None and state["momentum_buffer"] is not view:

@@ -69,7 +69,7 @@ class RunConfig:
     hidden: list[int] = setting(help="Hidden-layer widths, e.g. 50,50 ('' for a linear model).",
                                 default_factory=lambda: [50, 50], cli=True)
     activation: str = setting("relu", help="relu, tanh, gelu or sigmoid (the MLP's).", cli=True)
-    model_seed: int = setting(0, help="Seed of the initialisation.", low=0)
+    model_seed: int = setting(0, help="Seed of the initialisation.")
     params: str = setting("hidden", help="Recorded subset: hidden, all, type:Conv2d, or parameter names.", cli=True)
     components: int = setting(50, help="K, principal directions kept.", low=1,
                               fix="the number K of principal directions", cli=True)
@@ -94,20 +94,22 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "the configuration") -> RunConfig:
+    def from_dict(cls, d: dict, where: str = "the configuration", *, table: bool = True) -> RunConfig:
         """A RunConfig from its dict; every key and its type checked here, the training settings too
         (:class:`ConfigError` in one sentence naming the key, never a later failure elsewhere)."""
         check_fields(cls, d, where)
         cfg = cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()})
         _checked(cfg, where)
-        cfg.train_config(where)
+        cfg.train_config(where, table=table)
         return cfg
 
-    def train_config(self, where: str = "the configuration") -> TrainConfig:
+    def train_config(self, where: str = "the configuration", *, table: bool = True) -> TrainConfig:
         """The :class:`~sgdpotential.TrainConfig` of ``train``, its keys, types, bounds and choices checked (what
-        needs the data, :meth:`~sgdpotential.TrainConfig.validate`)."""
-        check_fields(TrainConfig, self.train, f"{where}, [train]")
-        return _checked(TrainConfig(**self.train), f"{where}, [train]")
+        needs the data, :meth:`~sgdpotential.TrainConfig.validate`). ``table``: messages name the ``[train]`` table
+        (False where the values did not come from one: overrides, sweep points)."""
+        where = f"{where}, [train]" if table else where
+        check_fields(TrainConfig, self.train, where)
+        return _checked(TrainConfig(**self.train), where)
 
 
 def _checked(cfg, where: str):
@@ -190,7 +192,7 @@ def load_config(path) -> RunConfig:
     return config_from_mapping(read_toml(path), f"config file {str(path)!r}")
 
 
-def with_overrides(cfg: RunConfig, where: str = "the settings given", **overrides) -> RunConfig:
+def with_overrides(cfg: RunConfig, *, where: str = "the settings given", **overrides) -> RunConfig:
     """A copy of ``cfg`` with top-level or training fields overridden (``lr=0.05`` goes into ``train``);
     ``None`` values are ignored. Checked whole on the way out (types, bounds, choices); ``where`` opens the message
     of a refused value."""
@@ -203,7 +205,7 @@ def with_overrides(cfg: RunConfig, where: str = "the settings given", **override
             setattr(cfg, key, value)
         else:
             cfg.train[key] = value
-    return RunConfig.from_dict(cfg.to_dict(), where)  # unknown names and wrong types refused
+    return RunConfig.from_dict(cfg.to_dict(), where, table=False)  # unknown names and wrong types refused
 
 
 def preset(name: str, **overrides) -> RunConfig:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._validation import _base_kind, spec_of
+from .._validation import field_kind, spec_of
 from .config import config_fields
 
 __all__ = ["SETTINGS", "Setting"]
@@ -43,5 +43,5 @@ class Setting:
 _TYPES = {"int": int, "float": float, "str": str, "list[int]": str}
 
 SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(name, _TYPES[_base_kind(f)], spec_of(f).help, int_list=_base_kind(f) == "list[int]")
+    Setting(name, _TYPES[field_kind(f)], spec_of(f).help, int_list=field_kind(f) == "list[int]")
     for name, (_, f) in config_fields().items() if spec_of(f) is not None and spec_of(f).cli)

@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +36,10 @@ import numpy as np
 from .._atomic import atomic_write, write_json_atomic
 from .._repr import concise_repr
 from .._validation import check_scalar
-from ..dynamics.config import TrainConfig
 from ..errors import ConfigError
 from ..theory import fit_power_law
 from .analysis import DRIFT_MAX
-from .config import RunConfig, config_from_mapping, read_toml, with_overrides
+from .config import RunConfig, config_fields, config_from_mapping, read_toml, with_overrides
 from .findings import sweep_findings
 from .network import analysable, build_network
 from .record import record_replicas
@@ -139,7 +138,7 @@ def parse_axes(specs) -> dict[str, list]:
 
 
 def _known_fields() -> set[str]:
-    return {f.name for f in fields(RunConfig)} - {"train"} | {f.name for f in fields(TrainConfig)}
+    return set(config_fields())
 
 
 def _slug(values: dict) -> str:
@@ -177,7 +176,7 @@ def sweep_points(base: RunConfig, axes: dict | None = None, runs: list[dict] | N
         if name in seen:
             raise ConfigError(f"the sweep lists the point {name!r} twice; remove the duplicate.")
         seen.add(name)
-        cfg = with_overrides(base, f"point {name}", **values)  # unknown keys, types, bounds and choices
+        cfg = with_overrides(base, where=f"point {name}", **values)  # unknown keys, types, bounds and choices
         points.append(SweepPoint(name, values, cfg))
     return points
 

@@ -82,20 +82,27 @@ def test_noise_operator_closed_form_on_least_squares(linear_ls):
     np.testing.assert_allclose(NoiseCovarianceOperator(obj, w).rows(torch.tensor(P)).numpy(), P @ C, atol=1e-12)
 
 
+class _NotDense(Objective):
+    """The same objective, taken for a network the batched route does not serve (one minibatch at a time)."""
+
+    dense = property(lambda self: False)
+
+
+@pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("layers", [[5, 4, 3], [5, 3]])
-def test_minibatch_hessians_are_each_minibatch_loss_s_gradient_and_hessian(layers):
-    """R minibatches at once (the dense vmap route for R > 1, one at a time for R = 1) against each minibatch's
-    own dense Hessian; graph=False gives the gradients and refuses products."""
+def test_minibatch_hessians_are_each_minibatch_loss_s_gradient_and_hessian(layers, dense):
+    """R minibatches at once (the dense vmap route for R > 1; one at a time for R = 1 and off dense networks)
+    against each minibatch's own dense Hessian; graph=False gives the gradients and refuses products."""
     data = conftest.make_data(n=30, d=5, classes=3, seed=1)
-    obj = Objective(build_mlp(layers, activation="tanh", seed=2).double(), data, "all")
-    assert obj.dense
+    obj = (Objective if dense else _NotDense)(build_mlp(layers, activation="tanh", seed=2).double(), data, "all")
+    assert obj.dense == dense
     w = obj.w_base.clone()
     rng = np.random.default_rng(0)
     for R in (1, 3):
         index = [torch.tensor(rng.choice(30, 6, replace=False)) for _ in range(R)]
         X = torch.tensor(rng.standard_normal((R, obj.n_params)))
         mb = MinibatchHessians(obj, w, index)
-        g, HX = mb.gradients, mb.products(X)
+        HX, g = mb.products(X), mb.gradients
         for r, i in enumerate(index):
             Hr = hessian(lambda v, i=i: obj.batch_loss(v, i))(w)
             np.testing.assert_allclose(HX[r].numpy(), (Hr @ X[r]).numpy(), atol=1e-13)

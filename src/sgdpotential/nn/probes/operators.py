@@ -23,6 +23,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator
 from torch.func import grad, jvp, vjp, vmap
 
+from ..._validation import check_scalar
 from ...errors import ConfigError
 from ..objective import Objective
 from ._directions import point_and_directions
@@ -125,8 +126,8 @@ class HessianOperator(CurvatureOperator):
         super().__init__(obj, w0)
         if method not in ("jvp", "graph"):
             raise ConfigError(f"method = {method!r} is not one of 'jvp', 'graph'.")
-        self.method, self.batch = method, batch
-        self._graphs: list[torch.Tensor] | None = None
+        self.method, self.batch = method, check_scalar(batch, "batch", int, min_val=1)
+        self._graphs: list[torch.Tensor] | None = None  # ∇L per chunk (with their graphs for "graph")
 
     def _chunk_gradients(self) -> list[torch.Tensor]:
         if self._graphs is None:
@@ -146,10 +147,11 @@ class HessianOperator(CurvatureOperator):
     def rows(self, V: torch.Tensor) -> torch.Tensor:
         obj = self.obj
         if self.method == "graph":
+            graphs = self._chunk_gradients()  # built once (this also sets the leaf they hang on)
             out = []
             for v in V:
                 terms = [torch.autograd.grad(g, self._leaf, grad_outputs=v, retain_graph=True)[0]
-                         for g in self._chunk_gradients() if g.requires_grad]  # a chunk linear in w: no curvature
+                         for g in graphs if g.requires_grad]  # a chunk linear in w: no curvature
                 out.append(sum(terms) if terms else torch.zeros_like(v))
             return torch.stack(out)
 
@@ -263,8 +265,9 @@ class MinibatchHessians:
 
     On a dense network (:attr:`Objective.dense`) with R > 1 the R losses are one ``vmap`` over R copies of w0,
     so one backward gives every g^{μ_r} (row r of the gradient of their sum) and one double backward every
-    H^{μ_r} x_r — batched GEMMs over R·B samples. Elsewhere one minibatch at a time, each gradient with its own
-    graph. Exact either way (tested against single replays to round-off).
+    H^{μ_r} x_r — batched GEMMs over R·B samples. Elsewhere one minibatch at a time in :meth:`products`: its
+    gradient with its graph, the product, then the graph released. Exact either way (tested against each
+    minibatch's dense Hessian, and through the replays against single replays to round-off).
 
     Parameters
     ----------
@@ -276,35 +279,45 @@ class MinibatchHessians:
     """
 
     def __init__(self, obj: Objective, w0: torch.Tensor, index, *, graph: bool = True) -> None:
-        self.obj, self.graph = obj, graph
-        w0 = w0.detach()
-        with torch.enable_grad():
-            self._build(w0, index)
+        self.obj, self.graph, self.index = obj, graph, list(index)
+        self._w0 = w0.detach()
+        self._g: torch.Tensor | None = None
+        self._batched = len(self.index) > 1 and obj.dense
+        if self._batched:
+            with torch.enable_grad():
+                self._leaf = self._w0.expand(len(self.index), -1).clone().requires_grad_(True)
+                idx = torch.stack(self.index)
+                losses = vmap(lambda w, f, y: obj.sample_losses_of(w, f, y).mean())
+                loss = losses(self._leaf, obj.features[idx], obj.y[idx]).sum()
+                self._G = torch.autograd.grad(loss, self._leaf, create_graph=graph)[0]
 
-    def _build(self, w0: torch.Tensor, index) -> None:
-        obj, graph = self.obj, self.graph
-        if len(index) > 1 and obj.dense:
-            self._leaf = w0.expand(len(index), -1).clone().requires_grad_(True)
-            idx = torch.stack(list(index))
-            losses = vmap(lambda w, f, y: obj.sample_losses_of(w, f, y).mean())
-            loss = losses(self._leaf, obj.features[idx], obj.y[idx]).sum()
-            self._g = [torch.autograd.grad(loss, self._leaf, create_graph=graph)[0]]
-        else:
-            self._leaf = [w0.clone().requires_grad_(True) for _ in index]
-            self._g = [torch.autograd.grad(obj.batch_loss(w, i), w, create_graph=graph)[0]
-                       for w, i in zip(self._leaf, index, strict=True)]
+    def _one(self, i, create_graph: bool):
+        """One minibatch's gradient at w0 (with its graph if asked) and the leaf it hangs on."""
+        with torch.enable_grad():
+            w = self._w0.clone().requires_grad_(True)
+            return torch.autograd.grad(self.obj.batch_loss(w, i), w, create_graph=create_graph)[0], w
 
     @property
     def gradients(self) -> torch.Tensor:
         """(R, N): g^{μ_r}(w0) in row r."""
-        return torch.cat([g.detach().reshape(-1, self.obj.n_params) for g in self._g])
+        if self._batched:
+            return self._G.detach()
+        if self._g is None:  # not yet taken by products(): without graphs
+            self._g = torch.stack([self._one(i, False)[0] for i in self.index])
+        return self._g
 
     def products(self, X: torch.Tensor) -> torch.Tensor:
-        """(R, N) → (R, N): H^{μ_r} x_r in row r. One call per instance (the graphs are then released)."""
+        """(R, N) → (R, N): H^{μ_r} x_r in row r. One call per instance. Off the batched route each minibatch's
+        graph is built, used and released before the next (peak memory: one minibatch's graph)."""
         if not self.graph:
             raise ConfigError("these minibatch gradients were taken without their graphs (graph=False): no products.")
-        if isinstance(self._leaf, torch.Tensor):
-            G = self._g[0]
+        if self._batched:
+            G = self._G
             return torch.autograd.grad(G, self._leaf, grad_outputs=X)[0] if G.requires_grad else torch.zeros_like(X)
-        return torch.stack([torch.autograd.grad(g, w, grad_outputs=x)[0] if g.requires_grad else torch.zeros_like(x)
-                            for g, w, x in zip(self._g, self._leaf, X, strict=True)])
+        rows, grads = [], []
+        for i, x in zip(self.index, X, strict=True):
+            g, w = self._one(i, True)
+            rows.append(torch.autograd.grad(g, w, grad_outputs=x)[0] if g.requires_grad else torch.zeros_like(x))
+            grads.append(g.detach())
+        self._g = torch.stack(grads)
+        return torch.stack(rows)
