@@ -13,7 +13,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .._validation import check_scalar
+from .._validation import check_scalar, spec_of
+from .config import RunConfig
 
 __all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "kind_threads", "stage_threads",
            "thread_limit"]
@@ -40,10 +41,11 @@ def available_cores() -> int:
 
 
 def check_threads(threads) -> None:
-    """``None`` or a positive integer, else :class:`~sgdpotential.errors.ConfigError` in one sentence."""
+    """``None`` or a positive integer, else :class:`~sgdpotential.errors.ConfigError` in one sentence — the bound and
+    the advice of :class:`~sgdpotential.pipeline.config.RunConfig`'s ``threads`` field, declared there once."""
     if threads is not None:
-        check_scalar(threads, "threads", int, min_val=1, fix="the torch threads of every stage, e.g. 1; leave it "
-                                                             "unset for the measured default per stage")
+        spec = spec_of(RunConfig.__dataclass_fields__["threads"])
+        check_scalar(threads, "threads", int, min_val=spec.low, fix=spec.fix)
 
 
 def kind_threads(kind: str, threads: int | None = None, *, cap: int | None = None) -> int:

@@ -151,14 +151,15 @@ def _first_layer_tangents(obj: Objective, P: torch.Tensor, method: str):
     return [(a, b, first_layer(obj, obj.w_base, P, a, b)[2]) for a, b in obj.chunks()]
 
 
-def _derivatives_at(obj: Objective, P: torch.Tensor, method: str):
+def _derivatives_at(obj: Objective, P: torch.Tensor, method: str, tangents=None):
     """w ↦ D(w) (N_L, K) along the fixed directions P, for evaluations at many points.
 
     On a structured objective (:func:`~._tangents.structured`) D_ki = δ_k(w)ᵀ(P^W_i x_k + P^b_i): the tangents
     t_ki = P^W_i x_k + P^b_i of the first layer's output do not depend on w, so they are computed once (when they fit in
     :data:`TANGENT_BUDGET`) and each point costs one backward pass for δ(w) and N_L small products — instead of the
-    per-sample gradients times Pᵀ (N_L·N·K). The same numbers as :func:`directional_derivatives` up to round-off."""
-    tangents = _first_layer_tangents(obj, P, method)
+    per-sample gradients times Pᵀ (N_L·N·K). The same numbers as :func:`directional_derivatives` up to round-off.
+    ``tangents``: :func:`_first_layer_tangents`, if the caller already took them."""
+    tangents = _first_layer_tangents(obj, P, method) if tangents is None else tangents
     if tangents is None:
         return lambda w: directional_derivatives(obj, w, P, method=method)
 
@@ -291,7 +292,7 @@ def noise_covariance_response(obj: Objective, w0, directions, steps, weights=Non
     tangents = _first_layer_tangents(obj, P, method)
     if tangents is not None and _steps_first_pays(obj.n_train, P.shape[0], tangents[0][2].shape[-1]):
         return _structured_response(obj, w0t, tangents, steps, weights)
-    at = _derivatives_at(obj, P, method)
+    at = _derivatives_at(obj, P, method, tangents)
     c0 = _covariance(at(w0t)) if c0 is None else np.asarray(c0, dtype=float)
     total = np.zeros_like(c0)
     traces = np.empty(weights.size)
