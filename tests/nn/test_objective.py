@@ -146,3 +146,26 @@ def test_a_plain_mlp_raises_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Objective(build_mlp([64, 16, 16, 10]), DIGITS, "hidden")
+
+
+def test_the_default_chunk_keeps_a_chunk_s_largest_activation_in_cache():
+    """On the CPU the default chunk is the largest power of two whose largest module output fits in
+    CHUNK_CACHE_BYTES (at most CHUNK_MAX); the loss does not depend on it beyond round-off."""
+    from sgdpotential.nn.models import build_model
+    from sgdpotential.nn.objective import CHUNK_CACHE_BYTES, CHUNK_MAX, cache_sized_chunk
+
+    images = type(DIGITS)(DIGITS.X.double(), DIGITS.y, "digits", 10, DIGITS.scaling, DIGITS.sample_shape)
+    net = build_model("lenet", images.sample_shape, 10, seed=2).double()
+    obj = Objective(net, images, "all")
+    largest = 6 * 8 * 8 * 8  # conv1's output of one 8×8 sample: 6 channels of float64
+    assert obj.chunk == cache_sized_chunk(net, images.X) == CHUNK_MAX  # 384 bytes a sample: the cap
+    assert obj.chunk * largest <= CHUNK_CACHE_BYTES
+    big = type(DIGITS)(torch.zeros(4, 3 * 64 * 64, dtype=torch.float64), DIGITS.y[:4], "big", 10, "as given",
+                       (3, 64, 64))
+    c = cache_sized_chunk(build_model("lenet", (3, 64, 64), 10).double(), big.X)
+    assert c * 6 * 64 * 64 * 8 <= CHUNK_CACHE_BYTES < 2 * c * 6 * 64 * 64 * 8  # 196,608 bytes a sample: 64
+    assert Objective(build_mlp([64, 16, 10]).double(), DIGITS, "all").chunk == CHUNK_MAX
+    one = Objective(net, images, "all", chunk=images.n_train)
+    assert float(obj.loss(obj.w_base)) == pytest.approx(float(one.loss(obj.w_base)), rel=1e-13)
+    with pytest.raises(ConfigError, match="chunk"):
+        Objective(net, images, "all", chunk=0)

@@ -86,8 +86,8 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     coupling = batch_dependence(net.model, net.data.X[:64].to(obj.device), train=True)
     w0 = torch.as_tensor(pca["mean"], dtype=obj.dtype, device=obj.device)
     P = torch.as_tensor(pca["components"], dtype=obj.dtype, device=obj.device)
-    flat = flatness(obj, w0, P)
     H = projected_hessian(obj, w0, P)
+    flat = flatness(obj, w0, P, curvature=np.diag(H))  # H_P's products also start the search
     C = projected_noise_covariance(obj, w0, P)
     n_train = rd.load(RunDir.RECORD)["n_train"]  # the sampling factor, as the recording stage set it
     mb = minibatch_landscape(obj, w0, P, batch_size=tcfg.batch_size, n_batches=n_batches, seed=tcfg.seed)
@@ -116,10 +116,10 @@ def probe_run(run_dir, *, n_batches: int = 1000) -> dict:
     both = P
     if "heldout_components" in pca:  # the held-out basis: flatness along all its directions, H and C along K
         PA = torch.as_tensor(pca["heldout_components"], dtype=obj.dtype, device=obj.device)
-        flat_a = flatness(obj, w0, PA)
+        HA = projected_hessian(obj, w0, PA[:K])  # the held-out basis may hold fewer than K directions
+        flat_a = flatness(obj, w0, PA, curvature=np.concatenate([np.diag(HA), np.full(PA.shape[0] - len(HA), np.nan)]))
         arrays.update({"heldout_width": flat_a.width, "heldout_censored": flat_a.censored,
-                       "heldout_hessian": projected_hessian(obj, w0, PA[:K]),
-                       "heldout_noise_cov": projected_noise_covariance(obj, w0, PA[:K])})
+                       "heldout_hessian": HA, "heldout_noise_cov": projected_noise_covariance(obj, w0, PA[:K])})
         both = torch.cat([P, PA[:K]])
     if net.config.noise_axes or net.config.noise_snapshots:  # the noise the window experienced, along P and PA
         # one orthonormal basis of span(P, PA) (its rank is ≤ 2K, ≤ N when K = N): C̄ once, projected on both

@@ -83,6 +83,25 @@ def test_line_model_routes_agree_on_a_cnn():
     np.testing.assert_allclose(_batched_losses(obj, W).numpy(), [float(obj.loss(w)) for w in W], rtol=1e-13)
 
 
+@pytest.mark.parametrize("network", ["cnn", "mlp"])
+def test_a_known_curvature_gives_the_same_crossings_to_the_tolerance(network, small_mlp):
+    """Given h_i = (H_P)_ii (all of them, or some with NaN for the rest) the search starts from the same
+    quadratic model and finds the same crossings to rtol; a curvature of the wrong length is refused."""
+    from sgdpotential.nn.probes import projected_hessian
+
+    obj, w0 = (_small_cnn(), None) if network == "cnn" else small_mlp
+    w0 = obj.w_base if w0 is None else w0
+    P = orthonormal_directions(obj.n_params, 4, seed=5)
+    h = np.diag(projected_hessian(obj, w0, P))
+    plain = flatness(obj, w0, P, rtol=1e-8)
+    for given in (h, np.where(np.arange(4) < 2, h, np.nan)):
+        shared = flatness(obj, w0, P, rtol=1e-8, curvature=given)
+        np.testing.assert_allclose(shared.left, plain.left, rtol=2e-8)
+        np.testing.assert_allclose(shared.right, plain.right, rtol=2e-8)
+    with pytest.raises(ConfigError, match="curvature has 3 values for 4 directions"):
+        flatness(obj, w0, P, curvature=h[:3])
+
+
 def test_profiles_match_direct_evaluation(small_mlp):
     obj, w0 = small_mlp
     P = orthonormal_directions(obj.n_params, 3, seed=2)

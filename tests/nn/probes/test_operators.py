@@ -48,6 +48,7 @@ def test_every_operator_equals_its_dense_matrix_in_every_layout(loss):
     X = P.numpy().T
     scale = np.abs(H).max()
     for op, M in ((HessianOperator(obj, w), H), (HessianOperator(obj, w, method="graph"), H),
+                  (HessianOperator(obj, w, method="reverse"), H),
                   (GaussNewtonOperator(obj, w), GN), (NoiseCovarianceOperator(obj, w), C)):
         np.testing.assert_allclose(op.rows(P).numpy(), P.numpy() @ M, atol=1e-12 * scale)
         np.testing.assert_allclose(op.matmat(X), M @ X, atol=1e-12 * scale)  # arrays in, arrays out
@@ -118,5 +119,31 @@ def test_bad_operands_and_methods(small_mlp):
     H = HessianOperator(obj, w)
     with pytest.raises(ConfigError, match=r"an operand of shape \(5,\) does not match the operator's \(39, 39\)"):
         H.matvec(np.ones(5))
-    with pytest.raises(ConfigError, match="method = 'lbfgs' is not one of 'jvp', 'graph'"):
+    with pytest.raises(ConfigError, match="method = 'lbfgs' is not one of 'auto', 'jvp', 'reverse', 'graph'"):
         HessianOperator(obj, w, method="lbfgs")
+
+
+def test_hessian_routes_agree_on_a_cnn_and_auto_picks_reverse_off_dense():
+    """On a convolutional network (digits as 8×8 images, float64) every route of HessianOperator gives the same
+    products — "reverse" against the dense autograd Hessian over the first convolution, and against "jvp" and
+    "graph" over both convolutions — and "auto" takes "reverse" there, "jvp" on a dense network."""
+    import sgdpotential as sp
+    from sgdpotential.nn.models import build_model
+
+    data = sp.load_dataset("digits")
+    data = type(data)(data.X[:60].double(), data.y[:60], "digits", 10, data.scaling, data.sample_shape)
+    net = build_model("lenet", data.sample_shape, 10, seed=1).double()
+    first = Objective(net, data, "conv1.weight,conv1.bias", chunk=25)
+    assert HessianOperator(first, first.w_base).method == "reverse"
+    H = hessian(lambda v: first.loss(v))(first.w_base).numpy()
+    P = orthonormal_directions(first.n_params, 5, seed=2)
+    np.testing.assert_allclose(HessianOperator(first, first.w_base).rows(P).numpy(), P.numpy() @ H,
+                               atol=1e-12 * np.abs(H).max())
+    both = Objective(net, data, "type:Conv2d", chunk=25)
+    P = orthonormal_directions(both.n_params, 5, seed=3)
+    rows = {m: HessianOperator(both, both.w_base, method=m).rows(P).numpy() for m in ("reverse", "jvp", "graph")}
+    scale = np.abs(rows["jvp"]).max()
+    np.testing.assert_allclose(rows["reverse"], rows["jvp"], atol=1e-12 * scale)
+    np.testing.assert_allclose(rows["graph"], rows["jvp"], atol=1e-12 * scale)
+    dense = Objective(build_mlp([64, 5, 10], seed=1).double(), data, "all")
+    assert HessianOperator(dense, dense.w_base).method == "jvp"
