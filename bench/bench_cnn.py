@@ -85,7 +85,7 @@ def main():
             print(f"stage {name:62s} {time.perf_counter() - t:8.1f} s")
         s = RunDir(out).load(RunDir.SUMMARY)
         print(f"psi (K = 50) = {s['ivf']['psi']:.2f} [{s['ivf']['ci95'][0]:.2f}, {s['ivf']['ci95'][1]:.2f}], held out "
-              f"{s['heldout']['ivf_psi']:.2f}; views {s['views']['moved_by']}; sample-spectrum bands "
+              f"{s['heldout']['ivf_psi']:.2f}; sample-spectrum bands "
               + ", ".join(f"{b['relaxation'][0]:g}: {b['median_ratio']:.3g}" for b in s["sample_spectrum"]["bands"]
                           if b["median_ratio"] is not None))
 
