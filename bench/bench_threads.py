@@ -1,7 +1,10 @@
 """Benchmark: torch threads per stage — the training loop, the probes and the ladder at 1 thread against 2.
 
 Run by hand, with nothing else running:  python bench/bench_threads.py [--preset feng-tu] [--rounds 3]
-[--wait-policy PASSIVE]
+[--wait-policy PASSIVE] [--config run.toml]
+
+``--config`` takes a run configuration file instead of a preset (e.g. a CNN: ``preset = "feng-tu"``,
+``model = "lenet"``, ``params = "type:Conv2d"`` and a shorter window).
 
 The default of ``threads`` (:data:`sgdpotential.pipeline.threads.STAGE_THREADS`) is chosen from this measurement.
 It records the preset's window once (no later ages), then, in rounds alternating the thread count, each in a fresh
@@ -38,10 +41,10 @@ threads, what, arg, steps = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.
 torch.set_num_threads(threads)
 with threadpool_limits(limits=threads):
     if what == "train":
-        from sgdpotential.pipeline.config import preset
+        from sgdpotential.pipeline.config import load_config, preset
         from sgdpotential.pipeline.network import build_network
         from sgdpotential.dynamics.training import _SGDLoop
-        net = build_network(preset(arg))
+        net = build_network(load_config(arg) if arg.endswith(".toml") else preset(arg))
         loop = _SGDLoop(net.model, net.data, net.train)
         for _ in range(200):
             loop.step()
@@ -74,18 +77,23 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--wait-policy", default="PASSIVE", help="OMP_WAIT_POLICY of every child (the command's: PASSIVE)")
+    ap.add_argument("--config", help="a run configuration file (TOML) instead of --preset")
     args = ap.parse_args()
-    print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  preset {args.preset}  "
+    source = str(Path(args.config).resolve()) if args.config else args.preset
+    print(f"# {datetime.date.today()}  {platform.machine()} {os.cpu_count()} cores  {source}  "
           f"python {platform.python_version()}  OMP_WAIT_POLICY={args.wait_policy!r}")
     with tempfile.TemporaryDirectory() as d:
         run = Path(d) / "run"
-        subprocess.run([sys.executable, "-c", "from sgdpotential.cli import main; main()", "record", "--preset",
-                        args.preset, "--ages", "", "--out", str(run)], check=True, stdout=subprocess.DEVNULL,
+        record = ("from sgdpotential.pipeline.config import load_config, preset; "
+                  "from sgdpotential.pipeline.stages import plan, run_stages; import sys; "
+                  "src = sys.argv[1]; cfg = load_config(src) if src.endswith('.toml') else preset(src); "
+                  "run_stages(sys.argv[2], plan(last='record'), config=cfg)")
+        subprocess.run([sys.executable, "-c", record, source, str(run)], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         best = {(w, n): 0.0 if w == "train" else float("inf") for w in ("train", "probes", "ladder") for n in (1, 2)}
         for r in range(args.rounds):
             for threads in (1, 2) if r % 2 == 0 else (2, 1):
-                sps = measure(threads, "train", args.preset, args.steps, args.wait_policy)
+                sps = measure(threads, "train", source, args.steps, args.wait_policy)
                 best["train", threads] = max(best["train", threads], sps)
                 (run / "probes.npz").unlink(missing_ok=True)
                 sec = measure(threads, "probes", str(run), 0, args.wait_policy)

@@ -26,8 +26,10 @@ def test_a_cnn_with_batchnorm_runs_through_run_and_the_ladder(tmp_path):
     assert s["config"]["model"] == "lenet-bn"
     # ψ both ways, pinned on this deterministic run (2026-12-03, torch 2.13.0+cpu; quick.PINNED_TORCH) on an AVX2
     # host: a change that moves it must say why. The convolutions' kernels differ by instruction set, and one
-    # epoch of a chaotic path takes ψ far: the same commit gave (2.121, 4.833) on an earlier CI host
-    assert_pinned((s["ivf"]["psi"], s["heldout"]["ivf_psi"]), (3.739, 2.200), cpu="AVX2")
+    # epoch of a chaotic path takes ψ far: the same commit gave (2.121, 4.833) on an earlier CI host. Moved from
+    # (3.739, 2.200) when a CNN's record stage went from one torch thread to every core (STAGE_THREADS_NOT_MLP): the
+    # path's round-off changed; two runs at that commit gave the same values
+    assert_pinned((s["ivf"]["psi"], s["heldout"]["ivf_psi"]), (2.048, 3.761), cpu="AVX2")
     assert "model_not_deterministic" in [w["name"] for w in s["warnings"]]
     ladder = json.loads((out / "ladder.json").read_text())
     assert {r["name"] for r in ladder["rungs"]} >= {"sgd", "batch", "full", "isotropic"}

@@ -26,6 +26,19 @@ def test_every_stage_has_a_kind_and_the_default_follows_the_measurement():
     assert stage_threads(cap=1) == {stage: 1 for stage in STAGE_KIND}
 
 
+def test_off_the_mlp_every_stage_takes_every_core():
+    """STAGE_THREADS was measured on the MLP; on a CNN a second thread helped every stage (BENCHMARKS.md), so a run
+    whose model is not the built-in MLP takes every core in every stage, unless ``threads`` says otherwise."""
+    from sgdpotential.pipeline.threads import STAGE_THREADS_NOT_MLP, is_mlp
+
+    cores = available_cores()
+    assert STAGE_THREADS_NOT_MLP == {"steps": None, "passes": None}
+    assert is_mlp(preset("quick")) and not is_mlp(preset("quick", model="lenet"))
+    assert stage_threads(mlp=False) == {stage: cores for stage in STAGE_KIND}
+    assert stage_threads(1, mlp=False) == {stage: 1 for stage in STAGE_KIND}
+    assert stage_threads(mlp=False, cap=1) == {stage: 1 for stage in STAGE_KIND}
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
 def test_a_bad_thread_count_is_one_sentence(bad):
     with pytest.raises(ConfigError, match=r"threads = .* must be an integer ≥ 1; the torch threads of every stage"):

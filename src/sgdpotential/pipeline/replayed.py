@@ -25,7 +25,7 @@ import numpy as np
 
 from .._validation import check_scalar
 from .rundir import RunDir
-from .threads import kind_threads, thread_limit
+from .threads import is_mlp, kind_threads, thread_limit
 
 __all__ = ["STORE_BUDGET", "optimizer_of", "replayed_spectra", "window_start"]
 
@@ -113,7 +113,7 @@ def replayed_spectra(run_dir, paths: int, *, net=None) -> tuple[np.ndarray, str]
     # the paths step together; a group's stores (float32 snapshots of the recorded weights) fit in STORE_BUDGET
     group = max(1, min(paths, STORE_BUDGET // (4 * int(rec["n_snapshots"]) * pca["components"].shape[1])))
     # stepping work, inside the probe stage: on the "steps" threads (measured 1.23× faster on 1 thread than on 2)
-    threads = kind_threads("steps", cfg.threads, cap=torch.get_num_threads())
+    threads = kind_threads("steps", cfg.threads, cap=torch.get_num_threads(), mlp=is_mlp(cfg))
     out = np.empty((paths, K))
     folder = tempfile.mkdtemp(prefix="replayed-", dir=rd.path)
     try:

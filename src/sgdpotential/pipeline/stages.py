@@ -23,7 +23,7 @@ from .ladder import REPLAYS, ladder
 from .network import analysable, build_network
 from .record import record, record_ages
 from .rundir import RunDir
-from .threads import check_threads, stage_threads, thread_limit
+from .threads import check_threads, is_mlp, stage_threads, thread_limit
 
 __all__ = ["NO_PAGES", "STAGES", "Pages", "Stage", "plan", "run_stages"]
 
@@ -199,7 +199,7 @@ def run_stages(run_dir, stages: tuple[str, ...] = plan(), *, config: RunConfig |
     if missing and "record" not in stages:
         raise ConfigError(f"{str(rd.path)!r} has no {missing[0]}; finish the earlier stages first "
                           f"(sgdpotential run --out {rd.path} --resume).")
-    per_stage = stage_threads(config.threads, cap=threads)
+    per_stage = stage_threads(config.threads, cap=threads, mlp=is_mlp(config))
     context = _Context(config, net, resume, progress, rungs, pages, per_stage)
     # a fresh run into a new or empty folder that stops with a sentence before its recording is complete leaves
     # nothing behind; once recorded, it keeps the recording and says how to finish (an interrupted or resumed run

@@ -45,7 +45,7 @@ from .network import analysable, build_network
 from .record import record_replicas
 from .rundir import RunDir
 from .stages import NO_PAGES, Pages, plan, run_stages
-from .threads import available_cores, stage_threads, thread_limit
+from .threads import available_cores, is_mlp, stage_threads, thread_limit
 
 __all__ = ["BACKENDS", "SweepPoint", "SweepResult", "load_sweep", "parse_axes", "run_group", "run_point",
            "runtime_env", "sweep", "sweep_points"]
@@ -283,7 +283,7 @@ def run_group(configs: list[dict], run_dirs: list[str], with_ladder: bool = Fals
             batch = [i for i in fresh if not configs[i].get("ages")]  # later ages continue one run: recorded alone
             if batch:
                 cfgs = [RunConfig.from_dict(configs[i]) for i in batch]
-                used = stage_threads(cfgs[0].threads, cap=threads)  # as run_stages sets them
+                used = stage_threads(cfgs[0].threads, cap=threads, mlp=is_mlp(cfgs[0]))  # as run_stages sets them
                 with thread_limit(used["record"]):
                     record_replicas(cfgs, [Path(run_dirs[i]) for i in batch], progress=progress, threads=used)
             for i in todo:  # every replica is now recorded: the rest is per run

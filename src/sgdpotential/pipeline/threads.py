@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from .._validation import check_scalar, spec_of
 from .config import RunConfig
 
-__all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "kind_threads", "stage_threads",
-           "thread_limit"]
+__all__ = ["STAGE_KIND", "STAGE_THREADS", "STAGE_THREADS_NOT_MLP", "available_cores", "check_threads", "is_mlp",
+           "kind_threads", "stage_threads", "thread_limit"]
 
 #: Default threads per kind of stage (``None``: every core available), from ``bench/bench_threads.py`` on the feng-tu
 #: preset (2 cores, BENCHMARKS.md), under the command's ``OMP_WAIT_POLICY=PASSIVE``: ``steps`` — work done one small
@@ -26,6 +26,12 @@ __all__ = ["STAGE_KIND", "STAGE_THREADS", "available_cores", "check_threads", "k
 #: with another process on the machine stalls both; ``passes`` — full-data passes and Hessian/noise products (GEMMs
 #: over the whole training set), which a second core makes ~20% faster (torch's own default: all).
 STAGE_THREADS = {"steps": 1, "passes": None}
+
+#: The same defaults off the built-in MLP (``model`` other than ``"mlp"``: CNNs, ResNets, a user's factory): a step is
+#: then convolutions over a minibatch and the ladder's replays are full-data passes, and a second thread helps every
+#: stage — on a LeNet (mnist5k, ``bench_threads.py --config``) 2 threads took 0.86× the time per training step of 1,
+#: 0.58× the probes and 0.62× the ladder.
+STAGE_THREADS_NOT_MLP = {"steps": None, "passes": None}
 
 #: Which kind each stage of :data:`~sgdpotential.pipeline.stages.STAGES` is.
 STAGE_KIND = {"record": "steps", "ages": "steps", "probes": "passes", "ladder": "steps", "analysis": "passes",
@@ -48,8 +54,9 @@ def check_threads(threads) -> None:
         check_scalar(threads, "threads", int, min_val=spec.low, fix=spec.fix)
 
 
-def kind_threads(kind: str, threads: int | None = None, *, cap: int | None = None) -> int:
-    """Threads for work of one kind of :data:`STAGE_THREADS`: ``threads`` if given, else the kind's default (at most
+def kind_threads(kind: str, threads: int | None = None, *, cap: int | None = None, mlp: bool = True) -> int:
+    """Threads for work of one kind of :data:`STAGE_THREADS` (:data:`STAGE_THREADS_NOT_MLP` when ``mlp`` is False:
+    the run's model is not the built-in MLP): ``threads`` if given, else the kind's default (at most
     :func:`available_cores`); at most ``cap``. Also for work of one kind inside a stage of another, e.g. the replayed
     windows (``"steps"``) of the probe stage, capped at the stage's own count.
 
@@ -57,13 +64,15 @@ def kind_threads(kind: str, threads: int | None = None, *, cap: int | None = Non
     (1, 2)
     """
     cores = available_cores()
-    n = threads if threads is not None else min(STAGE_THREADS[kind] or cores, cores)
+    default = (STAGE_THREADS if mlp else STAGE_THREADS_NOT_MLP)[kind]
+    n = threads if threads is not None else min(default or cores, cores)
     return n if cap is None else min(n, cap)
 
 
-def stage_threads(threads: int | None = None, *, cap: int | None = None) -> dict[str, int]:
+def stage_threads(threads: int | None = None, *, cap: int | None = None, mlp: bool = True) -> dict[str, int]:
     """Threads per stage name: :func:`kind_threads` of each stage's kind (:data:`STAGE_KIND`) — ``threads`` for
-    every stage, or :data:`STAGE_THREADS` by kind; each at most ``cap`` (a sweep worker's share of the cores).
+    every stage, or :data:`STAGE_THREADS` by kind (:data:`STAGE_THREADS_NOT_MLP` when ``mlp`` is False); each at most
+    ``cap`` (a sweep worker's share of the cores).
 
     Examples
     --------
@@ -76,7 +85,12 @@ def stage_threads(threads: int | None = None, *, cap: int | None = None) -> dict
     """
     check_threads(threads)
     check_threads(cap)
-    return {stage: kind_threads(kind, threads, cap=cap) for stage, kind in STAGE_KIND.items()}
+    return {stage: kind_threads(kind, threads, cap=cap, mlp=mlp) for stage, kind in STAGE_KIND.items()}
+
+
+def is_mlp(config: RunConfig) -> bool:
+    """Whether ``config`` trains the built-in MLP, the model :data:`STAGE_THREADS` was measured on."""
+    return config.model == "mlp"
 
 
 @contextmanager
