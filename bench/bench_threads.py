@@ -39,12 +39,22 @@ import sys, time, json, torch
 from threadpoolctl import threadpool_limits
 threads, what, arg, steps = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 torch.set_num_threads(threads)
+
+
+def config(source):  # a preset's name or a configuration file
+    from sgdpotential.pipeline.config import load_config, preset
+    return load_config(source) if source.endswith(".toml") else preset(source)
+
+
 with threadpool_limits(limits=threads):
-    if what == "train":
-        from sgdpotential.pipeline.config import load_config, preset
+    if what == "record":  # the window, once, into the folder given after the source
+        from sgdpotential.pipeline.stages import plan, run_stages
+        run_stages(sys.argv[5], plan(last="record"), config=config(arg))
+        print(json.dumps(0.0))
+    elif what == "train":
         from sgdpotential.pipeline.network import build_network
         from sgdpotential.dynamics.training import _SGDLoop
-        net = build_network(load_config(arg) if arg.endswith(".toml") else preset(arg))
+        net = build_network(config(arg))
         loop = _SGDLoop(net.model, net.data, net.train)
         for _ in range(200):
             loop.step()
@@ -65,8 +75,8 @@ with threadpool_limits(limits=threads):
 """
 
 
-def measure(threads: int, what: str, arg: str, steps: int, policy: str) -> float:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(threads), what, arg, str(steps)], check=True,
+def measure(threads: int, what: str, arg: str, steps: int, policy: str, *extra: str) -> float:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(threads), what, arg, str(steps), *extra], check=True,
                          capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": policy})
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -84,12 +94,7 @@ def main():
           f"python {platform.python_version()}  OMP_WAIT_POLICY={args.wait_policy!r}")
     with tempfile.TemporaryDirectory() as d:
         run = Path(d) / "run"
-        record = ("from sgdpotential.pipeline.config import load_config, preset; "
-                  "from sgdpotential.pipeline.stages import plan, run_stages; import sys; "
-                  "src = sys.argv[1]; cfg = load_config(src) if src.endswith('.toml') else preset(src); "
-                  "run_stages(sys.argv[2], plan(last='record'), config=cfg)")
-        subprocess.run([sys.executable, "-c", record, source, str(run)], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        measure(2, "record", source, 0, args.wait_policy, str(run))
         best = {(w, n): 0.0 if w == "train" else float("inf") for w in ("train", "probes", "ladder") for n in (1, 2)}
         for r in range(args.rounds):
             for threads in (1, 2) if r % 2 == 0 else (2, 1):

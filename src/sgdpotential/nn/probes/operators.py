@@ -140,14 +140,18 @@ class HessianOperator(CurvatureOperator):
         self.method, self.batch = method, check_scalar(batch, "batch", int, min_val=1)
         self._graphs: list[torch.Tensor] | None = None  # ∇L per chunk (with their graphs for "graph")
 
+    def _chunk_gradient(self, w: torch.Tensor, a: int, b: int, *, scale: float = 1.0,
+                        create_graph: bool) -> torch.Tensor:
+        """∇ of (Σ_{k∈[a,b)} ℓ_k(w)) / scale at the leaf w, with its graph if ``create_graph``."""
+        with torch.enable_grad():
+            return torch.autograd.grad(self.obj.sample_losses(w, a, b).sum() / scale, w, create_graph=create_graph)[0]
+
     def _chunk_gradients(self) -> list[torch.Tensor]:
         if self._graphs is None:
             w = self.w0.detach().clone().requires_grad_(True)
             self._leaf = w
-            with torch.enable_grad():
-                self._graphs = [torch.autograd.grad(self.obj.sample_losses(w, a, b).sum() / self.obj.n_train, w,
-                                                    create_graph=self.method == "graph")[0]
-                                for a, b in self.obj.chunks()]
+            self._graphs = [self._chunk_gradient(w, a, b, scale=self.obj.n_train, create_graph=self.method == "graph")
+                            for a, b in self.obj.chunks()]
         return self._graphs
 
     @property
@@ -169,8 +173,7 @@ class HessianOperator(CurvatureOperator):
             out = torch.zeros_like(V)
             w = self.w0.detach().clone().requires_grad_(True)
             for a, b in obj.chunks():
-                with torch.enable_grad():
-                    g = torch.autograd.grad(obj.sample_losses(w, a, b).sum(), w, create_graph=True)[0]
+                g = self._chunk_gradient(w, a, b, create_graph=True)
                 if g.requires_grad:  # a chunk linear in w has no curvature
                     for i, v in enumerate(V):
                         out[i] += torch.autograd.grad(g, w, grad_outputs=v, retain_graph=i < len(V) - 1)[0]
